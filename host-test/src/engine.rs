@@ -1,0 +1,167 @@
+//! The wasmtime side: one `Engine` (pooling allocator, epoch interruption), the component
+//! compiled once and cached as a precompiled `.cwasm` keyed by the component's hash and the
+//! engine's compatibility hash, one `ConnectorPre`, and a fresh `Store` per command. A trap
+//! becomes a `Stop` that names its cause; it never unwinds into the host.
+
+use anyhow::{Context as _, Result};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use crate::bindings::{Connector, ConnectorPre};
+use crate::limits::Limits;
+use crate::store::StoreState;
+
+/// Granularity of the CPU deadline: a tick costs nothing, and 10 ms is far below any limit.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Instances alive at once in the pool: one per concurrent command; the host runs a few
+/// threads, so 256 never binds while keeping the reservation small.
+const POOLED_INSTANCES: u32 = 256;
+/// Core modules and memories per component instance: the guest and WASI's adapters.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+
+/// The engine, the prepared component and the epoch ticker.
+pub struct Runtime {
+    engine: Engine,
+    pre: ConnectorPre<StoreState>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Why a command was stopped by the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// A host fault (replay mismatch) ended the command.
+    Fault(String),
+    /// The guest hit a limit or trapped; the message names the cause.
+    Trapped(String),
+}
+
+pub fn engine(limits: &Limits) -> Result<Engine> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.concurrency_support(false);
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(POOLED_INSTANCES)
+        .total_core_instances(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
+        .total_tables(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
+        .max_memory_size(limits.memory_bytes.max(1 << 16));
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasmtime engine: {e}"))
+}
+
+impl Runtime {
+    /// Load the component at `wasm_path`, through the `.cwasm` cache in `cache_dir`.
+    pub fn load(wasm_path: &Path, cache_dir: &Path, limits: &Limits) -> Result<Runtime> {
+        let engine = engine(limits)?;
+        let component = load_cached(&engine, wasm_path, cache_dir)?;
+        let mut linker = Linker::<StoreState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
+        Connector::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("cannot link the host imports: {e}"))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::anyhow!("{} does not fit the connector world: {e}", wasm_path.display()))?;
+        let pre = ConnectorPre::new(instance_pre)
+            .map_err(|e| anyhow::anyhow!("{} does not export the connector's commands: {e}", wasm_path.display()))?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), stop_ticker.clone());
+        Ok(Runtime { engine, pre, stop_ticker })
+    }
+
+    /// A fresh store and instance for one command.
+    pub fn instantiate(&self, state: StoreState) -> std::result::Result<(Store<StoreState>, Connector), Stop> {
+        let cpu_ticks = state.limits.cpu_millis.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| state.limiter());
+        // +1: the current tick may be almost over.
+        store.set_epoch_deadline(cpu_ticks + 1);
+        store.epoch_deadline_trap();
+        match self.pre.instantiate(&mut store) {
+            Ok(connector) => Ok((store, connector)),
+            Err(error) => Err(classify(&store, &error)),
+        }
+    }
+}
+
+/// Name the cause of a failed call.
+pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
+    let state = store.data();
+    if let Some(fault) = &state.fault {
+        return Stop::Fault(fault.clone());
+    }
+    let chain = format!("{error:?}");
+    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        return Stop::Trapped(format!("it used more than its CPU time limit of {} ms", state.limits.cpu_millis));
+    }
+    if chain.contains("memory growth failure") || chain.contains("memory minimum size") {
+        return Stop::Trapped(format!("it used more than its memory limit of {} bytes", state.limits.memory_bytes));
+    }
+    let stderr = String::from_utf8_lossy(&state.guest_stderr.contents()).trim().to_string();
+    if stderr.contains("panicked at") {
+        // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
+        let detail: Vec<&str> = stderr.lines().skip_while(|line| !line.contains("panicked at")).take(2).collect();
+        return Stop::Trapped(format!("the component panicked: {}", detail.join(" ")));
+    }
+    let trap = error.downcast_ref::<Trap>().map_or_else(|| error.to_string(), |trap| trap.to_string());
+    Stop::Trapped(format!("the component trapped: {trap}"))
+}
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("iam-host-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .map(|_| ())
+        .unwrap_or_else(|e| eprintln!("iam-host: warning: no epoch ticker, CPU limits are off: {e}"));
+}
+
+/// The cache file of a component for this engine.
+fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let engine_hash = hasher.finish();
+    let digest = Sha256::digest(wasm);
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    cache_dir.join(format!("{hex}-{engine_hash:016x}.cwasm"))
+}
+
+/// Compile once; afterwards load the precompiled artifact this host wrote.
+fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Component> {
+    let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read component {}", wasm_path.display()))?;
+    let cached = cache_path(engine, &wasm, cache_dir);
+    if cached.is_file() {
+        // SAFETY: the file is one this host wrote with `precompile_component` for the same
+        // component bytes and an engine with the same compatibility hash (both in its name);
+        // it lives in the host's own cache directory.
+        match unsafe { Component::deserialize_file(engine, &cached) } {
+            Ok(component) => return Ok(component),
+            Err(e) => eprintln!("iam-host: recompiling; cached {} unusable: {e}", cached.display()),
+        }
+    }
+    let bytes = engine
+        .precompile_component(&wasm)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid component: {e}", wasm_path.display()))?;
+    std::fs::create_dir_all(cache_dir).with_context(|| format!("cannot create cache directory {}", cache_dir.display()))?;
+    let temporary = cached.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temporary, &bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, &cached).with_context(|| format!("cannot write {}", cached.display()))?;
+    // SAFETY: these bytes were just produced by `precompile_component` on this engine.
+    unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e}"))
+}

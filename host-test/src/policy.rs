@@ -1,0 +1,140 @@
+//! A tenant's policy: the one origin its requests may reach (that of the configured `url`),
+//! the credentials the host holds for it, and the headers a guest may not set. Pure
+//! functions; the order of checks in `send` lives in `imports.rs`.
+
+use std::collections::HashMap;
+use std::fmt;
+use url::Url;
+
+/// Headers only the host may set: credentials and routing.
+const FORBIDDEN_GUEST_HEADERS: [&str; 5] = ["authorization", "cookie", "host", "proxy-authorization", "set-cookie"];
+
+/// Scheme, host and port of a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    pub fn of(url: &Url) -> Option<Origin> {
+        Some(Origin {
+            scheme: url.scheme().to_string(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// A secret the host attaches; its Debug never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What one tenant's commands may do.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// None when the configured url is missing or unusable: then nothing is reachable.
+    pub allowed_origin: Option<Origin>,
+    pub credentials: HashMap<String, Secret>,
+}
+
+impl Policy {
+    /// The policy of an instance: its url's origin, and its token under `credential_name`.
+    pub fn for_instance(url: Option<&str>, credential_name: &str, token: Option<Secret>) -> Policy {
+        let allowed_origin = url.and_then(|u| Url::parse(u).ok()).filter(|u| matches!(u.scheme(), "http" | "https")).and_then(|u| Origin::of(&u));
+        let credentials = token.map(|t| (credential_name.to_string(), t)).into_iter().collect();
+        Policy { allowed_origin, credentials }
+    }
+
+    /// Check a guest request's URL and headers; the parsed URL when allowed.
+    pub fn check(&self, url: &str, header_names: &[&str]) -> Result<Url, String> {
+        let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not an absolute URL ({e})"))?;
+        let origin = Origin::of(&parsed).ok_or_else(|| format!("{url:?} has no host"))?;
+        match &self.allowed_origin {
+            Some(allowed) if *allowed == origin => {}
+            Some(allowed) => return Err(format!("origin {origin} is not allowed; this tenant may reach only {allowed}")),
+            None => return Err(format!("origin {origin} is not allowed; this tenant has no usable url configured")),
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err("URLs with user information are not allowed".into());
+        }
+        if let Some(name) = header_names.iter().find(|name| FORBIDDEN_GUEST_HEADERS.iter().any(|f| f.eq_ignore_ascii_case(name))) {
+            return Err(format!("the guest may not set the {name:?} header"));
+        }
+        Ok(parsed)
+    }
+
+    pub fn credential(&self, name: &str) -> Option<&Secret> {
+        self.credentials.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::for_instance(Some("https://api.atlassian.com/"), "access_token", Some(Secret::new("t0k3n")))
+    }
+
+    #[test]
+    fn the_configured_origin_is_allowed() {
+        let url = policy().check("https://api.atlassian.com/scim/directory/d/Users?count=1", &["accept"]).unwrap();
+        assert_eq!(url.path(), "/scim/directory/d/Users");
+        assert!(policy().check("https://API.atlassian.com:443/x", &[]).is_ok());
+    }
+
+    #[test]
+    fn disallowed_origins_are_denied() {
+        for url in ["https://evil.example/x", "http://api.atlassian.com/x", "https://api.atlassian.com:8443/x", "https://api.atlassian.com.evil.example/x"] {
+            let err = policy().check(url, &[]).unwrap_err();
+            assert!(err.contains("is not allowed"), "{url}: {err}");
+        }
+        assert!(policy().check("not a url", &[]).unwrap_err().contains("not an absolute URL"));
+        assert!(policy().check("https://u:p@api.atlassian.com/x", &[]).is_err());
+    }
+
+    #[test]
+    fn guest_credentials_and_routing_headers_are_refused() {
+        for name in ["Authorization", "cookie", "HOST", "Proxy-Authorization"] {
+            let err = policy().check("https://api.atlassian.com/x", &[name]).unwrap_err();
+            assert!(err.contains("may not set"), "{err}");
+        }
+    }
+
+    #[test]
+    fn no_usable_url_means_nothing_is_reachable() {
+        let policy = Policy::for_instance(Some("ftp://x"), "access_token", None);
+        assert!(policy.check("ftp://x/y", &[]).is_err());
+        assert!(Policy::for_instance(None, "a", None).check("https://a/", &[]).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(format!("{:?}", policy()).contains("t0k3n"), false);
+        assert_eq!(policy().credential("access_token").map(Secret::expose), Some("t0k3n"));
+        assert!(policy().credential("other").is_none());
+    }
+}

@@ -1,0 +1,87 @@
+//! `StoreState`, "the T in Store<T>": one command's tenant policy, limits, request budget,
+//! backend and the diagnostics collected for the report. A fresh one per command.
+
+use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+use crate::backend::Backend;
+use crate::limits::Limits;
+use crate::policy::Policy;
+
+/// How much of the guest's stderr (a panic message) is kept.
+const GUEST_STDERR_BYTES: usize = 4096;
+
+/// A request as the guest asked for it: the proof that it names the credential and carries
+/// none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub auth: Option<String>,
+}
+
+/// A log line of the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: &'static str,
+    pub message: String,
+}
+
+pub struct StoreState {
+    pub policy: Policy,
+    pub limits: Limits,
+    pub store_limits: StoreLimits,
+    pub backend: Box<dyn Backend>,
+    pub requests_made: u32,
+    pub guest_requests: Vec<GuestRequest>,
+    pub log: Vec<LogLine>,
+    /// A fault that must end the command (a replay mismatch), reported after the trap.
+    pub fault: Option<String>,
+    pub guest_stderr: MemoryOutputPipe,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl StoreState {
+    pub fn new(policy: Policy, limits: Limits, backend: Box<dyn Backend>) -> StoreState {
+        let guest_stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
+        // WASI with nothing in it: no files, no environment, no arguments, no sockets; the
+        // guest's stderr is kept only to name a panic.
+        let wasi = WasiCtx::builder()
+            .stderr(guest_stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let store_limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        StoreState {
+            policy,
+            limits,
+            store_limits,
+            backend,
+            requests_made: 0,
+            guest_requests: Vec::new(),
+            log: Vec::new(),
+            fault: None,
+            guest_stderr,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
+        &mut self.store_limits
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

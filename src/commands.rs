@@ -1,0 +1,532 @@
+//! The commands, one function each, following behaviour.md §4: parse and map the input,
+//! find the user, act, and build the result. Everything a user can get wrong returns
+//! `Error` (an error entry); everything the service gets wrong is a failed result.
+
+use serde_json::{Map, Value, json};
+
+use crate::config::{Config, DisableMethod};
+use crate::entry::{self, Action, IamOutput, VendorResult};
+use crate::error::Error;
+use crate::mapper::Mapper;
+use crate::profile::{self, OLD_USER_DATA};
+use crate::scim::{self, Failure, Identifier, NO_IDENTIFIER_MESSAGE, ScimClient};
+use crate::transport::Transport;
+
+const CREATE_TYPE: &str = "User Profile - Create";
+const UPDATE_TYPE: &str = "User Profile - Update";
+const INCOMING_TYPE: &str = "User Profile";
+const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// Read-only parts of an Atlassian user that a PUT must not send back (behaviour.md §4.3).
+const ATLASSIAN_EXTENSION: &str = "urn:scim:schemas:extension:atlassian-external:1.0";
+const READ_ONLY_KEYS: [&str; 3] = ["meta", "groups", ATLASSIAN_EXTENSION];
+
+const COMMAND_DISABLED: &str = "Command is disabled.";
+const USER_DOES_NOT_EXIST: &str = "User does not exist";
+const ALREADY_DISABLED: &str = "User is already disabled.";
+
+/// The four IAM commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamCommand {
+    GetUser,
+    CreateUser,
+    UpdateUser,
+    DisableUser,
+}
+
+/// The arguments of an IAM command, as they arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct IamArguments<'a> {
+    /// JSON text of the `user-profile` argument; none when it is missing.
+    pub user_profile_json: Option<&'a str>,
+    pub allow_enable: bool,
+}
+
+/// Run an IAM command.
+pub fn run_iam<T: Transport>(
+    command: IamCommand,
+    params_json: &str,
+    credential: Option<&str>,
+    arguments: IamArguments<'_>,
+    transport: &mut T,
+) -> Result<IamOutput, Error> {
+    let config = Config::parse(params_json, credential)?;
+    let raw = profile::parse_user_profile(arguments.user_profile_json)?;
+    let outgoing = optional_mapper(&config.mapper_out, &config)?;
+    let mut run = Run {
+        scim: ScimClient::new(transport, config.scim_base(), config.credential.clone()),
+        config: &config,
+        outgoing: outgoing.as_ref(),
+        raw: &raw,
+        allow_enable: arguments.allow_enable && config.enable_user_enabled,
+    };
+    let (result, profile) = match command {
+        IamCommand::GetUser => {
+            let incoming = optional_mapper(&config.mapper_in, &config)?;
+            run.get_user(incoming.as_ref())?
+        }
+        IamCommand::CreateUser => (run.create_user()?, Value::Object(raw.clone())),
+        IamCommand::UpdateUser => (run.update_user()?, Value::Object(raw.clone())),
+        IamCommand::DisableUser => (run.disable_user()?, Value::Object(raw.clone())),
+    };
+    Ok(IamOutput::new(result, profile, &config.instance_name))
+}
+
+/// `test-module`: the `ok` entry, or an error naming the status and cause (behaviour.md §4.5).
+pub fn test_module<T: Transport>(params_json: &str, credential: Option<&str>, transport: &mut T) -> Result<String, Error> {
+    let config = Config::parse(params_json, credential)?;
+    let mut scim = ScimClient::new(transport, config.scim_base(), config.credential.clone());
+    scim.probe().map_err(|failure| command_failed("test-module", failure))?;
+    Ok(entry::text_entry("ok"))
+}
+
+/// `get-mapping-fields`: the User schema's attributes (behaviour.md §4.6); returns the
+/// fields object and the entry.
+pub fn get_mapping_fields<T: Transport>(
+    params_json: &str,
+    credential: Option<&str>,
+    transport: &mut T,
+) -> Result<(Value, String), Error> {
+    let config = Config::parse(params_json, credential)?;
+    let mut scim = ScimClient::new(transport, config.scim_base(), config.credential.clone());
+    let schema = scim.user_schema().map_err(|failure| command_failed("get-mapping-fields", failure))?;
+    let mut fields = Map::new();
+    if let Some(Value::Array(attributes)) = schema.get("attributes") {
+        for attribute in attributes {
+            if let Some(Value::String(name)) = attribute.get("name") {
+                let description = attribute.get("description").filter(|d| d.is_string()).cloned();
+                fields.insert(name.clone(), description.unwrap_or(Value::Null));
+            }
+        }
+    }
+    let contents = json!({ "User Profile": fields });
+    let entry = entry::json_entry(&contents);
+    Ok((contents, entry))
+}
+
+/// Static facts about the connector (the WIT `describe`).
+pub struct About {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub commands: &'static [&'static str],
+    pub origins: &'static [&'static str],
+    pub credentials: &'static [&'static str],
+}
+
+/// The reference name under which hosts keep the access token.
+pub const CREDENTIAL_NAME: &str = "access_token";
+
+pub fn describe() -> About {
+    About {
+        name: entry::BRAND,
+        version: env!("CARGO_PKG_VERSION"),
+        commands: &[
+            "iam-get-user", "iam-create-user", "iam-update-user", "iam-disable-user", "test-module", "get-mapping-fields",
+        ],
+        origins: &["the origin of the configured url (https://api.atlassian.com by default)"],
+        credentials: &[CREDENTIAL_NAME],
+    }
+}
+
+fn command_failed(command: &'static str, failure: Failure) -> Error {
+    let detail = match failure.code {
+        Some(code) => format!("{code} {}", failure.message),
+        None => failure.message,
+    };
+    Error::CommandFailed { command, detail }
+}
+
+/// A mapper by name; none for the empty name (no mapping).
+fn optional_mapper(name: &str, config: &Config) -> Result<Option<Mapper>, Error> {
+    if name.is_empty() { Ok(None) } else { Mapper::find(name, &config.mappers).map(Some) }
+}
+
+/// A profile as mapped for one incident type (behaviour.md §4, §5).
+struct MappedProfile {
+    /// The application data: the mapped profile without `olduserdata`.
+    app: Map<String, Value>,
+    /// The mapped `olduserdata`, when the profile has one.
+    old: Option<Map<String, Value>>,
+    /// "The mapped profile" of results: `app` plus the mapped `olduserdata`.
+    details: Value,
+}
+
+/// One IAM command in progress.
+struct Run<'r, 't, T: Transport> {
+    scim: ScimClient<'t, T>,
+    config: &'r Config,
+    outgoing: Option<&'r Mapper>,
+    raw: &'r Map<String, Value>,
+    /// `allow-enable` and `enable_user_enabled` (behaviour.md §4.3).
+    allow_enable: bool,
+}
+
+impl<T: Transport> Run<'_, '_, T> {
+    /// Map the profile (and its `olduserdata`) for an incident type. A profile that maps to
+    /// nothing is taken to be in application form already (behaviour.md §4).
+    fn mapped(&self, incident_type: &str) -> Result<MappedProfile, Error> {
+        let map_one = |source: &Map<String, Value>| -> Result<Map<String, Value>, Error> {
+            let mut without_old = source.clone();
+            without_old.shift_remove(OLD_USER_DATA);
+            let mapped = match self.outgoing {
+                Some(mapper) => mapper.map(incident_type, &without_old)?,
+                None => Map::new(),
+            };
+            Ok(if mapped.is_empty() { without_old } else { mapped })
+        };
+        let app = map_one(self.raw)?;
+        let old = profile::old_user_data(self.raw).map(map_one).transpose()?;
+        let mut details = app.clone();
+        if let Some(old) = &old {
+            details.insert(OLD_USER_DATA.into(), Value::Object(old.clone()));
+        }
+        Ok(MappedProfile { app, old, details: Value::Object(details) })
+    }
+
+    /// The identifier of the profile itself.
+    fn identifier(&self, mapped: &MappedProfile) -> Option<Identifier> {
+        scim::identifier(self.raw, &mapped.app)
+    }
+
+    /// The identifier of `olduserdata`, by the same rules.
+    fn old_identifier(&self, mapped: &MappedProfile) -> Option<Identifier> {
+        let raw_old = profile::old_user_data(self.raw)?;
+        scim::identifier(raw_old, mapped.old.as_ref()?)
+    }
+
+    /// The profile's own `email` (behaviour.md §5.1).
+    fn profile_email(&self) -> Option<String> {
+        scim::text_field(&Value::Object(self.raw.clone()), "email")
+    }
+
+    fn failed(&self, action: Action, failure: Failure, details: &Value, found: Option<&Value>) -> VendorResult {
+        VendorResult {
+            action,
+            success: false,
+            active: None,
+            id: None,
+            username: None,
+            email: self.profile_email().or_else(|| found.and_then(scim::primary_email)),
+            error_code: failure.code,
+            error_message: failure.message,
+            details: details.clone(),
+            skipped: false,
+            reason: String::new(),
+        }
+    }
+
+    fn skipped(&self, action: Action, reason: &str, details: Value, found: Option<&Value>) -> VendorResult {
+        VendorResult {
+            action,
+            success: true,
+            active: None,
+            id: None,
+            username: None,
+            email: self.profile_email().or_else(|| found.and_then(scim::primary_email)),
+            error_code: None,
+            error_message: String::new(),
+            details,
+            skipped: true,
+            reason: reason.into(),
+        }
+    }
+
+    /// A success: id and username from the answer, else from the user as found.
+    fn succeeded(&self, action: Action, active: Option<bool>, answer: Value, found: Option<&Value>) -> VendorResult {
+        let id = scim::text_field(&answer, "id").or_else(|| found.and_then(|u| scim::text_field(u, "id")));
+        let username = scim::text_field(&answer, "userName").or_else(|| found.and_then(|u| scim::text_field(u, "userName")));
+        let email = self
+            .profile_email()
+            .or_else(|| scim::primary_email(&answer))
+            .or_else(|| found.and_then(scim::primary_email));
+        VendorResult {
+            action,
+            success: true,
+            active,
+            id,
+            username,
+            email,
+            error_code: None,
+            error_message: String::new(),
+            details: answer,
+            skipped: false,
+            reason: String::new(),
+        }
+    }
+
+    /// behaviour.md §4.1.
+    fn get_user(&mut self, incoming: Option<&Mapper>) -> Result<(VendorResult, Value), Error> {
+        let mapped = self.mapped(UPDATE_TYPE)?;
+        let raw_profile = Value::Object(self.raw.clone());
+        let Some(identifier) = self.identifier(&mapped) else {
+            let failure = Failure::without_code(NO_IDENTIFIER_MESSAGE);
+            return Ok((self.failed(Action::Get, failure, &mapped.details, None), raw_profile));
+        };
+        match self.scim.find_user(&identifier) {
+            Err(failure) => Ok((self.failed(Action::Get, failure, &mapped.details, None), raw_profile)),
+            Ok(None) => {
+                let failure = Failure { code: Some(404), message: USER_DOES_NOT_EXIST.into() };
+                Ok((self.failed(Action::Get, failure, &mapped.details, None), raw_profile))
+            }
+            Ok(Some(user)) => {
+                // The incoming-mapped user replaces the profile in IAM.UserProfile.
+                let profile = match (incoming, &user) {
+                    (Some(mapper), Value::Object(resource)) => Value::Object(mapper.map(INCOMING_TYPE, resource)?),
+                    _ => user.clone(),
+                };
+                let email = scim::text_field(&profile, "email").or_else(|| scim::primary_email(&user));
+                let mut result = self.succeeded(Action::Get, scim::active_of(&user), user, None);
+                result.email = email;
+                Ok((result, profile))
+            }
+        }
+    }
+
+    /// behaviour.md §4.2.
+    fn create_user(&mut self) -> Result<VendorResult, Error> {
+        let mapped = self.mapped(CREATE_TYPE)?;
+        if !self.config.create_user_enabled {
+            return Ok(self.skipped(Action::Create, COMMAND_DISABLED, mapped.details, None));
+        }
+        let Some(identifier) = self.identifier(&mapped) else {
+            return Ok(self.failed(Action::Create, Failure::without_code(NO_IDENTIFIER_MESSAGE), &mapped.details, None));
+        };
+        match self.scim.find_user(&identifier) {
+            Err(failure) => Ok(self.failed(Action::Create, failure, &mapped.details, None)),
+            // behaviour.md §4.2 [fix]: update the user found, with no second lookup.
+            Ok(Some(user)) => {
+                let update = self.mapped(UPDATE_TYPE)?;
+                if !self.config.update_user_enabled {
+                    return Ok(self.skipped(Action::Update, COMMAND_DISABLED, update.details, Some(&user)));
+                }
+                Ok(self.replace(&user, &update))
+            }
+            Ok(None) => Ok(self.create(&mapped)),
+        }
+    }
+
+    /// `POST /Users` (behaviour.md §4.2).
+    fn create(&mut self, mapped: &MappedProfile) -> VendorResult {
+        let body = creation_body(&mapped.app, self.allow_enable);
+        match self.scim.create_user(&body) {
+            Ok(created) => self.succeeded(Action::Create, scim::active_of(&created), created, None),
+            Err(failure) => self.failed(Action::Create, failure, &mapped.details, None),
+        }
+    }
+
+    /// `PUT /Users/{id}` (behaviour.md §4.3).
+    fn replace(&mut self, user: &Value, mapped: &MappedProfile) -> VendorResult {
+        let Some(id) = scim::text_field(user, "id") else {
+            let failure = Failure::without_code("The user found has no id, so it cannot be updated");
+            return self.failed(Action::Update, failure, &mapped.details, Some(user));
+        };
+        let body = replacement_body(user, &mapped.app, self.allow_enable);
+        match self.scim.replace_user(&id, &body) {
+            Ok(replaced) => {
+                let active = scim::active_of(&replaced).or_else(|| scim::active_of(&body));
+                self.succeeded(Action::Update, active, replaced, Some(user))
+            }
+            Err(failure) => self.failed(Action::Update, failure, &mapped.details, Some(user)),
+        }
+    }
+
+    /// behaviour.md §4.3.
+    fn update_user(&mut self) -> Result<VendorResult, Error> {
+        let mapped = self.mapped(UPDATE_TYPE)?;
+        if !self.config.update_user_enabled {
+            return Ok(self.skipped(Action::Update, COMMAND_DISABLED, mapped.details, None));
+        }
+        let own = self.identifier(&mapped);
+        let old = self.old_identifier(&mapped);
+        let found = match (&old, &own) {
+            (None, None) => {
+                let failure = Failure::without_code(NO_IDENTIFIER_MESSAGE);
+                return Ok(self.failed(Action::Update, failure, &mapped.details, None));
+            }
+            (Some(old), own) => match self.scim.find_user(old) {
+                // The rename may already have happened: try the profile's own identifier.
+                Ok(None) if own.as_ref().is_some_and(|own| own != old) => {
+                    own.as_ref().map_or(Ok(None), |own| self.scim.find_user(own))
+                }
+                other => other,
+            },
+            (None, Some(own)) => self.scim.find_user(own),
+        };
+        match found {
+            Err(failure) => Ok(self.failed(Action::Update, failure, &mapped.details, None)),
+            Ok(Some(user)) => Ok(self.replace(&user, &mapped)),
+            Ok(None) if self.config.create_if_not_exists => {
+                let create = self.mapped(CREATE_TYPE)?;
+                if !self.config.create_user_enabled {
+                    return Ok(self.skipped(Action::Create, COMMAND_DISABLED, create.details, None));
+                }
+                Ok(self.create(&create))
+            }
+            Ok(None) => Ok(self.skipped(Action::Update, USER_DOES_NOT_EXIST, mapped.details, None)),
+        }
+    }
+
+    /// behaviour.md §4.4.
+    fn disable_user(&mut self) -> Result<VendorResult, Error> {
+        let mapped = self.mapped(UPDATE_TYPE)?;
+        if !self.config.disable_user_enabled {
+            return Ok(self.skipped(Action::Disable, COMMAND_DISABLED, mapped.details, None));
+        }
+        let Some(identifier) = self.identifier(&mapped) else {
+            return Ok(self.failed(Action::Disable, Failure::without_code(NO_IDENTIFIER_MESSAGE), &mapped.details, None));
+        };
+        let user = match self.scim.find_user(&identifier) {
+            Err(failure) => return Ok(self.failed(Action::Disable, failure, &mapped.details, None)),
+            Ok(None) => return Ok(self.skipped(Action::Disable, USER_DOES_NOT_EXIST, mapped.details, None)),
+            Ok(Some(user)) => user,
+        };
+        if scim::active_of(&user) == Some(false) {
+            // behaviour.md §5 [fix]: details is the user as found, not null.
+            return Ok(self.skipped(Action::Disable, ALREADY_DISABLED, user.clone(), Some(&user)));
+        }
+        let Some(id) = scim::text_field(&user, "id") else {
+            let failure = Failure::without_code("The user found has no id, so it cannot be disabled");
+            return Ok(self.failed(Action::Disable, failure, &mapped.details, Some(&user)));
+        };
+        let answer = match self.config.disable_method {
+            DisableMethod::Patch => self.scim.deactivate_user(&id),
+            DisableMethod::Delete => self.scim.delete_user(&id),
+        };
+        match answer {
+            Err(failure) => Ok(self.failed(Action::Disable, failure, &mapped.details, Some(&user))),
+            Ok(answer) => {
+                // behaviour.md §4.4 [fix]: a 204 shows the user as it now is.
+                let details = answer.unwrap_or_else(|| {
+                    let mut disabled = user.clone();
+                    if let Value::Object(map) = &mut disabled {
+                        map.insert("active".into(), Value::Bool(false));
+                    }
+                    disabled
+                });
+                Ok(self.succeeded(Action::Disable, Some(false), details, Some(&user)))
+            }
+        }
+    }
+}
+
+/// The application data as a SCIM body: an `emails` object becomes a one-entry list.
+fn scim_body(app: &Map<String, Value>) -> Map<String, Value> {
+    let mut body = app.clone();
+    body.shift_remove(OLD_USER_DATA);
+    if let Some(emails @ Value::Object(_)) = body.get_mut("emails") {
+        *emails = Value::Array(vec![emails.take()]);
+    }
+    body
+}
+
+/// The `POST /Users` body (behaviour.md §4.2): `schemas` when absent, and `active: true`
+/// when enabling is allowed and the profile does not say [fix].
+pub fn creation_body(app: &Map<String, Value>, allow_enable: bool) -> Value {
+    let mut body = scim_body(app);
+    if !body.contains_key("schemas") {
+        body.insert("schemas".into(), json!([CORE_USER_SCHEMA]));
+    }
+    if allow_enable && !body.contains_key("active") {
+        body.insert("active".into(), Value::Bool(true));
+    }
+    Value::Object(body)
+}
+
+/// The `PUT /Users/{id}` body (behaviour.md §4.3 [fix]): the user as read minus its
+/// read-only parts, overlaid with the profile, and `active` by the rule.
+pub fn replacement_body(user: &Value, app: &Map<String, Value>, allow_enable: bool) -> Value {
+    let mut body = user.as_object().cloned().unwrap_or_default();
+    for key in READ_ONLY_KEYS {
+        body.shift_remove(key);
+    }
+    if let Some(Value::Array(schemas)) = body.get_mut("schemas") {
+        schemas.retain(|schema| schema != ATLASSIAN_EXTENSION);
+    }
+    let overlay = scim_body(app);
+    let profile_sets_active = overlay.contains_key("active");
+    for (key, value) in overlay {
+        body.insert(key, value);
+    }
+    if !profile_sets_active {
+        match scim::active_of(user) {
+            Some(false) if allow_enable => {
+                body.insert("active".into(), Value::Bool(true));
+            }
+            Some(current) => {
+                body.insert("active".into(), Value::Bool(current));
+            }
+            None => {
+                body.shift_remove("active");
+            }
+        }
+    }
+    Value::Object(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn atlassian_user(active: Value) -> Value {
+        let mut user = json!({
+            "schemas": [ATLASSIAN_EXTENSION, CORE_USER_SCHEMA, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "userName": "u@x.com",
+            "emails": [{"value": "u@x.com", "type": "work", "primary": true}],
+            "title": "Engineer",
+            "meta": {"resourceType": "User", "location": "https://api.atlassian.com/scim/directory/d/Users/1"},
+            "groups": [],
+            ATLASSIAN_EXTENSION: {"atlassianAccountId": "5f3"},
+            "id": "1"
+        });
+        if !active.is_null() {
+            user["active"] = active;
+        }
+        user
+    }
+
+    #[test]
+    fn the_update_body_keeps_other_attributes_and_drops_exactly_the_read_only_parts() {
+        let body = replacement_body(&atlassian_user(json!(true)), &object(json!({"title": "Manager"})), true);
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"u@x.com","emails":[{"value":"u@x.com","type":"work","primary":true}],"title":"Manager","id":"1","active":true}"#
+        );
+    }
+
+    #[test]
+    fn the_update_body_active_rule() {
+        let set = |user_active: Value, profile: Value, allow: bool| {
+            replacement_body(&atlassian_user(user_active), &object(profile), allow).get("active").cloned()
+        };
+        // The profile's own value wins.
+        assert_eq!(set(json!(true), json!({"active": false}), true), Some(json!(false)));
+        assert_eq!(set(json!(false), json!({"active": true}), false), Some(json!(true)));
+        // An inactive user is re-enabled only when enabling is allowed.
+        assert_eq!(set(json!(false), json!({"title": "t"}), true), Some(json!(true)));
+        assert_eq!(set(json!(false), json!({"title": "t"}), false), Some(json!(false)));
+        assert_eq!(set(json!("False"), json!({"title": "t"}), true), Some(json!(true)));
+        // Otherwise the current value stays, and an unknown one is not invented.
+        assert_eq!(set(json!(true), json!({"title": "t"}), false), Some(json!(true)));
+        assert_eq!(set(Value::Null, json!({"title": "t"}), true), None);
+    }
+
+    #[test]
+    fn an_emails_object_is_sent_as_a_list() {
+        let body = replacement_body(&atlassian_user(json!(true)), &object(json!({"emails": {"value": "n@x.com", "primary": true}})), true);
+        assert_eq!(body["emails"], json!([{"value": "n@x.com", "primary": true}]));
+        let body = creation_body(&object(json!({"userName": "u", "emails": {"value": "n@x.com"}})), true);
+        assert_eq!(body["emails"], json!([{"value": "n@x.com"}]));
+    }
+
+    #[test]
+    fn the_creation_body_adds_schemas_and_active_only_when_missing_and_allowed() {
+        let body = creation_body(&object(json!({"userName": "u"})), true);
+        assert_eq!(body, json!({"userName": "u", "schemas": [CORE_USER_SCHEMA], "active": true}));
+        assert_eq!(creation_body(&object(json!({"userName": "u"})), false), json!({"userName": "u", "schemas": [CORE_USER_SCHEMA]}));
+        let kept = creation_body(&object(json!({"schemas": ["x"], "active": false})), true);
+        assert_eq!(kept, json!({"schemas": ["x"], "active": false}));
+    }
+}

@@ -1,0 +1,27 @@
+//! The Atlassian IAM connector: Cortex XSOAR's "Atlassian IAM" integration (provision and
+//! deprovision users through Atlassian's SCIM 2.0 API), built as a WebAssembly component.
+//!
+//! The logic is plain Rust over the [`transport::Transport`] trait, so it is tested natively;
+//! `component` adapts it to the WIT world in `wit/iam.wit` when built for `wasm32-wasip2`.
+//!
+//! Modules, from the adapter down:
+//! - `component`: the only wit-bindgen file (wasm only).
+//! - [`commands`]: one function per command (behaviour.md §4).
+//! - [`scim`]: the SCIM client: URLs, filters, retries, error messages, user lookup.
+//! - [`mapper`]: the XSOAR mapper interpreter and the built-in SCIM mappers.
+//! - [`entry`] and [`markdown`]: the XSOAR entry and its `tableToMarkdown` table.
+//! - [`config`] and [`profile`]: the instance parameters and the command arguments.
+//! - [`transport`]: the host seam; [`error`]: what becomes an error entry.
+
+pub mod commands;
+pub mod config;
+pub mod entry;
+pub mod error;
+pub mod mapper;
+pub mod markdown;
+pub mod profile;
+pub mod scim;
+pub mod transport;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
