@@ -1,1 +1,11 @@
-fn main(){}
+//! End-to-end tests: the real component, loaded by the real host, driven through `iam-host
+//! run` or the host library. The component is built once per run (`support::component`).
+
+// Builds the component once, runs the CLI, compares JSON with a readable diff.
+mod support;
+// Every folder of tests/cases/ as a test: config, args, cassette and the expected entry.
+mod cases;
+// The CLI contract: one JSON document on stdout, exit codes, usage errors.
+mod cli;
+// The guest never holds the token; the host attaches it.
+mod token;
