@@ -72,10 +72,15 @@ pub fn run_iam<T: Transport>(
 }
 
 /// `test-module`: the `ok` entry, or an error naming the status and cause (behaviour.md §4.5).
-pub fn test_module<T: Transport>(params_json: &str, credential: Option<&str>, transport: &mut T) -> Result<String, Error> {
+pub fn test_module<T: Transport>(
+    params_json: &str,
+    credential: Option<&str>,
+    transport: &mut T,
+) -> Result<String, Error> {
     let config = Config::parse(params_json, credential)?;
     let mut scim = ScimClient::new(transport, config.scim_base(), config.credential.clone());
-    scim.probe().map_err(|failure| command_failed("test-module", failure))?;
+    scim.probe()
+        .map_err(|failure| command_failed("test-module", failure))?;
     Ok(entry::text_entry("ok"))
 }
 
@@ -88,12 +93,17 @@ pub fn get_mapping_fields<T: Transport>(
 ) -> Result<(Value, String), Error> {
     let config = Config::parse(params_json, credential)?;
     let mut scim = ScimClient::new(transport, config.scim_base(), config.credential.clone());
-    let schema = scim.user_schema().map_err(|failure| command_failed("get-mapping-fields", failure))?;
+    let schema = scim
+        .user_schema()
+        .map_err(|failure| command_failed("get-mapping-fields", failure))?;
     let mut fields = Map::new();
     if let Some(Value::Array(attributes)) = schema.get("attributes") {
         for attribute in attributes {
             if let Some(Value::String(name)) = attribute.get("name") {
-                let description = attribute.get("description").filter(|d| d.is_string()).cloned();
+                let description = attribute
+                    .get("description")
+                    .filter(|d| d.is_string())
+                    .cloned();
                 fields.insert(name.clone(), description.unwrap_or(Value::Null));
             }
         }
@@ -120,7 +130,12 @@ pub fn describe() -> About {
         name: entry::BRAND,
         version: env!("CARGO_PKG_VERSION"),
         commands: &[
-            "iam-get-user", "iam-create-user", "iam-update-user", "iam-disable-user", "test-module", "get-mapping-fields",
+            "iam-get-user",
+            "iam-create-user",
+            "iam-update-user",
+            "iam-disable-user",
+            "test-module",
+            "get-mapping-fields",
         ],
         origins: &["the origin of the configured url (https://api.atlassian.com by default)"],
         credentials: &[CREDENTIAL_NAME],
@@ -137,7 +152,11 @@ fn command_failed(command: &'static str, failure: Failure) -> Error {
 
 /// A mapper by name; none for the empty name (no mapping).
 fn optional_mapper(name: &str, config: &Config) -> Result<Option<Mapper>, Error> {
-    if name.is_empty() { Ok(None) } else { Mapper::find(name, &config.mappers).map(Some) }
+    if name.is_empty() {
+        Ok(None)
+    } else {
+        Mapper::find(name, &config.mappers).map(Some)
+    }
 }
 
 /// A profile as mapped for one incident type (behaviour.md §4, §5).
@@ -171,7 +190,11 @@ impl<T: Transport> Run<'_, '_, T> {
                 Some(mapper) => mapper.map(incident_type, &without_old)?,
                 None => Map::new(),
             };
-            Ok(if mapped.is_empty() { without_old } else { mapped })
+            Ok(if mapped.is_empty() {
+                without_old
+            } else {
+                mapped
+            })
         };
         let app = map_one(self.raw)?;
         let old = profile::old_user_data(self.raw).map(map_one).transpose()?;
@@ -179,7 +202,11 @@ impl<T: Transport> Run<'_, '_, T> {
         if let Some(old) = &old {
             details.insert(OLD_USER_DATA.into(), Value::Object(old.clone()));
         }
-        Ok(MappedProfile { app, old, details: Value::Object(details) })
+        Ok(MappedProfile {
+            app,
+            old,
+            details: Value::Object(details),
+        })
     }
 
     /// The identifier of the profile itself.
@@ -198,14 +225,22 @@ impl<T: Transport> Run<'_, '_, T> {
         scim::text_field(&Value::Object(self.raw.clone()), "email")
     }
 
-    fn failed(&self, action: Action, failure: Failure, details: &Value, found: Option<&Value>) -> VendorResult {
+    fn failed(
+        &self,
+        action: Action,
+        failure: Failure,
+        details: &Value,
+        found: Option<&Value>,
+    ) -> VendorResult {
         VendorResult {
             action,
             success: false,
             active: None,
             id: None,
             username: None,
-            email: self.profile_email().or_else(|| found.and_then(scim::primary_email)),
+            email: self
+                .profile_email()
+                .or_else(|| found.and_then(scim::primary_email)),
             error_code: failure.code,
             error_message: failure.message,
             details: details.clone(),
@@ -214,14 +249,22 @@ impl<T: Transport> Run<'_, '_, T> {
         }
     }
 
-    fn skipped(&self, action: Action, reason: &str, details: Value, found: Option<&Value>) -> VendorResult {
+    fn skipped(
+        &self,
+        action: Action,
+        reason: &str,
+        details: Value,
+        found: Option<&Value>,
+    ) -> VendorResult {
         VendorResult {
             action,
             success: true,
             active: None,
             id: None,
             username: None,
-            email: self.profile_email().or_else(|| found.and_then(scim::primary_email)),
+            email: self
+                .profile_email()
+                .or_else(|| found.and_then(scim::primary_email)),
             error_code: None,
             error_message: String::new(),
             details,
@@ -231,9 +274,17 @@ impl<T: Transport> Run<'_, '_, T> {
     }
 
     /// A success: id and username from the answer, else from the user as found.
-    fn succeeded(&self, action: Action, active: Option<bool>, answer: Value, found: Option<&Value>) -> VendorResult {
-        let id = scim::text_field(&answer, "id").or_else(|| found.and_then(|u| scim::text_field(u, "id")));
-        let username = scim::text_field(&answer, "userName").or_else(|| found.and_then(|u| scim::text_field(u, "userName")));
+    fn succeeded(
+        &self,
+        action: Action,
+        active: Option<bool>,
+        answer: Value,
+        found: Option<&Value>,
+    ) -> VendorResult {
+        let id = scim::text_field(&answer, "id")
+            .or_else(|| found.and_then(|u| scim::text_field(u, "id")));
+        let username = scim::text_field(&answer, "userName")
+            .or_else(|| found.and_then(|u| scim::text_field(u, "userName")));
         let email = self
             .profile_email()
             .or_else(|| scim::primary_email(&answer))
@@ -259,21 +310,36 @@ impl<T: Transport> Run<'_, '_, T> {
         let raw_profile = Value::Object(self.raw.clone());
         let Some(identifier) = self.identifier(&mapped) else {
             let failure = Failure::without_code(NO_IDENTIFIER_MESSAGE);
-            return Ok((self.failed(Action::Get, failure, &mapped.details, None), raw_profile));
+            return Ok((
+                self.failed(Action::Get, failure, &mapped.details, None),
+                raw_profile,
+            ));
         };
         match self.scim.find_user(&identifier) {
-            Err(failure) => Ok((self.failed(Action::Get, failure, &mapped.details, None), raw_profile)),
+            Err(failure) => Ok((
+                self.failed(Action::Get, failure, &mapped.details, None),
+                raw_profile,
+            )),
             Ok(None) => {
-                let failure = Failure { code: Some(404), message: USER_DOES_NOT_EXIST.into() };
-                Ok((self.failed(Action::Get, failure, &mapped.details, None), raw_profile))
+                let failure = Failure {
+                    code: Some(404),
+                    message: USER_DOES_NOT_EXIST.into(),
+                };
+                Ok((
+                    self.failed(Action::Get, failure, &mapped.details, None),
+                    raw_profile,
+                ))
             }
             Ok(Some(user)) => {
                 // The incoming-mapped user replaces the profile in IAM.UserProfile.
                 let profile = match (incoming, &user) {
-                    (Some(mapper), Value::Object(resource)) => Value::Object(mapper.map(INCOMING_TYPE, resource)?),
+                    (Some(mapper), Value::Object(resource)) => {
+                        Value::Object(mapper.map(INCOMING_TYPE, resource)?)
+                    }
                     _ => user.clone(),
                 };
-                let email = scim::text_field(&profile, "email").or_else(|| scim::primary_email(&user));
+                let email =
+                    scim::text_field(&profile, "email").or_else(|| scim::primary_email(&user));
                 let mut result = self.succeeded(Action::Get, scim::active_of(&user), user, None);
                 result.email = email;
                 Ok((result, profile))
@@ -288,7 +354,12 @@ impl<T: Transport> Run<'_, '_, T> {
             return Ok(self.skipped(Action::Create, COMMAND_DISABLED, mapped.details, None));
         }
         let Some(identifier) = self.identifier(&mapped) else {
-            return Ok(self.failed(Action::Create, Failure::without_code(NO_IDENTIFIER_MESSAGE), &mapped.details, None));
+            return Ok(self.failed(
+                Action::Create,
+                Failure::without_code(NO_IDENTIFIER_MESSAGE),
+                &mapped.details,
+                None,
+            ));
         };
         match self.scim.find_user(&identifier) {
             Err(failure) => Ok(self.failed(Action::Create, failure, &mapped.details, None)),
@@ -296,7 +367,12 @@ impl<T: Transport> Run<'_, '_, T> {
             Ok(Some(user)) => {
                 let update = self.mapped(UPDATE_TYPE)?;
                 if !self.config.update_user_enabled {
-                    return Ok(self.skipped(Action::Update, COMMAND_DISABLED, update.details, Some(&user)));
+                    return Ok(self.skipped(
+                        Action::Update,
+                        COMMAND_DISABLED,
+                        update.details,
+                        Some(&user),
+                    ));
                 }
                 Ok(self.replace(&user, &update))
             }
@@ -316,7 +392,8 @@ impl<T: Transport> Run<'_, '_, T> {
     /// `PUT /Users/{id}` (behaviour.md §4.3).
     fn replace(&mut self, user: &Value, mapped: &MappedProfile) -> VendorResult {
         let Some(id) = scim::text_field(user, "id") else {
-            let failure = Failure::without_code("The user found has no id, so it cannot be updated");
+            let failure =
+                Failure::without_code("The user found has no id, so it cannot be updated");
             return self.failed(Action::Update, failure, &mapped.details, Some(user));
         };
         let body = replacement_body(user, &mapped.app, self.allow_enable);
@@ -344,9 +421,9 @@ impl<T: Transport> Run<'_, '_, T> {
             }
             (Some(old), own) => match self.scim.find_user(old) {
                 // The rename may already have happened: try the profile's own identifier.
-                Ok(None) if own.as_ref().is_some_and(|own| own != old) => {
-                    own.as_ref().map_or(Ok(None), |own| self.scim.find_user(own))
-                }
+                Ok(None) if own.as_ref().is_some_and(|own| own != old) => own
+                    .as_ref()
+                    .map_or(Ok(None), |own| self.scim.find_user(own)),
                 other => other,
             },
             (None, Some(own)) => self.scim.find_user(own),
@@ -357,7 +434,12 @@ impl<T: Transport> Run<'_, '_, T> {
             Ok(None) if self.config.create_if_not_exists => {
                 let create = self.mapped(CREATE_TYPE)?;
                 if !self.config.create_user_enabled {
-                    return Ok(self.skipped(Action::Create, COMMAND_DISABLED, create.details, None));
+                    return Ok(self.skipped(
+                        Action::Create,
+                        COMMAND_DISABLED,
+                        create.details,
+                        None,
+                    ));
                 }
                 Ok(self.create(&create))
             }
@@ -372,11 +454,20 @@ impl<T: Transport> Run<'_, '_, T> {
             return Ok(self.skipped(Action::Disable, COMMAND_DISABLED, mapped.details, None));
         }
         let Some(identifier) = self.identifier(&mapped) else {
-            return Ok(self.failed(Action::Disable, Failure::without_code(NO_IDENTIFIER_MESSAGE), &mapped.details, None));
+            return Ok(self.failed(
+                Action::Disable,
+                Failure::without_code(NO_IDENTIFIER_MESSAGE),
+                &mapped.details,
+                None,
+            ));
         };
         let user = match self.scim.find_user(&identifier) {
-            Err(failure) => return Ok(self.failed(Action::Disable, failure, &mapped.details, None)),
-            Ok(None) => return Ok(self.skipped(Action::Disable, USER_DOES_NOT_EXIST, mapped.details, None)),
+            Err(failure) => {
+                return Ok(self.failed(Action::Disable, failure, &mapped.details, None));
+            }
+            Ok(None) => {
+                return Ok(self.skipped(Action::Disable, USER_DOES_NOT_EXIST, mapped.details, None));
+            }
             Ok(Some(user)) => user,
         };
         if scim::active_of(&user) == Some(false) {
@@ -384,7 +475,8 @@ impl<T: Transport> Run<'_, '_, T> {
             return Ok(self.skipped(Action::Disable, ALREADY_DISABLED, user.clone(), Some(&user)));
         }
         let Some(id) = scim::text_field(&user, "id") else {
-            let failure = Failure::without_code("The user found has no id, so it cannot be disabled");
+            let failure =
+                Failure::without_code("The user found has no id, so it cannot be disabled");
             return Ok(self.failed(Action::Disable, failure, &mapped.details, Some(&user)));
         };
         let answer = match self.config.disable_method {
@@ -489,7 +581,11 @@ mod tests {
 
     #[test]
     fn the_update_body_keeps_other_attributes_and_drops_exactly_the_read_only_parts() {
-        let body = replacement_body(&atlassian_user(json!(true)), &object(json!({"title": "Manager"})), true);
+        let body = replacement_body(
+            &atlassian_user(json!(true)),
+            &object(json!({"title": "Manager"})),
+            true,
+        );
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
             r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"u@x.com","emails":[{"value":"u@x.com","type":"work","primary":true}],"title":"Manager","id":"1","active":true}"#
@@ -499,33 +595,69 @@ mod tests {
     #[test]
     fn the_update_body_active_rule() {
         let set = |user_active: Value, profile: Value, allow: bool| {
-            replacement_body(&atlassian_user(user_active), &object(profile), allow).get("active").cloned()
+            replacement_body(&atlassian_user(user_active), &object(profile), allow)
+                .get("active")
+                .cloned()
         };
         // The profile's own value wins.
-        assert_eq!(set(json!(true), json!({"active": false}), true), Some(json!(false)));
-        assert_eq!(set(json!(false), json!({"active": true}), false), Some(json!(true)));
+        assert_eq!(
+            set(json!(true), json!({"active": false}), true),
+            Some(json!(false))
+        );
+        assert_eq!(
+            set(json!(false), json!({"active": true}), false),
+            Some(json!(true))
+        );
         // An inactive user is re-enabled only when enabling is allowed.
-        assert_eq!(set(json!(false), json!({"title": "t"}), true), Some(json!(true)));
-        assert_eq!(set(json!(false), json!({"title": "t"}), false), Some(json!(false)));
-        assert_eq!(set(json!("False"), json!({"title": "t"}), true), Some(json!(true)));
+        assert_eq!(
+            set(json!(false), json!({"title": "t"}), true),
+            Some(json!(true))
+        );
+        assert_eq!(
+            set(json!(false), json!({"title": "t"}), false),
+            Some(json!(false))
+        );
+        assert_eq!(
+            set(json!("False"), json!({"title": "t"}), true),
+            Some(json!(true))
+        );
         // Otherwise the current value stays, and an unknown one is not invented.
-        assert_eq!(set(json!(true), json!({"title": "t"}), false), Some(json!(true)));
+        assert_eq!(
+            set(json!(true), json!({"title": "t"}), false),
+            Some(json!(true))
+        );
         assert_eq!(set(Value::Null, json!({"title": "t"}), true), None);
     }
 
     #[test]
     fn an_emails_object_is_sent_as_a_list() {
-        let body = replacement_body(&atlassian_user(json!(true)), &object(json!({"emails": {"value": "n@x.com", "primary": true}})), true);
-        assert_eq!(body["emails"], json!([{"value": "n@x.com", "primary": true}]));
-        let body = creation_body(&object(json!({"userName": "u", "emails": {"value": "n@x.com"}})), true);
+        let body = replacement_body(
+            &atlassian_user(json!(true)),
+            &object(json!({"emails": {"value": "n@x.com", "primary": true}})),
+            true,
+        );
+        assert_eq!(
+            body["emails"],
+            json!([{"value": "n@x.com", "primary": true}])
+        );
+        let body = creation_body(
+            &object(json!({"userName": "u", "emails": {"value": "n@x.com"}})),
+            true,
+        );
         assert_eq!(body["emails"], json!([{"value": "n@x.com"}]));
     }
 
     #[test]
     fn the_creation_body_adds_schemas_and_active_only_when_missing_and_allowed() {
         let body = creation_body(&object(json!({"userName": "u"})), true);
-        assert_eq!(body, json!({"userName": "u", "schemas": [CORE_USER_SCHEMA], "active": true}));
-        assert_eq!(creation_body(&object(json!({"userName": "u"})), false), json!({"userName": "u", "schemas": [CORE_USER_SCHEMA]}));
+        assert_eq!(
+            body,
+            json!({"userName": "u", "schemas": [CORE_USER_SCHEMA], "active": true})
+        );
+        assert_eq!(
+            creation_body(&object(json!({"userName": "u"})), false),
+            json!({"userName": "u", "schemas": [CORE_USER_SCHEMA]})
+        );
         let kept = creation_body(&object(json!({"schemas": ["x"], "active": false})), true);
         assert_eq!(kept, json!({"schemas": ["x"], "active": false}));
     }

@@ -7,7 +7,9 @@ wit_bindgen::generate!({
     world: "connector",
 });
 
-use exports::iam::atlassian::commands::{Config, Description, ErrorEntry, Guest, IamResult, MappingFields};
+use exports::iam::atlassian::commands::{
+    Config, Description, ErrorEntry, Guest, IamResult, MappingFields,
+};
 use iam::atlassian::{host, http};
 
 use crate::commands::{self, IamArguments, IamCommand};
@@ -30,7 +32,10 @@ impl Transport for WasmTransport {
             headers: request
                 .headers
                 .iter()
-                .map(|(name, value)| http::Header { name: name.clone(), value: value.clone() })
+                .map(|(name, value)| http::Header {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
                 .collect(),
             body: request.body.clone(),
             auth: request.credential.clone(),
@@ -39,7 +44,11 @@ impl Transport for WasmTransport {
         match http::send(&wit_request) {
             Ok(response) => Ok(Response {
                 status: response.status,
-                headers: response.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+                headers: response
+                    .headers
+                    .into_iter()
+                    .map(|h| (h.name, h.value))
+                    .collect(),
                 body: response.body,
             }),
             Err(error) => Err(match error {
@@ -74,7 +83,10 @@ impl Transport for WasmTransport {
 
 fn error_entry(error: Error) -> ErrorEntry {
     let message = error.to_string();
-    ErrorEntry { entry_json: entry::error_entry(&message), message }
+    ErrorEntry {
+        entry_json: entry::error_entry(&message),
+        message,
+    }
 }
 
 fn iam_result(output: IamOutput) -> IamResult {
@@ -97,38 +109,88 @@ fn iam_result(output: IamOutput) -> IamResult {
     }
 }
 
-fn run_iam(command: IamCommand, config: Config, user_profile_json: Option<String>, allow_enable: bool) -> Result<IamResult, ErrorEntry> {
-    let arguments = IamArguments { user_profile_json: user_profile_json.as_deref(), allow_enable };
-    commands::run_iam(command, &config.params_json, config.credential.as_deref(), arguments, &mut WasmTransport)
-        .map(iam_result)
-        .map_err(error_entry)
+fn run_iam(
+    command: IamCommand,
+    config: Config,
+    user_profile_json: Option<String>,
+    allow_enable: bool,
+) -> Result<IamResult, ErrorEntry> {
+    let arguments = IamArguments {
+        user_profile_json: user_profile_json.as_deref(),
+        allow_enable,
+    };
+    commands::run_iam(
+        command,
+        &config.params_json,
+        config.credential.as_deref(),
+        arguments,
+        &mut WasmTransport,
+    )
+    .map(iam_result)
+    .map_err(error_entry)
 }
 
 impl Guest for Component {
-    fn get_user(config: Config, user_profile_json: Option<String>) -> Result<IamResult, ErrorEntry> {
+    fn get_user(
+        config: Config,
+        user_profile_json: Option<String>,
+    ) -> Result<IamResult, ErrorEntry> {
         run_iam(IamCommand::GetUser, config, user_profile_json, true)
     }
 
-    fn create_user(config: Config, user_profile_json: Option<String>, allow_enable: bool) -> Result<IamResult, ErrorEntry> {
-        run_iam(IamCommand::CreateUser, config, user_profile_json, allow_enable)
+    fn create_user(
+        config: Config,
+        user_profile_json: Option<String>,
+        allow_enable: bool,
+    ) -> Result<IamResult, ErrorEntry> {
+        run_iam(
+            IamCommand::CreateUser,
+            config,
+            user_profile_json,
+            allow_enable,
+        )
     }
 
-    fn update_user(config: Config, user_profile_json: Option<String>, allow_enable: bool) -> Result<IamResult, ErrorEntry> {
-        run_iam(IamCommand::UpdateUser, config, user_profile_json, allow_enable)
+    fn update_user(
+        config: Config,
+        user_profile_json: Option<String>,
+        allow_enable: bool,
+    ) -> Result<IamResult, ErrorEntry> {
+        run_iam(
+            IamCommand::UpdateUser,
+            config,
+            user_profile_json,
+            allow_enable,
+        )
     }
 
-    fn disable_user(config: Config, user_profile_json: Option<String>) -> Result<IamResult, ErrorEntry> {
+    fn disable_user(
+        config: Config,
+        user_profile_json: Option<String>,
+    ) -> Result<IamResult, ErrorEntry> {
         run_iam(IamCommand::DisableUser, config, user_profile_json, true)
     }
 
     fn test_module(config: Config) -> Result<String, ErrorEntry> {
-        commands::test_module(&config.params_json, config.credential.as_deref(), &mut WasmTransport).map_err(error_entry)
+        commands::test_module(
+            &config.params_json,
+            config.credential.as_deref(),
+            &mut WasmTransport,
+        )
+        .map_err(error_entry)
     }
 
     fn get_mapping_fields(config: Config) -> Result<MappingFields, ErrorEntry> {
-        commands::get_mapping_fields(&config.params_json, config.credential.as_deref(), &mut WasmTransport)
-            .map(|(fields, entry_json)| MappingFields { fields_json: fields.to_string(), entry_json })
-            .map_err(error_entry)
+        commands::get_mapping_fields(
+            &config.params_json,
+            config.credential.as_deref(),
+            &mut WasmTransport,
+        )
+        .map(|(fields, entry_json)| MappingFields {
+            fields_json: fields.to_string(),
+            entry_json,
+        })
+        .map_err(error_entry)
     }
 
     fn describe() -> Description {

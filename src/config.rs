@@ -58,7 +58,10 @@ impl Config {
         Config::from_params(&params, credential)
     }
 
-    pub fn from_params(params: &Map<String, Value>, credential: Option<&str>) -> Result<Config, Error> {
+    pub fn from_params(
+        params: &Map<String, Value>,
+        credential: Option<&str>,
+    ) -> Result<Config, Error> {
         let url = required_string(params, "url")?;
         check_http_url(&url)?;
         let directory_id = required_string(params, "directory_id")?;
@@ -128,7 +131,9 @@ fn required_string(params: &Map<String, Value>, key: &str) -> Result<String, Err
     match optional_string(params, key)? {
         Some(value) if !value.trim().is_empty() => Ok(value),
         Some(_) => Err(Error::InvalidConfig(format!("\"{key}\" must not be empty"))),
-        None => Err(Error::InvalidConfig(format!("missing required key \"{key}\""))),
+        None => Err(Error::InvalidConfig(format!(
+            "missing required key \"{key}\""
+        ))),
     }
 }
 
@@ -221,14 +226,38 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let cases = [
-            (r#"{"directory_id":"d"}"#, "Invalid configuration: missing required key \"url\""),
-            (r#"{"url":"https://x"}"#, "Invalid configuration: missing required key \"directory_id\""),
-            (r#"{"url":"https://x","directory_id":7}"#, "Invalid configuration: \"directory_id\" must be a string, got a number"),
-            (r#"{"url":"https://x","directory_id":"d","proxy":"yes"}"#, "Invalid configuration: \"proxy\" must be true or false, got \"yes\""),
-            (r#"{"url":"https://x","directory_id":"d","insecure":1}"#, "Invalid configuration: \"insecure\" must be true or false, got a number"),
-            (r#"{"url":"https://x","directory_id":"d","disable_method":"put"}"#, "Invalid configuration: \"disable_method\" must be \"patch\" or \"delete\", got \"put\""),
-            (r#"{"url":"ftp://x","directory_id":"d"}"#, "Invalid configuration: \"url\" must be an absolute http(s) URL such as https://api.atlassian.com, got \"ftp://x\""),
-            (r#"[1]"#, "Invalid configuration: expected a JSON object of parameters, got an array"),
+            (
+                r#"{"directory_id":"d"}"#,
+                "Invalid configuration: missing required key \"url\"",
+            ),
+            (
+                r#"{"url":"https://x"}"#,
+                "Invalid configuration: missing required key \"directory_id\"",
+            ),
+            (
+                r#"{"url":"https://x","directory_id":7}"#,
+                "Invalid configuration: \"directory_id\" must be a string, got a number",
+            ),
+            (
+                r#"{"url":"https://x","directory_id":"d","proxy":"yes"}"#,
+                "Invalid configuration: \"proxy\" must be true or false, got \"yes\"",
+            ),
+            (
+                r#"{"url":"https://x","directory_id":"d","insecure":1}"#,
+                "Invalid configuration: \"insecure\" must be true or false, got a number",
+            ),
+            (
+                r#"{"url":"https://x","directory_id":"d","disable_method":"put"}"#,
+                "Invalid configuration: \"disable_method\" must be \"patch\" or \"delete\", got \"put\"",
+            ),
+            (
+                r#"{"url":"ftp://x","directory_id":"d"}"#,
+                "Invalid configuration: \"url\" must be an absolute http(s) URL such as https://api.atlassian.com, got \"ftp://x\"",
+            ),
+            (
+                r#"[1]"#,
+                "Invalid configuration: expected a JSON object of parameters, got an array",
+            ),
         ];
         for (json, message) in cases {
             assert_eq!(parse(json).unwrap_err().to_string(), message, "for {json}");
@@ -237,11 +266,22 @@ mod tests {
 
     #[test]
     fn urls_without_a_host_or_with_userinfo_are_refused() {
-        for url in ["https://", "https:///x", "api.atlassian.com", "https://u:p@host", "https://h/x?q=1", "/scim"] {
+        for url in [
+            "https://",
+            "https:///x",
+            "api.atlassian.com",
+            "https://u:p@host",
+            "https://h/x?q=1",
+            "/scim",
+        ] {
             let json = format!(r#"{{"url":{url:?},"directory_id":"d"}}"#);
             assert!(parse(&json).is_err(), "{url} was accepted");
         }
-        for url in ["https://api.atlassian.com", "http://127.0.0.1:8080/", "https://[::1]:8443/base"] {
+        for url in [
+            "https://api.atlassian.com",
+            "http://127.0.0.1:8080/",
+            "https://[::1]:8443/base",
+        ] {
             let json = format!(r#"{{"url":{url:?},"directory_id":"d"}}"#);
             assert!(parse(&json).is_ok(), "{url} was refused");
         }

@@ -10,7 +10,16 @@ pub const BRAND: &str = "Atlassian IAM";
 const USER_PROFILE_KEY: &str = "IAM.UserProfile(val.email && val.email == obj.email)";
 const VENDOR_KEY: &str = "IAM.Vendor(val.instanceName && val.instanceName == obj.instanceName && val.email && val.email == obj.email)";
 const COLUMNS: [&str; 10] = [
-    "brand", "instanceName", "success", "active", "id", "username", "email", "errorCode", "errorMessage", "details",
+    "brand",
+    "instanceName",
+    "success",
+    "active",
+    "id",
+    "username",
+    "email",
+    "errorCode",
+    "errorMessage",
+    "details",
 ];
 const SKIPPED_COLUMNS: [&str; 4] = ["brand", "instanceName", "skipped", "reason"];
 
@@ -93,7 +102,11 @@ pub struct IamOutput {
 impl IamOutput {
     pub fn new(result: VendorResult, profile: Value, instance_name: &str) -> IamOutput {
         let vendor = result.to_json(instance_name);
-        let columns: &[&str] = if result.skipped { &SKIPPED_COLUMNS } else { &COLUMNS };
+        let columns: &[&str] = if result.skipped {
+            &SKIPPED_COLUMNS
+        } else {
+            &COLUMNS
+        };
         let markdown = markdown::table(result.action.title(), &vendor, columns);
         let mut context = Map::new();
         context.insert(USER_PROFILE_KEY.into(), profile.clone());
@@ -105,7 +118,12 @@ impl IamOutput {
         entry.insert("EntryContext".into(), Value::Object(context));
         entry.insert("HumanReadable".into(), json!(markdown));
         let entry_json = Value::Object(entry).to_string();
-        IamOutput { result, profile, markdown, entry_json }
+        IamOutput {
+            result,
+            profile,
+            markdown,
+            entry_json,
+        }
     }
 }
 
@@ -131,9 +149,17 @@ mod tests {
     #[test]
     fn vendor_keys_keep_their_order_and_empty_texts_are_empty_strings() {
         let result = VendorResult {
-            action: Action::Disable, success: true, active: None, id: None, username: None,
-            email: Some("e@x".into()), error_code: None, error_message: String::new(),
-            details: Value::Null, skipped: true, reason: "User does not exist".into(),
+            action: Action::Disable,
+            success: true,
+            active: None,
+            id: None,
+            username: None,
+            email: Some("e@x".into()),
+            error_code: None,
+            error_message: String::new(),
+            details: Value::Null,
+            skipped: true,
+            reason: "User does not exist".into(),
         };
         let output = IamOutput::new(result, json!({"email": "e@x"}), "inst1");
         assert_eq!(
@@ -148,7 +174,13 @@ mod tests {
 
     #[test]
     fn error_and_text_entries() {
-        assert_eq!(error_entry("bad \"x\""), r#"{"Type":4,"ContentsFormat":"text","Contents":"bad \"x\""}"#);
-        assert_eq!(text_entry("ok"), r#"{"Type":1,"ContentsFormat":"text","Contents":"ok"}"#);
+        assert_eq!(
+            error_entry("bad \"x\""),
+            r#"{"Type":4,"ContentsFormat":"text","Contents":"bad \"x\""}"#
+        );
+        assert_eq!(
+            text_entry("ok"),
+            r#"{"Type":1,"ContentsFormat":"text","Contents":"ok"}"#
+        );
     }
 }

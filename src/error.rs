@@ -14,7 +14,10 @@ pub enum Error {
     /// A mapper (built-in or from `mappers`) cannot be used; names the mapper.
     InvalidMapper(String),
     /// test-module or get-mapping-fields could not talk to Atlassian.
-    CommandFailed { command: &'static str, detail: String },
+    CommandFailed {
+        command: &'static str,
+        detail: String,
+    },
 }
 
 impl fmt::Display for Error {

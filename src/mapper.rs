@@ -18,7 +18,10 @@ const BUILTIN_MAPPERS: [&str; 2] = [
     include_str!("mapper/builtin/mapper-user-profile-scim-outgoing.json"),
     include_str!("mapper/builtin/mapper-user-profile-scim-incoming.json"),
 ];
-const BUILTIN_NAMES: [&str; 2] = ["User Profile - SCIM (Outgoing)", "User Profile - SCIM (Incoming)"];
+const BUILTIN_NAMES: [&str; 2] = [
+    "User Profile - SCIM (Outgoing)",
+    "User Profile - SCIM (Incoming)",
+];
 
 /// The incident type whose mapping stands in for a missing one.
 const FALLBACK_INCIDENT_TYPE: &str = "User Profile";
@@ -87,13 +90,18 @@ impl Mapper {
             }
         }
         if let Some(index) = BUILTIN_NAMES.iter().position(|builtin| *builtin == name) {
-            let definition: Value = serde_json::from_str(BUILTIN_MAPPERS[index])
-                .map_err(|e| Error::InvalidMapper(format!("built-in mapper {name:?} is not valid JSON ({e})")))?;
+            let definition: Value = serde_json::from_str(BUILTIN_MAPPERS[index]).map_err(|e| {
+                Error::InvalidMapper(format!("built-in mapper {name:?} is not valid JSON ({e})"))
+            })?;
             return Mapper::from_definition(&definition);
         }
         Err(Error::InvalidMapper(format!(
             "unknown mapper {name:?}; the built-in mappers are {BUILTIN_NAMES:?}{}",
-            if configured.is_empty() { "" } else { " and those in \"mappers\"" }
+            if configured.is_empty() {
+                ""
+            } else {
+                " and those in \"mappers\""
+            }
         )))
     }
 
@@ -115,14 +123,20 @@ impl Mapper {
                 Some(Value::Object(fields)) => fields,
                 Some(Value::Null) | None => &Map::new(),
                 Some(other) => {
-                    return Err(bad(format!("internalMapping of {incident_type:?} must be an object, got {}", json_kind(other))));
+                    return Err(bad(format!(
+                        "internalMapping of {incident_type:?} must be an object, got {}",
+                        json_kind(other)
+                    )));
                 }
             };
             let mut parsed = Vec::with_capacity(fields.len());
             for (target, rule) in fields {
                 let context = |why: String| bad(format!("field {target:?}: {why}"));
                 if let Some(rule) = parse_rule(rule).map_err(context)? {
-                    parsed.push(Field { target: target.clone(), rule });
+                    parsed.push(Field {
+                        target: target.clone(),
+                        rule,
+                    });
                 }
             }
             mappings.push((incident_type.clone(), parsed));
@@ -132,13 +146,20 @@ impl Mapper {
 
     /// Map `source` for an incident type. Fields whose value ends up missing, null or
     /// empty are left out; the output keeps `internalMapping` order.
-    pub fn map(&self, incident_type: &str, source: &Map<String, Value>) -> Result<Map<String, Value>, Error> {
+    pub fn map(
+        &self,
+        incident_type: &str,
+        source: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Error> {
         let fields = self.fields_for(incident_type)?;
         let source = Value::Object(source.clone());
         let mut out = Map::new();
         for field in fields {
             let value = evaluate(&field.rule, &source, false).map_err(|why| {
-                Error::InvalidMapper(format!("mapper {:?}, field {:?}: {why}", self.name, field.target))
+                Error::InvalidMapper(format!(
+                    "mapper {:?}, field {:?}: {why}",
+                    self.name, field.target
+                ))
             })?;
             if !transformers::is_empty(&value)
                 && let Some(value) = value
@@ -173,18 +194,38 @@ fn parse_rule(rule: &Value) -> Result<Option<Rule>, String> {
     match rule.get("complex") {
         Some(complex @ Value::Object(_)) => parse_complex(complex).map(Some),
         Some(Value::Null) | None => match rule.get("simple") {
-            Some(Value::String(path)) if !path.is_empty() => Ok(Some(Rule::Simple(path::parse(path)))),
+            Some(Value::String(path)) if !path.is_empty() => {
+                Ok(Some(Rule::Simple(path::parse(path))))
+            }
             Some(Value::String(_)) | Some(Value::Null) | None => Ok(None),
-            Some(other) => Err(format!("\"simple\" must be a string, got {}", json_kind(other))),
+            Some(other) => Err(format!(
+                "\"simple\" must be a string, got {}",
+                json_kind(other)
+            )),
         },
-        Some(other) => Err(format!("\"complex\" must be an object, got {}", json_kind(other))),
+        Some(other) => Err(format!(
+            "\"complex\" must be an object, got {}",
+            json_kind(other)
+        )),
     }
 }
 
 fn parse_complex(complex: &Value) -> Result<Rule, String> {
-    let root = complex.get("root").and_then(Value::as_str).unwrap_or_default();
-    let root = if root.contains("${") { Root::Template(root.to_string()) } else { Root::Path(path::parse(root)) };
-    let accessor = path::parse(complex.get("accessor").and_then(Value::as_str).unwrap_or_default());
+    let root = complex
+        .get("root")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let root = if root.contains("${") {
+        Root::Template(root.to_string())
+    } else {
+        Root::Path(path::parse(root))
+    };
+    let accessor = path::parse(
+        complex
+            .get("accessor")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
     match complex.get("filters") {
         None | Some(Value::Null) => {}
         Some(Value::Array(filters)) if filters.is_empty() => {}
@@ -193,8 +234,12 @@ fn parse_complex(complex: &Value) -> Result<Rule, String> {
     let mut transformers = Vec::new();
     if let Some(list) = complex.get("transformers").and_then(Value::as_array) {
         for transformer in list {
-            let name = transformer.get("operator").and_then(Value::as_str).unwrap_or_default();
-            let operator = Operator::from_name(name).ok_or_else(|| format!("unsupported transformer {name:?}"))?;
+            let name = transformer
+                .get("operator")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let operator = Operator::from_name(name)
+                .ok_or_else(|| format!("unsupported transformer {name:?}"))?;
             let mut args = Vec::new();
             if let Some(Value::Object(given)) = transformer.get("args") {
                 for (arg_name, arg) in given {
@@ -206,8 +251,15 @@ fn parse_complex(complex: &Value) -> Result<Rule, String> {
             transformers.push(Transformer { operator, args });
         }
     }
-    let escape_for_json = transformers.last().is_some_and(|t| t.operator == Operator::ParseJson);
-    Ok(Rule::Complex { root, accessor, transformers, escape_for_json })
+    let escape_for_json = transformers
+        .last()
+        .is_some_and(|t| t.operator == Operator::ParseJson);
+    Ok(Rule::Complex {
+        root,
+        accessor,
+        transformers,
+        escape_for_json,
+    })
 }
 
 /// `{"isContext": bool, "value": {"simple": …, "complex": …} | null}`.
@@ -224,14 +276,26 @@ fn parse_argument(arg: &Value) -> Result<Option<Argument>, String> {
         Some(Value::Null) | None => return Ok(None),
         Some(other) => other.to_string(),
     };
-    let is_context = arg.get("isContext").and_then(Value::as_bool).unwrap_or(false);
-    Ok(Some(if is_context { Argument::Context(path::parse(&simple)) } else { Argument::Literal(simple) }))
+    let is_context = arg
+        .get("isContext")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(Some(if is_context {
+        Argument::Context(path::parse(&simple))
+    } else {
+        Argument::Literal(simple)
+    }))
 }
 
 fn evaluate(rule: &Rule, source: &Value, escape: bool) -> Result<Option<Value>, String> {
     match rule {
         Rule::Simple(segments) => Ok(path::read(source, segments)),
-        Rule::Complex { root, accessor, transformers, escape_for_json } => {
+        Rule::Complex {
+            root,
+            accessor,
+            transformers,
+            escape_for_json,
+        } => {
             let escape = escape || *escape_for_json;
             let mut value = match root {
                 Root::Template(template) => Some(Value::String(expand(template, source, escape))),
@@ -247,8 +311,12 @@ fn evaluate(rule: &Rule, source: &Value, escape: bool) -> Result<Option<Value>, 
                 let mut args = Args::new();
                 for (name, argument) in &transformer.args {
                     let resolved = match argument {
-                        Argument::Literal(text) => Some(Value::String(expand(text, source, escape))),
-                        Argument::Context(segments) => path::read(source, segments).map(|v| escaped(v, escape)),
+                        Argument::Literal(text) => {
+                            Some(Value::String(expand(text, source, escape)))
+                        }
+                        Argument::Context(segments) => {
+                            path::read(source, segments).map(|v| escaped(v, escape))
+                        }
                         Argument::Rule(rule) => evaluate(rule, source, escape)?,
                     };
                     if let Some(resolved) = resolved {
@@ -346,17 +414,45 @@ mod tests {
             });
             assert_eq!(Value::Object(mapped.clone()), expected);
             let keys: Vec<&String> = mapped.keys().collect();
-            assert_eq!(keys, ["emails", "externalId", "name", "phoneNumbers", "title", "urn:scim:schemas:extension:enterprise:1.0", "userName", "displayName", "userType"]);
+            assert_eq!(
+                keys,
+                [
+                    "emails",
+                    "externalId",
+                    "name",
+                    "phoneNumbers",
+                    "title",
+                    "urn:scim:schemas:extension:enterprise:1.0",
+                    "userName",
+                    "displayName",
+                    "userType"
+                ]
+            );
         }
     }
 
     #[test]
     fn sparse_profiles_leave_fields_out_instead_of_emitting_them_empty() {
-        let mapped = outgoing().map("User Profile - Update", &object(json!({"email": "a@b.c"}))).unwrap();
-        assert_eq!(Value::Object(mapped), json!({"emails": [{"primary": true, "type": "work", "value": "a@b.c"}]}));
-        let mapped = outgoing().map("User Profile - Update", &object(json!({"username": "u", "surname": "S", "department": "D"}))).unwrap();
+        let mapped = outgoing()
+            .map("User Profile - Update", &object(json!({"email": "a@b.c"})))
+            .unwrap();
+        assert_eq!(
+            Value::Object(mapped),
+            json!({"emails": [{"primary": true, "type": "work", "value": "a@b.c"}]})
+        );
+        let mapped = outgoing()
+            .map(
+                "User Profile - Update",
+                &object(json!({"username": "u", "surname": "S", "department": "D"})),
+            )
+            .unwrap();
         assert_eq!(Value::Object(mapped), json!({"userName": "u"}));
-        let mapped = outgoing().map("User Profile - Create", &object(json!({"givenname": "G", "employeenumber": "7", "title": ""}))).unwrap();
+        let mapped = outgoing()
+            .map(
+                "User Profile - Create",
+                &object(json!({"givenname": "G", "employeenumber": "7", "title": ""})),
+            )
+            .unwrap();
         assert_eq!(
             Value::Object(mapped),
             json!({
@@ -365,7 +461,12 @@ mod tests {
             })
         );
         // SCIM-shaped input uses none of the mapper's source fields.
-        let mapped = outgoing().map("User Profile - Create", &object(json!({"userName": "u", "emails": []}))).unwrap();
+        let mapped = outgoing()
+            .map(
+                "User Profile - Create",
+                &object(json!({"userName": "u", "emails": []})),
+            )
+            .unwrap();
         assert!(mapped.is_empty());
     }
 
@@ -390,34 +491,66 @@ mod tests {
         );
         let seed_user = json!({"userName": "testDemisto", "emails": [{"primary": true, "type": "work", "value": "test@paloaltonetworks.com"}], "title": "Team Lead", "groups": []});
         let mapped = incoming().map("User Profile", &object(seed_user)).unwrap();
-        assert_eq!(serde_json::to_string(&mapped).unwrap(), r#"{"Email":"test@paloaltonetworks.com","Title":"Team Lead","Username":"testDemisto"}"#);
+        assert_eq!(
+            serde_json::to_string(&mapped).unwrap(),
+            r#"{"Email":"test@paloaltonetworks.com","Title":"Team Lead","Username":"testDemisto"}"#
+        );
     }
 
     #[test]
     fn quotes_backslashes_and_control_characters_survive_parse_json_chains() {
         let name = "Robert \"Bob\" O'Brien \\ \n\t\u{1}é😀";
-        let profile = object(json!({"givenname": name, "surname": name, "email": name, "employeenumber": name, "department": name}));
+        let profile = object(
+            json!({"givenname": name, "surname": name, "email": name, "employeenumber": name, "department": name}),
+        );
         let mapped = outgoing().map("User Profile - Create", &profile).unwrap();
         assert_eq!(mapped["name"]["givenName"], name);
         assert_eq!(mapped["name"]["familyName"], name);
         assert_eq!(mapped["emails"][0]["value"], name);
-        assert_eq!(mapped["urn:scim:schemas:extension:enterprise:1.0"]["department"], name);
+        assert_eq!(
+            mapped["urn:scim:schemas:extension:enterprise:1.0"]["department"],
+            name
+        );
     }
 
     /// Property: any string in any profile field maps without error and arrives unchanged.
     #[test]
     fn any_string_in_any_field_round_trips_into_the_scim_body() {
         let fields = [
-            ("email", "/emails/0/value"), ("username", "/userName"), ("givenname", "/name/givenName"),
-            ("surname", "/name/familyName"), ("displayname", "/displayName"), ("title", "/title"),
-            ("employeeid", "/externalId"), ("mobilephone", "/phoneNumbers/0/value"), ("employeetype", "/userType"),
-            ("department", "/urn:scim:schemas:extension:enterprise:1.0/department"),
-            ("division", "/urn:scim:schemas:extension:enterprise:1.0/division"),
-            ("costcentercode", "/urn:scim:schemas:extension:enterprise:1.0/costCenter"),
-            ("countrycodenumber", "/urn:scim:schemas:extension:enterprise:1.0/countryCode"),
-            ("peoplemanagerflag", "/urn:scim:schemas:extension:enterprise:1.0/managerflag"),
+            ("email", "/emails/0/value"),
+            ("username", "/userName"),
+            ("givenname", "/name/givenName"),
+            ("surname", "/name/familyName"),
+            ("displayname", "/displayName"),
+            ("title", "/title"),
+            ("employeeid", "/externalId"),
+            ("mobilephone", "/phoneNumbers/0/value"),
+            ("employeetype", "/userType"),
+            (
+                "department",
+                "/urn:scim:schemas:extension:enterprise:1.0/department",
+            ),
+            (
+                "division",
+                "/urn:scim:schemas:extension:enterprise:1.0/division",
+            ),
+            (
+                "costcentercode",
+                "/urn:scim:schemas:extension:enterprise:1.0/costCenter",
+            ),
+            (
+                "countrycodenumber",
+                "/urn:scim:schemas:extension:enterprise:1.0/countryCode",
+            ),
+            (
+                "peoplemanagerflag",
+                "/urn:scim:schemas:extension:enterprise:1.0/managerflag",
+            ),
         ];
-        let alphabet: Vec<char> = "aZ9 \"'\\/{}[]:,.${}\n\r\t\u{0}\u{1}\u{1f}\u{7f}é日😀\u{200b}\u{feff}%+@".chars().collect();
+        let alphabet: Vec<char> =
+            "aZ9 \"'\\/{}[]:,.${}\n\r\t\u{0}\u{1}\u{1f}\u{7f}é日😀\u{200b}\u{feff}%+@"
+                .chars()
+                .collect();
         let mapper = outgoing();
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move || {
@@ -428,12 +561,18 @@ mod tests {
         };
         for _ in 0..3000 {
             let len = (next() % 24 + 1) as usize;
-            let text: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            let text: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
             let (field, pointer) = fields[(next() % fields.len() as u64) as usize];
             let mut profile = object(json!({"employeenumber": "1", "givenname": "g"}));
             profile.insert(field.into(), Value::String(text.clone()));
             let mapped = Value::Object(mapper.map("User Profile - Create", &profile).unwrap());
-            assert_eq!(mapped.pointer(pointer), Some(&Value::String(text.clone())), "field {field} with {text:?}");
+            assert_eq!(
+                mapped.pointer(pointer),
+                Some(&Value::String(text.clone())),
+                "field {field} with {text:?}"
+            );
         }
     }
 
@@ -444,12 +583,29 @@ mod tests {
             "Other": {"internalMapping": {"b": {"simple": "x"}}}
         }});
         let mapper = Mapper::from_definition(&definition).unwrap();
-        assert_eq!(Value::Object(mapper.map("Missing", &object(json!({"x": 1}))).unwrap()), json!({"a": 1}));
-        assert_eq!(Value::Object(mapper.map("Other", &object(json!({"x": 1}))).unwrap()), json!({"b": 1}));
-        let only = Mapper::from_definition(&json!({"name": "o", "mapping": {"Only": {"internalMapping": {"c": {"simple": "x"}}}}})).unwrap();
-        assert_eq!(Value::Object(only.map("Anything", &object(json!({"x": 2}))).unwrap()), json!({"c": 2}));
+        assert_eq!(
+            Value::Object(mapper.map("Missing", &object(json!({"x": 1}))).unwrap()),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            Value::Object(mapper.map("Other", &object(json!({"x": 1}))).unwrap()),
+            json!({"b": 1})
+        );
+        let only = Mapper::from_definition(
+            &json!({"name": "o", "mapping": {"Only": {"internalMapping": {"c": {"simple": "x"}}}}}),
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(only.map("Anything", &object(json!({"x": 2}))).unwrap()),
+            json!({"c": 2})
+        );
         let two = Mapper::from_definition(&json!({"name": "t", "mapping": {"A": {"internalMapping": {}}, "B": {"internalMapping": {}}}})).unwrap();
-        assert!(two.map("C", &Map::new()).unwrap_err().to_string().contains("no mapping for incident type \"C\""));
+        assert!(
+            two.map("C", &Map::new())
+                .unwrap_err()
+                .to_string()
+                .contains("no mapping for incident type \"C\"")
+        );
     }
 
     #[test]
@@ -458,17 +614,30 @@ mod tests {
         let by_id = Mapper::find("custom-id", std::slice::from_ref(&custom)).unwrap();
         let by_name = Mapper::find("Custom", std::slice::from_ref(&custom)).unwrap();
         for mapper in [by_id, by_name] {
-            assert_eq!(Value::Object(mapper.map("User Profile - Create", &object(json!({"email": "e"}))).unwrap()), json!({"userName": "e"}));
+            assert_eq!(
+                Value::Object(
+                    mapper
+                        .map("User Profile - Create", &object(json!({"email": "e"})))
+                        .unwrap()
+                ),
+                json!({"userName": "e"})
+            );
         }
     }
 
     #[test]
     fn unknown_mappers_and_unsupported_transformers_are_configuration_errors() {
         let err = Mapper::find("Nope", &[]).unwrap_err().to_string();
-        assert!(err.starts_with("Invalid mapper configuration: unknown mapper \"Nope\""), "{err}");
+        assert!(
+            err.starts_with("Invalid mapper configuration: unknown mapper \"Nope\""),
+            "{err}"
+        );
         let bad = json!({"name": "B", "mapping": {"User Profile": {"internalMapping": {"x": {"complex": {"root": "a", "transformers": [{"operator": "toTitleCase", "args": {}}]}}}}}});
         let err = Mapper::find("B", &[bad]).unwrap_err().to_string();
-        assert_eq!(err, "Invalid mapper configuration: mapper \"B\": field \"x\": unsupported transformer \"toTitleCase\"");
+        assert_eq!(
+            err,
+            "Invalid mapper configuration: mapper \"B\": field \"x\": unsupported transformer \"toTitleCase\""
+        );
     }
 
     #[test]
@@ -485,12 +654,20 @@ mod tests {
             ]}}
         }}}});
         let mapper = Mapper::from_definition(&definition).unwrap();
-        let source = object(json!({"ext:1.0": {"division": "D"}, "first": "ann ", "last": "lee", "title": "dr"}));
-        assert_eq!(Value::Object(mapper.map("User Profile", &source).unwrap()), json!({"div": "D", "who": "DR: ANN LEE", "fallback": "none"}));
+        let source = object(
+            json!({"ext:1.0": {"division": "D"}, "first": "ann ", "last": "lee", "title": "dr"}),
+        );
+        assert_eq!(
+            Value::Object(mapper.map("User Profile", &source).unwrap()),
+            json!({"div": "D", "who": "DR: ANN LEE", "fallback": "none"})
+        );
     }
 
     #[test]
     fn templates_read_missing_fields_as_empty() {
-        assert_eq!(expand_template("${a}-${b.c}-${zz}-${", &json!({"a": 1, "b": {"c": "x"}})), "1-x--${");
+        assert_eq!(
+            expand_template("${a}-${b.c}-${zz}-${", &json!({"a": 1, "b": {"c": "x"}})),
+            "1-x--${"
+        );
     }
 }

@@ -147,7 +147,11 @@ fn write_python_repr(out: &mut String, value: &Value) {
 /// Python 3's `repr(str)`: single quotes unless the text has `'` and no `"`; `\\`, `\n`,
 /// `\r`, `\t` and non-printable characters escaped; printable non-ASCII kept.
 fn write_python_str_repr(out: &mut String, s: &str) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -208,7 +212,11 @@ pub fn python_float(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // Rust's `{:e}` prints the shortest round-trip digits: "1.5e-7", "-1e16".
     let scientific = format!("{f:e}");
@@ -216,7 +224,11 @@ pub fn python_float(f: f64) -> String {
     let exponent: i32 = exponent.parse().unwrap_or(0);
     if (-4..16).contains(&exponent) {
         let positional = format!("{f}");
-        if positional.contains('.') { positional } else { format!("{positional}.0") }
+        if positional.contains('.') {
+            positional
+        } else {
+            format!("{positional}.0")
+        }
     } else {
         let sign = if exponent < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exponent.abs())
@@ -293,8 +305,14 @@ mod tests {
 
     #[test]
     fn skipped_example_of_the_spec() {
-        let row = row(json!({"brand":"Atlassian IAM","instanceName":"inst1","skipped":true,"reason":"User does not exist"}));
-        let text = table("Disable User Results (Atlassian IAM)", &row, &["brand", "instanceName", "skipped", "reason"]);
+        let row = row(
+            json!({"brand":"Atlassian IAM","instanceName":"inst1","skipped":true,"reason":"User does not exist"}),
+        );
+        let text = table(
+            "Disable User Results (Atlassian IAM)",
+            &row,
+            &["brand", "instanceName", "skipped", "reason"],
+        );
         assert_text_eq!(
             text,
             "### Disable User Results (Atlassian IAM)\n|brand|instanceName|skipped|reason|\n|---|---|---|---|\n| Atlassian IAM | inst1 | true | User does not exist |\n"
@@ -320,20 +338,33 @@ mod tests {
     #[test]
     fn columns_follow_the_given_order_not_the_row_order() {
         let row = row(json!({"b": 2, "a": 1}));
-        assert_text_eq!(table("T", &row, &["a", "b"]), "### T\n|a|b|\n|---|---|\n| 1 | 2 |\n");
+        assert_text_eq!(
+            table("T", &row, &["a", "b"]),
+            "### T\n|a|b|\n|---|---|\n| 1 | 2 |\n"
+        );
     }
 
     #[test]
     fn line_breaks_pipes_and_backticks_are_escaped_and_nothing_else() {
-        assert_text_eq!(escape_cell("a\r\nb\rc\nd|e`f*g_h<i>"), "a<br>b<br>c<br>d\\|e\\`f*g_h<i>");
+        assert_text_eq!(
+            escape_cell("a\r\nb\rc\nd|e`f*g_h<i>"),
+            "a<br>b<br>c<br>d\\|e\\`f*g_h<i>"
+        );
     }
 
     #[test]
     fn floats_print_as_python_does() {
         let cases = [
-            (1.0, "1.0"), (0.5, "0.5"), (-2.25, "-2.25"), (1e16, "1e+16"), (1.5e-7, "1.5e-07"),
-            (123456789012345.6, "123456789012345.6"), (0.0001, "0.0001"), (0.00001, "1e-05"),
-            (1e100, "1e+100"), (0.1 + 0.2, "0.30000000000000004"),
+            (1.0, "1.0"),
+            (0.5, "0.5"),
+            (-2.25, "-2.25"),
+            (1e16, "1e+16"),
+            (1.5e-7, "1.5e-07"),
+            (123456789012345.6, "123456789012345.6"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e100, "1e+100"),
+            (0.1 + 0.2, "0.30000000000000004"),
         ];
         for (value, text) in cases {
             assert_eq!(python_float(value), text, "for {value:e}");
@@ -349,10 +380,16 @@ mod tests {
             (json!("it's"), "\"it's\""),
             (json!("both ' and \""), "'both \\' and \"'"),
             (json!("tab\tnl\ncr\rback\\"), "'tab\\tnl\\ncr\\rback\\\\'"),
-            (json!("bell\u{7}del\u{7f}nbsp\u{a0}"), "'bell\\x07del\\x7fnbsp\\xa0'"),
+            (
+                json!("bell\u{7}del\u{7f}nbsp\u{a0}"),
+                "'bell\\x07del\\x7fnbsp\\xa0'",
+            ),
             (json!("zwsp\u{200b}bom\u{feff}"), "'zwsp\\u200bbom\\ufeff'"),
             (json!("José 日本 😀"), "'José 日本 😀'"),
-            (json!([1, [true, null], {"k": 1.5}]), "[1, [True, None], {'k': 1.5}]"),
+            (
+                json!([1, [true, null], {"k": 1.5}]),
+                "[1, [True, None], {'k': 1.5}]",
+            ),
         ];
         for (value, repr) in cases {
             assert_eq!(python_repr(&value), repr);
@@ -368,7 +405,10 @@ mod tests {
     #[test]
     fn object_values_use_compact_spaced_json_with_unicode_kept() {
         let value = json!({"o": {"a": [1, 2.5, "é\"q"], "b": {}}, "n": null, "f": 1e20});
-        assert_eq!(cell_text(&value), "o: {\"a\": [1, 2.5, \"é\\\"q\"], \"b\": {}}\nn: null\nf: 1e+20");
+        assert_eq!(
+            cell_text(&value),
+            "o: {\"a\": [1, 2.5, \"é\\\"q\"], \"b\": {}}\nn: null\nf: 1e+20"
+        );
     }
 
     #[test]

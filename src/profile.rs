@@ -11,7 +11,8 @@ pub const OLD_USER_DATA: &str = "olduserdata";
 /// Parse the JSON text of the `user-profile` argument (behaviour.md §2 [fix]: bad input is an
 /// error entry, not a traceback).
 pub fn parse_user_profile(argument_json: Option<&str>) -> Result<Map<String, Value>, Error> {
-    let text = argument_json.ok_or_else(|| Error::InvalidProfile("the argument is required".into()))?;
+    let text =
+        argument_json.ok_or_else(|| Error::InvalidProfile("the argument is required".into()))?;
     let value: Value = serde_json::from_str(text)
         .map_err(|e| Error::InvalidProfile(format!("not valid JSON ({e})")))?;
     // The argument may be the object itself or a string holding its JSON text.
@@ -21,9 +22,9 @@ pub fn parse_user_profile(argument_json: Option<&str>) -> Result<Map<String, Val
         other => other,
     };
     match value {
-        Value::Object(map) if map.is_empty() => {
-            Err(Error::InvalidProfile("expected a non-empty JSON object, got an empty object".into()))
-        }
+        Value::Object(map) if map.is_empty() => Err(Error::InvalidProfile(
+            "expected a non-empty JSON object, got an empty object".into(),
+        )),
         Value::Object(map) => Ok(map),
         other => Err(Error::InvalidProfile(format!(
             "expected a JSON object, got {}",
@@ -67,17 +68,37 @@ mod tests {
     #[test]
     fn bad_profiles_name_the_problem() {
         let cases = [
-            (None, "Invalid user-profile argument: the argument is required"),
-            (Some("[1]"), "Invalid user-profile argument: expected a JSON object, got an array"),
-            (Some("\"[1]\""), "Invalid user-profile argument: expected a JSON object, got an array"),
-            (Some("{}"), "Invalid user-profile argument: expected a non-empty JSON object, got an empty object"),
-            (Some("3"), "Invalid user-profile argument: expected a JSON object, got a number"),
+            (
+                None,
+                "Invalid user-profile argument: the argument is required",
+            ),
+            (
+                Some("[1]"),
+                "Invalid user-profile argument: expected a JSON object, got an array",
+            ),
+            (
+                Some("\"[1]\""),
+                "Invalid user-profile argument: expected a JSON object, got an array",
+            ),
+            (
+                Some("{}"),
+                "Invalid user-profile argument: expected a non-empty JSON object, got an empty object",
+            ),
+            (
+                Some("3"),
+                "Invalid user-profile argument: expected a JSON object, got a number",
+            ),
         ];
         for (input, message) in cases {
             assert_eq!(parse_user_profile(input).unwrap_err().to_string(), message);
         }
-        let not_json = parse_user_profile(Some("\"{nope\"")).unwrap_err().to_string();
-        assert!(not_json.starts_with("Invalid user-profile argument: not valid JSON ("), "{not_json}");
+        let not_json = parse_user_profile(Some("\"{nope\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            not_json.starts_with("Invalid user-profile argument: not valid JSON ("),
+            "{not_json}"
+        );
     }
 
     #[test]

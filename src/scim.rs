@@ -33,7 +33,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn without_code(message: impl Into<String>) -> Failure {
-        Failure { code: None, message: message.into() }
+        Failure {
+            code: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -57,7 +60,10 @@ pub fn identifier(raw: &Map<String, Value>, mapped: &Map<String, Value>) -> Opti
     if let Some(user_name) = mapped.get("userName").and_then(scalar_text) {
         return Some(Identifier::UserName(user_name));
     }
-    mapped.get("emails").and_then(profile_email).map(Identifier::Email)
+    mapped
+        .get("emails")
+        .and_then(profile_email)
+        .map(Identifier::Email)
 }
 
 /// A non-empty string, or a number as its decimal text.
@@ -214,7 +220,11 @@ pub fn error_message(response: &Response) -> String {
             }
         }
     }
-    let mut message = format!("HTTP {} {}", response.status, reason_phrase(response.status));
+    let mut message = format!(
+        "HTTP {} {}",
+        response.status,
+        reason_phrase(response.status)
+    );
     if !response.body.is_empty() {
         let end = response.body.len().min(ERROR_BODY_QUOTE_BYTES);
         message.push_str(": ");
@@ -242,9 +252,11 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
         return None;
     };
     let day: u64 = day.parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| m == month)? as u64
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u64
         + 1;
     let year: i64 = year.parse().ok()?;
     let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
@@ -263,7 +275,8 @@ fn days_from_civil(year: i64, month: u64, day: u64) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = month as i64;
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -286,7 +299,12 @@ pub struct ScimClient<'t, T: Transport> {
 impl<'t, T: Transport> ScimClient<'t, T> {
     /// `base` is `{url}/scim/directory/{directory id}`.
     pub fn new(transport: &'t mut T, base: String, credential: String) -> Self {
-        ScimClient { transport, base, credential, waited_ms: 0 }
+        ScimClient {
+            transport,
+            base,
+            credential,
+            waited_ms: 0,
+        }
     }
 
     pub fn log(&mut self, level: LogLevel, message: &str) {
@@ -302,7 +320,12 @@ impl<'t, T: Transport> ScimClient<'t, T> {
     }
 
     /// Send with the retry policy of behaviour.md §3 [fix].
-    fn send(&mut self, method: Method, url: String, body: Option<&Value>) -> Result<Response, Failure> {
+    fn send(
+        &mut self,
+        method: Method,
+        url: String,
+        body: Option<&Value>,
+    ) -> Result<Response, Failure> {
         let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
         if body.is_some() {
             headers.push(("Content-Type".to_string(), "application/json".to_string()));
@@ -348,7 +371,10 @@ impl<'t, T: Transport> ScimClient<'t, T> {
             };
             self.transport.log(
                 LogLevel::Warn,
-                &format!("{method} {} {what}; retry {retries} of {MAX_RETRIES} in {wait} ms", request.url),
+                &format!(
+                    "{method} {} {what}; retry {retries} of {MAX_RETRIES} in {wait} ms",
+                    request.url
+                ),
             );
             self.transport.sleep(wait);
             self.waited_ms += wait;
@@ -356,21 +382,37 @@ impl<'t, T: Transport> ScimClient<'t, T> {
     }
 
     /// Send and classify: 200/201/204 are success (behaviour.md §3 [fix]: 204 too).
-    fn call(&mut self, method: Method, url: String, body: Option<&Value>) -> Result<Answer, Failure> {
+    fn call(
+        &mut self,
+        method: Method,
+        url: String,
+        body: Option<&Value>,
+    ) -> Result<Answer, Failure> {
         let response = self.send(method, url.clone(), body)?;
         if !matches!(response.status, 200 | 201 | 204) {
-            return Err(Failure { code: Some(response.status), message: error_message(&response) });
+            return Err(Failure {
+                code: Some(response.status),
+                message: error_message(&response),
+            });
         }
         if response.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Answer { status: response.status, body: None });
+            return Ok(Answer {
+                status: response.status,
+                body: None,
+            });
         }
         match serde_json::from_slice::<Value>(&response.body) {
-            Ok(body) => Ok(Answer { status: response.status, body: Some(body) }),
+            Ok(body) => Ok(Answer {
+                status: response.status,
+                body: Some(body),
+            }),
             Err(error) => Err(Failure {
                 code: Some(response.status),
                 message: format!(
                     "The answer to {method} {url} is not JSON ({error}): {}",
-                    String::from_utf8_lossy(&response.body[..response.body.len().min(ERROR_BODY_QUOTE_BYTES)])
+                    String::from_utf8_lossy(
+                        &response.body[..response.body.len().min(ERROR_BODY_QUOTE_BYTES)]
+                    )
                 ),
             }),
         }
@@ -381,8 +423,13 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         let url = self.user_url(id);
         match self.call(Method::Get, url.clone(), None) {
             Ok(Answer { body: None, .. }) => Ok(None),
-            Ok(Answer { status, body: Some(user) }) => expect_object(user, status, Method::Get, &url).map(Some),
-            Err(Failure { code: Some(404), .. }) => Ok(None),
+            Ok(Answer {
+                status,
+                body: Some(user),
+            }) => expect_object(user, status, Method::Get, &url).map(Some),
+            Err(Failure {
+                code: Some(404), ..
+            }) => Ok(None),
             Err(failure) => Err(failure),
         }
     }
@@ -392,16 +439,25 @@ impl<'t, T: Transport> ScimClient<'t, T> {
     pub fn find_user(&mut self, identifier: &Identifier) -> Result<Option<Value>, Failure> {
         match identifier {
             Identifier::Id(id) => self.get_user(id),
-            Identifier::UserName(user_name) => self.find_by_filter(&eq_filter("userName", user_name)),
-            Identifier::Email(email) => match self.find_by_filter(&eq_filter("emails.value", email)) {
-                // behaviour.md §3.1 [fix]: Atlassian filters only on userName/externalId and
-                // answers 400 to anything else; the e-mail is usually the userName.
-                Err(Failure { code: Some(400), .. }) => {
-                    self.log(LogLevel::Info, "the server refused an emails filter; looking the user up by userName");
-                    self.find_by_filter(&eq_filter("userName", email))
+            Identifier::UserName(user_name) => {
+                self.find_by_filter(&eq_filter("userName", user_name))
+            }
+            Identifier::Email(email) => {
+                match self.find_by_filter(&eq_filter("emails.value", email)) {
+                    // behaviour.md §3.1 [fix]: Atlassian filters only on userName/externalId and
+                    // answers 400 to anything else; the e-mail is usually the userName.
+                    Err(Failure {
+                        code: Some(400), ..
+                    }) => {
+                        self.log(
+                            LogLevel::Info,
+                            "the server refused an emails filter; looking the user up by userName",
+                        );
+                        self.find_by_filter(&eq_filter("userName", email))
+                    }
+                    other => other,
                 }
-                other => other,
-            },
+            }
         }
     }
 
@@ -454,7 +510,13 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         self.body_or_sent(answer, body, Method::Put, &url)
     }
 
-    fn body_or_sent(&self, answer: Answer, sent: &Value, method: Method, url: &str) -> Result<Value, Failure> {
+    fn body_or_sent(
+        &self,
+        answer: Answer,
+        sent: &Value,
+        method: Method,
+        url: &str,
+    ) -> Result<Value, Failure> {
         match answer.body {
             // behaviour.md §3: a 204 or empty 200/201 is success; the sent body stands in.
             None => Ok(sent.clone()),
@@ -470,15 +532,23 @@ impl<'t, T: Transport> ScimClient<'t, T> {
             "Operations": [{"op": "replace", "path": "active", "value": false}]
         });
         let answer = self.call(Method::Patch, url.clone(), Some(&body))?;
-        answer.body.map(|user| expect_object(user, answer.status, Method::Patch, &url)).transpose()
+        answer
+            .body
+            .map(|user| expect_object(user, answer.status, Method::Patch, &url))
+            .transpose()
     }
 
     /// `DELETE /Users/{id}`; 404 means already gone (behaviour.md §4.4).
     pub fn delete_user(&mut self, id: &str) -> Result<Option<Value>, Failure> {
         let url = self.user_url(id);
         match self.call(Method::Delete, url.clone(), None) {
-            Ok(answer) => answer.body.map(|user| expect_object(user, answer.status, Method::Delete, &url)).transpose(),
-            Err(Failure { code: Some(404), .. }) => Ok(None),
+            Ok(answer) => answer
+                .body
+                .map(|user| expect_object(user, answer.status, Method::Delete, &url))
+                .transpose(),
+            Err(Failure {
+                code: Some(404), ..
+            }) => Ok(None),
             Err(failure) => Err(failure),
         }
     }
@@ -495,7 +565,10 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         let answer = self.call(Method::Get, url.clone(), None)?;
         match answer.body {
             Some(body) => expect_object(body, answer.status, Method::Get, &url),
-            None => Err(Failure { code: Some(answer.status), message: format!("The answer to GET {url} is empty") }),
+            None => Err(Failure {
+                code: Some(answer.status),
+                message: format!("The answer to GET {url} is empty"),
+            }),
         }
     }
 }
@@ -526,17 +599,24 @@ mod tests {
 
     #[test]
     fn quote_and_backslash_in_a_filter_value_are_escaped() {
-        assert_eq!(eq_filter("userName", r#"o"brien\x"#), r#"userName eq "o\"brien\\x""#);
+        assert_eq!(
+            eq_filter("userName", r#"o"brien\x"#),
+            r#"userName eq "o\"brien\\x""#
+        );
         assert_eq!(escape_filter_value("tab\there\u{1}"), "tab\\there\\u0001");
     }
 
     #[test]
     fn the_whole_filter_is_percent_encoded() {
         let mut transport = FakeTransport::answering(vec![json(200, r#"{"totalResults":0}"#)]);
-        client(&mut transport).find_user(&Identifier::UserName(r#"a"b\c d+e@x.com/é"#.into())).unwrap();
+        client(&mut transport)
+            .find_user(&Identifier::UserName(r#"a"b\c d+e@x.com/é"#.into()))
+            .unwrap();
         assert_eq!(
             transport.sent[0].url,
-            format!("{BASE}/Users?filter=userName%20eq%20%22a%5C%22b%5C%5Cc%20d%2Be%40x.com%2F%C3%A9%22")
+            format!(
+                "{BASE}/Users?filter=userName%20eq%20%22a%5C%22b%5C%5Cc%20d%2Be%40x.com%2F%C3%A9%22"
+            )
         );
     }
 
@@ -553,59 +633,145 @@ mod tests {
         client(&mut transport).get_user("1").unwrap();
         let request = &transport.sent[0];
         assert_eq!(request.credential.as_deref(), Some("access_token"));
-        assert!(request.headers.iter().all(|(n, _)| !n.eq_ignore_ascii_case("authorization")));
-        assert!(request.headers.contains(&("Accept".into(), "application/json".into())));
+        assert!(
+            request
+                .headers
+                .iter()
+                .all(|(n, _)| !n.eq_ignore_ascii_case("authorization"))
+        );
+        assert!(
+            request
+                .headers
+                .contains(&("Accept".into(), "application/json".into()))
+        );
     }
 
     #[test]
     fn error_messages_prefer_detail_then_error_then_message() {
-        let response = |status, body: &str| Response { status, headers: vec![], body: body.as_bytes().to_vec() };
-        assert_eq!(error_message(&response(409, r#"{"detail":"d","error":"e"}"#)), "d");
-        assert_eq!(error_message(&response(401, r#"{"detail":"","error":"Unauthorized","traceId":"t"}"#)), "Unauthorized");
+        let response = |status, body: &str| Response {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        };
+        assert_eq!(
+            error_message(&response(409, r#"{"detail":"d","error":"e"}"#)),
+            "d"
+        );
+        assert_eq!(
+            error_message(&response(
+                401,
+                r#"{"detail":"","error":"Unauthorized","traceId":"t"}"#
+            )),
+            "Unauthorized"
+        );
         assert_eq!(error_message(&response(400, r#"{"message":"m"}"#)), "m");
-        assert_eq!(error_message(&response(502, "<html>bad</html>")), "HTTP 502 Bad Gateway: <html>bad</html>");
-        assert_eq!(error_message(&response(500, "")), "HTTP 500 Internal Server Error");
-        assert_eq!(error_message(&response(404, r#"{"status":"404"}"#)), "HTTP 404 Not Found: {\"status\":\"404\"}");
+        assert_eq!(
+            error_message(&response(502, "<html>bad</html>")),
+            "HTTP 502 Bad Gateway: <html>bad</html>"
+        );
+        assert_eq!(
+            error_message(&response(500, "")),
+            "HTTP 500 Internal Server Error"
+        );
+        assert_eq!(
+            error_message(&response(404, r#"{"status":"404"}"#)),
+            "HTTP 404 Not Found: {\"status\":\"404\"}"
+        );
         let long = "x".repeat(600);
-        assert_eq!(error_message(&response(503, &long)), format!("HTTP 503 Service Unavailable: {}", "x".repeat(500)));
+        assert_eq!(
+            error_message(&response(503, &long)),
+            format!("HTTP 503 Service Unavailable: {}", "x".repeat(500))
+        );
     }
 
     #[test]
     fn zero_results_or_no_resources_mean_not_found() {
-        for body in [r#"{"totalResults":0,"Resources":[]}"#, r#"{"totalResults":0}"#, r#"{"schemas":[]}"#, ""] {
+        for body in [
+            r#"{"totalResults":0,"Resources":[]}"#,
+            r#"{"totalResults":0}"#,
+            r#"{"schemas":[]}"#,
+            "",
+        ] {
             let mut transport = FakeTransport::answering(vec![json(200, body)]);
-            assert_eq!(client(&mut transport).find_user(&Identifier::UserName("u".into())).unwrap(), None, "{body}");
+            assert_eq!(
+                client(&mut transport)
+                    .find_user(&Identifier::UserName("u".into()))
+                    .unwrap(),
+                None,
+                "{body}"
+            );
         }
     }
 
     #[test]
     fn more_than_one_match_is_refused() {
-        let mut transport = FakeTransport::answering(vec![json(200, r#"{"totalResults":2,"Resources":[{"id":"1"}]}"#)]);
-        let failure = client(&mut transport).find_user(&Identifier::UserName("o\"brien".into())).unwrap_err();
-        assert_eq!(failure, Failure::without_code(r#"2 users match userName eq "o\"brien"; refusing to act on an ambiguous match"#));
-        let mut transport = FakeTransport::answering(vec![json(200, r#"{"totalResults":1,"Resources":[{"id":"1"},{"id":"2"},{"id":"3"}]}"#)]);
-        let failure = client(&mut transport).find_user(&Identifier::UserName("u".into())).unwrap_err();
+        let mut transport = FakeTransport::answering(vec![json(
+            200,
+            r#"{"totalResults":2,"Resources":[{"id":"1"}]}"#,
+        )]);
+        let failure = client(&mut transport)
+            .find_user(&Identifier::UserName("o\"brien".into()))
+            .unwrap_err();
+        assert_eq!(
+            failure,
+            Failure::without_code(
+                r#"2 users match userName eq "o\"brien"; refusing to act on an ambiguous match"#
+            )
+        );
+        let mut transport = FakeTransport::answering(vec![json(
+            200,
+            r#"{"totalResults":1,"Resources":[{"id":"1"},{"id":"2"},{"id":"3"}]}"#,
+        )]);
+        let failure = client(&mut transport)
+            .find_user(&Identifier::UserName("u".into()))
+            .unwrap_err();
         assert!(failure.message.starts_with("3 users match"));
     }
 
     #[test]
     fn an_email_filter_refused_with_400_falls_back_to_user_name() {
         let mut transport = FakeTransport::answering(vec![
-            json(400, r#"{"status":"400","scimType":"invalidFilter","detail":"Resource [USER] invalid filter"}"#),
-            json(200, r#"{"totalResults":1,"Resources":[{"id":"7","userName":"a@b.c"}]}"#),
+            json(
+                400,
+                r#"{"status":"400","scimType":"invalidFilter","detail":"Resource [USER] invalid filter"}"#,
+            ),
+            json(
+                200,
+                r#"{"totalResults":1,"Resources":[{"id":"7","userName":"a@b.c"}]}"#,
+            ),
         ]);
-        let user = client(&mut transport).find_user(&Identifier::Email("a@b.c".into())).unwrap().unwrap();
+        let user = client(&mut transport)
+            .find_user(&Identifier::Email("a@b.c".into()))
+            .unwrap()
+            .unwrap();
         assert_eq!(user["id"], "7");
-        assert!(transport.sent[0].url.ends_with("filter=emails.value%20eq%20%22a%40b.c%22"));
-        assert!(transport.sent[1].url.ends_with("filter=userName%20eq%20%22a%40b.c%22"));
+        assert!(
+            transport.sent[0]
+                .url
+                .ends_with("filter=emails.value%20eq%20%22a%40b.c%22")
+        );
+        assert!(
+            transport.sent[1]
+                .url
+                .ends_with("filter=userName%20eq%20%22a%40b.c%22")
+        );
     }
 
     #[test]
     fn a_404_by_id_is_not_found_and_other_failures_keep_their_status() {
-        let mut transport = FakeTransport::answering(vec![json(404, r#"{"detail":"no"}"#), json(403, r#"{"error":"Forbidden"}"#)]);
+        let mut transport = FakeTransport::answering(vec![
+            json(404, r#"{"detail":"no"}"#),
+            json(403, r#"{"error":"Forbidden"}"#),
+        ]);
         let mut scim = client(&mut transport);
         assert_eq!(scim.get_user("x").unwrap(), None);
-        assert_eq!(scim.get_user("x").unwrap_err(), Failure { code: Some(403), message: "Forbidden".into() });
+        assert_eq!(
+            scim.get_user("x").unwrap_err(),
+            Failure {
+                code: Some(403),
+                message: "Forbidden".into()
+            }
+        );
     }
 
     #[test]
@@ -613,12 +779,21 @@ mod tests {
         let mut transport = FakeTransport::answering(vec![json(200, "<html>")]);
         let failure = client(&mut transport).get_user("1").unwrap_err();
         assert_eq!(failure.code, Some(200));
-        assert!(failure.message.starts_with(&format!("The answer to GET {BASE}/Users/1 is not JSON")), "{}", failure.message);
+        assert!(
+            failure
+                .message
+                .starts_with(&format!("The answer to GET {BASE}/Users/1 is not JSON")),
+            "{}",
+            failure.message
+        );
     }
 
     #[test]
     fn retry_after_in_seconds_is_honoured() {
-        let mut transport = FakeTransport::answering(vec![with_header(429, "Retry-After", "7"), json(200, r#"{"id":"1"}"#)]);
+        let mut transport = FakeTransport::answering(vec![
+            with_header(429, "Retry-After", "7"),
+            json(200, r#"{"id":"1"}"#),
+        ]);
         assert!(client(&mut transport).get_user("1").unwrap().is_some());
         assert_eq!(transport.slept, vec![7000]);
     }
@@ -634,15 +809,30 @@ mod tests {
         transport.now = now;
         client(&mut transport).get_user("1").unwrap();
         assert_eq!(transport.slept, vec![5000]);
-        assert_eq!(retry_after_millis(Some("Sun, 06 Nov 1994 08:49:30 GMT"), now), Some(0));
+        assert_eq!(
+            retry_after_millis(Some("Sun, 06 Nov 1994 08:49:30 GMT"), now),
+            Some(0)
+        );
         assert_eq!(retry_after_millis(Some("soon"), now), None);
     }
 
     #[test]
     fn without_retry_after_the_back_off_doubles_and_stops_after_three_retries() {
-        let mut transport = FakeTransport::answering(vec![json(503, ""), json(503, ""), json(503, ""), json(503, r#"{"detail":"busy"}"#), json(200, "{}")]);
+        let mut transport = FakeTransport::answering(vec![
+            json(503, ""),
+            json(503, ""),
+            json(503, ""),
+            json(503, r#"{"detail":"busy"}"#),
+            json(200, "{}"),
+        ]);
         let failure = client(&mut transport).get_user("1").unwrap_err();
-        assert_eq!(failure, Failure { code: Some(503), message: "busy".into() });
+        assert_eq!(
+            failure,
+            Failure {
+                code: Some(503),
+                message: "busy".into()
+            }
+        );
         assert_eq!(transport.slept, vec![1000, 2000, 4000]);
         assert_eq!(transport.sent.len(), 4);
     }
@@ -659,8 +849,10 @@ mod tests {
         assert_eq!(transport.slept, vec![20_000]);
         // The budget is per command: a second request has 10 s left.
         let mut transport = FakeTransport::answering(vec![
-            with_header(429, "Retry-After", "20"), json(200, r#"{"id":"1"}"#),
-            with_header(429, "Retry-After", "10"), json(200, r#"{"id":"1"}"#),
+            with_header(429, "Retry-After", "20"),
+            json(200, r#"{"id":"1"}"#),
+            with_header(429, "Retry-After", "10"),
+            json(200, r#"{"id":"1"}"#),
         ]);
         let mut scim = client(&mut transport);
         scim.get_user("1").unwrap();
@@ -671,44 +863,76 @@ mod tests {
     #[test]
     fn post_is_retried_only_on_429_and_503() {
         let mut transport = FakeTransport::answering(vec![json(500, ""), json(201, "{}")]);
-        let failure = client(&mut transport).create_user(&json!({"userName": "u"})).unwrap_err();
+        let failure = client(&mut transport)
+            .create_user(&json!({"userName": "u"}))
+            .unwrap_err();
         assert_eq!(failure.code, Some(500));
         assert_eq!(transport.sent.len(), 1);
-        let mut transport = FakeTransport::answering(vec![Err(SendError::Timeout), json(201, "{}")]);
+        let mut transport =
+            FakeTransport::answering(vec![Err(SendError::Timeout), json(201, "{}")]);
         assert!(client(&mut transport).create_user(&json!({})).is_err());
         assert_eq!(transport.sent.len(), 1);
-        let mut transport = FakeTransport::answering(vec![json(503, ""), json(201, r#"{"id":"n"}"#)]);
-        assert_eq!(client(&mut transport).create_user(&json!({})).unwrap()["id"], "n");
+        let mut transport =
+            FakeTransport::answering(vec![json(503, ""), json(201, r#"{"id":"n"}"#)]);
+        assert_eq!(
+            client(&mut transport).create_user(&json!({})).unwrap()["id"],
+            "n"
+        );
     }
 
     #[test]
     fn idempotent_methods_are_retried_on_server_and_transport_errors_but_never_on_409() {
-        let mut transport = FakeTransport::answering(vec![json(502, ""), Err(SendError::Transport("reset".into())), json(504, ""), json(200, r#"{"id":"1"}"#)]);
+        let mut transport = FakeTransport::answering(vec![
+            json(502, ""),
+            Err(SendError::Transport("reset".into())),
+            json(504, ""),
+            json(200, r#"{"id":"1"}"#),
+        ]);
         assert!(client(&mut transport).replace_user("1", &json!({})).is_ok());
         assert_eq!(transport.slept, vec![1000, 2000, 4000]);
-        let mut transport = FakeTransport::answering(vec![json(409, r#"{"detail":"exists"}"#), json(200, "{}")]);
-        assert_eq!(client(&mut transport).replace_user("1", &json!({})).unwrap_err().code, Some(409));
+        let mut transport =
+            FakeTransport::answering(vec![json(409, r#"{"detail":"exists"}"#), json(200, "{}")]);
+        assert_eq!(
+            client(&mut transport)
+                .replace_user("1", &json!({}))
+                .unwrap_err()
+                .code,
+            Some(409)
+        );
         assert_eq!(transport.sent.len(), 1);
     }
 
     #[test]
     fn a_denied_request_is_not_retried_and_has_no_error_code() {
-        let mut transport = FakeTransport::answering(vec![Err(SendError::Denied("origin https://evil is not allowed".into()))]);
+        let mut transport = FakeTransport::answering(vec![Err(SendError::Denied(
+            "origin https://evil is not allowed".into(),
+        ))]);
         let failure = client(&mut transport).get_user("1").unwrap_err();
         assert_eq!(failure.code, None);
-        assert_eq!(failure.message, format!("GET {BASE}/Users/1 failed: the host refused the request: origin https://evil is not allowed"));
+        assert_eq!(
+            failure.message,
+            format!(
+                "GET {BASE}/Users/1 failed: the host refused the request: origin https://evil is not allowed"
+            )
+        );
     }
 
     #[test]
     fn an_empty_put_answer_stands_for_the_sent_body() {
         let mut transport = FakeTransport::answering(vec![json(204, "")]);
         let sent = json!({"userName": "u", "active": true});
-        assert_eq!(client(&mut transport).replace_user("1", &sent).unwrap(), sent);
+        assert_eq!(
+            client(&mut transport).replace_user("1", &sent).unwrap(),
+            sent
+        );
     }
 
     #[test]
     fn primary_email_needs_a_primary_entry() {
-        assert_eq!(primary_email(&json!({"emails":[{"value":"a"},{"value":"b","primary":"TRUE"}]})), Some("b".into()));
+        assert_eq!(
+            primary_email(&json!({"emails":[{"value":"a"},{"value":"b","primary":"TRUE"}]})),
+            Some("b".into())
+        );
         assert_eq!(primary_email(&json!({"emails":[{"value":"a"}]})), None);
     }
 
@@ -718,13 +942,31 @@ mod tests {
         let mapped = json!({"userName": "u", "emails": [{"value": "e"}]});
         let (raw, mapped) = (raw.as_object().unwrap(), mapped.as_object().unwrap());
         assert_eq!(identifier(raw, mapped), Some(Identifier::Id("9".into())));
-        assert_eq!(identifier(&Map::new(), mapped), Some(Identifier::UserName("u".into())));
+        assert_eq!(
+            identifier(&Map::new(), mapped),
+            Some(Identifier::UserName("u".into()))
+        );
         let emails = |v: Value| identifier(&Map::new(), json!({"emails": v}).as_object().unwrap());
-        assert_eq!(emails(json!([{"value": "a"}, {"value": "b", "primary": true}])), Some(Identifier::Email("b".into())));
-        assert_eq!(emails(json!([{"value": "a"}, {"value": "b"}])), Some(Identifier::Email("a".into())));
-        assert_eq!(emails(json!({"value": "o"})), Some(Identifier::Email("o".into())));
-        assert_eq!(emails(json!("plain@x")), Some(Identifier::Email("plain@x".into())));
+        assert_eq!(
+            emails(json!([{"value": "a"}, {"value": "b", "primary": true}])),
+            Some(Identifier::Email("b".into()))
+        );
+        assert_eq!(
+            emails(json!([{"value": "a"}, {"value": "b"}])),
+            Some(Identifier::Email("a".into()))
+        );
+        assert_eq!(
+            emails(json!({"value": "o"})),
+            Some(Identifier::Email("o".into()))
+        );
+        assert_eq!(
+            emails(json!("plain@x")),
+            Some(Identifier::Email("plain@x".into()))
+        );
         assert_eq!(emails(json!([])), None);
-        assert_eq!(identifier(&Map::new(), json!({"userName": ""}).as_object().unwrap()), None);
+        assert_eq!(
+            identifier(&Map::new(), json!({"userName": ""}).as_object().unwrap()),
+            None
+        );
     }
 }

@@ -97,10 +97,16 @@ impl fmt::Display for SendError {
                 write!(f, "the host holds no credential named {name:?}")
             }
             SendError::ResponseTooLarge(cap) => {
-                write!(f, "the response was larger than the host's cap of {cap} bytes")
+                write!(
+                    f,
+                    "the response was larger than the host's cap of {cap} bytes"
+                )
             }
             SendError::TooManyRequests(budget) => {
-                write!(f, "the command used up its budget of {budget} HTTP requests")
+                write!(
+                    f,
+                    "the command used up its budget of {budget} HTTP requests"
+                )
             }
         }
     }

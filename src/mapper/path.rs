@@ -43,9 +43,14 @@ pub fn read(value: &Value, segments: &[Segment]) -> Option<Value> {
     };
     match (first, value) {
         (Segment::Key(key), Value::Object(map)) => map.get(key).and_then(|v| read(v, rest)),
-        (Segment::Index(index), Value::Array(items)) => items.get(*index).and_then(|v| read(v, rest)),
+        (Segment::Index(index), Value::Array(items)) => {
+            items.get(*index).and_then(|v| read(v, rest))
+        }
         (Segment::Key(_), Value::Array(items)) => {
-            let found: Vec<Value> = items.iter().filter_map(|item| read(item, segments)).collect();
+            let found: Vec<Value> = items
+                .iter()
+                .filter_map(|item| read(item, segments))
+                .collect();
             (!found.is_empty()).then_some(Value::Array(found))
         }
         _ => None,
@@ -61,7 +66,10 @@ mod tests {
     fn escaped_dots_stay_inside_a_key() {
         assert_eq!(
             parse(r"urn:scim:schemas:extension:enterprise:1\.0.costCenter"),
-            vec![Segment::Key("urn:scim:schemas:extension:enterprise:1.0".into()), Segment::Key("costCenter".into())]
+            vec![
+                Segment::Key("urn:scim:schemas:extension:enterprise:1.0".into()),
+                Segment::Key("costCenter".into())
+            ]
         );
     }
 

@@ -9,3 +9,5 @@ mod cases;
 mod cli;
 // The guest never holds the token; the host attaches it.
 mod token;
+// The seed's four documented examples keep their fields and shapes.
+mod seed;

@@ -23,7 +23,11 @@ pub fn host() -> &'static Host {
 }
 
 pub fn host_with(limits: Limits) -> Host {
-    let config = HostConfig { component: component().to_path_buf(), cache_dir: artifact::default_cache_dir(), limits };
+    let config = HostConfig {
+        component: component().to_path_buf(),
+        cache_dir: artifact::default_cache_dir(),
+        limits,
+    };
     match Host::new(config) {
         Ok(host) => host,
         Err(e) => panic!("cannot load the component: {e:#}"),
@@ -50,7 +54,9 @@ pub fn iam_host(args: &[&str]) -> CliOutput {
     if args.first() == Some(&"run") {
         command.arg("--component").arg(component());
     }
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run iam-host: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run iam-host: {e}"));
     CliOutput {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
