@@ -1,0 +1,301 @@
+// The component under Node.js: find (or build) the .wasm, transpile it with jco into a cache
+// keyed by its hash, instantiate it afresh for one command with this host's imports, and run
+// the command. The counterpart of host-test/src/{artifact,engine,imports,lib}.rs.
+
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { FileError, ReplayFault } from './cassette.mjs';
+import { stringifyJson } from './json.mjs';
+import { CREDENTIAL_NAME, Policy, asciiLowercase, rustDebug, splitSecret } from './policy.mjs';
+import { GuestExit, emptyWasi } from './wasi.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const PACKAGE_DIR = resolve(HERE, '..');
+const REPO_ROOT = resolve(PACKAGE_DIR, '../..');
+
+// The Rust host's default limits (host-test/src/limits.rs) that a replaying host can apply.
+// Memory and CPU limits are not applied here: V8 gives no per-instance cap or deadline.
+/** HTTP requests per command: the longest flow is 16 with retries; 32 stops a flood. */
+const MAX_REQUESTS = 32;
+/** Response body cap: a SCIM user or list page is kilobytes; 10 MiB stops a hostile server. */
+const RESPONSE_BYTES = 10 * 1024 * 1024;
+/** Methods the guest may use (imports.rs). */
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+/** Log lines kept per command, and bytes kept of one line (imports.rs). */
+const MAX_LOG_LINES = 256;
+const MAX_LOG_LINE_BYTES = 2048;
+
+/** jco's options: `sync` instantiation so that this host passes the imports per instance. */
+const TRANSPILE_OPTIONS = { name: 'component', instantiation: 'sync', noTypescript: true, quiet: true };
+
+/** The target directory cargo uses (artifact.rs: CARGO_TARGET_DIR, else <repo>/target). */
+function targetDir() {
+  return process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(REPO_ROOT, 'target');
+}
+
+/** The release component built by this repository. */
+export function defaultComponent() {
+  return join(targetDir(), 'wasm32-wasip2', 'release', 'atlassian_iam.wasm');
+}
+
+/** The default component, built first when missing or older than the guest's sources, so
+ * that, as with `iam-host run`, a newcomer needs no extra step. */
+export function ensureDefaultComponent() {
+  const component = defaultComponent();
+  if (!existsSync(component) || sourcesNewerThan(component)) buildComponent();
+  return component;
+}
+
+function buildComponent() {
+  process.stderr.write('iam-host.mjs: building the component (cargo build --release --target wasm32-wasip2)…\n');
+  const cargo = process.env.CARGO ?? 'cargo';
+  const args = ['build', '--release', '--target', 'wasm32-wasip2', '--package', 'atlassian-iam'];
+  const built = spawnSync(cargo, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) {
+    throw new FileError('building the component failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)');
+  }
+}
+
+function sourcesNewerThan(component) {
+  const built = statSync(component).mtimeMs;
+  return ['src', 'wit', 'Cargo.toml'].some((path) => newestMtime(join(REPO_ROOT, path)) > built);
+}
+
+function newestMtime(path) {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    return 0;
+  }
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestMtime(join(path, name))), stat.mtimeMs);
+}
+
+/** The jco output for `wasmPath`, transpiled once: the cache directory is named by the hash
+ * of the component, jco's version and the options, so a rebuilt component or an upgraded
+ * jco gets a fresh transpile and a stale one is never used. */
+export async function transpiled(wasmPath) {
+  let wasm;
+  try {
+    wasm = readFileSync(wasmPath);
+  } catch (error) {
+    throw new FileError(`cannot read component ${wasmPath}: ${error.message}`);
+  }
+  const jcoVersion = JSON.parse(readFileSync(join(PACKAGE_DIR, 'node_modules/@bytecodealliance/jco/package.json'), 'utf8')).version;
+  const key = createHash('sha256').update(wasm).update(`jco ${jcoVersion} ${JSON.stringify(TRANSPILE_OPTIONS)}`).digest('hex').slice(0, 32);
+  const directory = join(targetDir(), 'jco', key);
+  if (!existsSync(join(directory, 'imports.json'))) await transpileInto(wasm, wasmPath, directory);
+  return { directory, imports: JSON.parse(readFileSync(join(directory, 'imports.json'), 'utf8')) };
+}
+
+async function transpileInto(wasm, wasmPath, directory) {
+  // jco is loaded only when a transpile is needed: it is large and slow to load.
+  const { transpile } = await import('@bytecodealliance/jco');
+  let output;
+  try {
+    output = await transpile(wasm, TRANSPILE_OPTIONS);
+  } catch (error) {
+    throw new FileError(`${wasmPath} is not a valid component: ${error.message ?? error}`);
+  }
+  // Written beside, then renamed: concurrent runs (the tests run cases in parallel) either
+  // win the rename or find a complete directory from another run.
+  const temporary = `${directory}.tmp-${process.pid}`;
+  rmSync(temporary, { recursive: true, force: true });
+  for (const [name, bytes] of Object.entries(output.files)) {
+    mkdirSync(dirname(join(temporary, name)), { recursive: true });
+    writeFileSync(join(temporary, name), bytes);
+  }
+  writeFileSync(join(temporary, 'imports.json'), JSON.stringify(output.imports));
+  try {
+    renameSync(temporary, directory);
+  } catch (error) {
+    rmSync(temporary, { recursive: true, force: true });
+    if (!existsSync(join(directory, 'imports.json'))) throw error;
+  }
+}
+
+/** Run one command in a fresh instance. `params` and `args` are JsonObjects; the result is
+ * `{ outcome, log }` where outcome is `{ entryType: 'note' | 'error', entryJson }` or
+ * `{ replayFailed }`, as `Host::run` reports it. */
+export async function runCommand(component, command, params, args, backend) {
+  const { instantiate } = await import(pathToFileURL(join(component.directory, 'component.js')).href);
+  const { params: publicParams, token } = splitSecret(params);
+  const sandbox = new Sandbox(new Policy(publicParams.get('url'), token), backend);
+  const wasi = emptyWasi();
+  const imports = importObject(component.imports, { ...wasi.interfaces, ...sandbox.interfaces() });
+  const config = { paramsJson: stringifyJson(publicParams), credential: token === null ? undefined : CREDENTIAL_NAME };
+  let outcome;
+  try {
+    const root = instantiate((name) => new WebAssembly.Module(readFileSync(join(component.directory, name))), imports);
+    outcome = { entryType: 'note', entryJson: entryOf(callCommand(root.commands, command, config, args)) };
+  } catch (error) {
+    outcome = failed(command, error, sandbox, wasi.guestStderr());
+  }
+  const unused = backend.unused();
+  if (unused !== null && outcome.replayFailed === undefined) outcome = { replayFailed: unused };
+  return { outcome, log: sandbox.log };
+}
+
+/** The imports the transpiled component asks for, by the names jco lists; one this host
+ * does not provide means the component does not fit (the Rust host's linker says the same). */
+function importObject(names, provided) {
+  const imports = {};
+  for (const name of names) {
+    const unversioned = name.replace(/@[^/]*$/, '');
+    if (!(unversioned in provided)) throw new FileError(`the component imports ${name}, which this host does not provide`);
+    imports[name] = provided[unversioned];
+  }
+  return imports;
+}
+
+/** Call the export for `command` with the arguments as the Rust host passes them. */
+function callCommand(commands, command, config, args) {
+  const profile = userProfileJson(args);
+  const allowEnable = parseAllowEnable(args.get('allow-enable'));
+  switch (command) {
+    case 'iam-get-user':
+      return commands.getUser(config, profile);
+    case 'iam-create-user':
+      return commands.createUser(config, profile, allowEnable);
+    case 'iam-update-user':
+      return commands.updateUser(config, profile, allowEnable);
+    case 'iam-disable-user':
+      return commands.disableUser(config, profile);
+    case 'test-module':
+      return commands.testModule(config);
+    case 'get-mapping-fields':
+      return commands.getMappingFields(config);
+    default:
+      throw new FileError(`unknown command ${rustDebug(command)}`);
+  }
+}
+
+/** The entry the component rendered: test-module answers the entry itself, the others a
+ * record that carries it. */
+function entryOf(result) {
+  return typeof result === 'string' ? result : result.entryJson;
+}
+
+/** The `user-profile` argument as JSON text, none when it is absent or null (lib.rs). */
+function userProfileJson(args) {
+  const value = args.get('user-profile');
+  return value === undefined || value === null ? undefined : stringifyJson(value);
+}
+
+/** `parse_allow_enable` (src/profile.rs): true when absent or null, a boolean as given, a
+ * string when it says "true" in any case (surrounding whitespace ignored), else false. */
+export function parseAllowEnable(value) {
+  if (value === undefined || value === null) return true;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') return asciiLowercase(value.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '')) === 'true';
+  return false;
+}
+
+/** How a command that did not return ended (`Host::run` with `engine::classify`): the
+ * component's error entry, a replay fault, or a trap turned into a Type 4 entry. */
+function failed(command, error, sandbox, guestStderr) {
+  if (sandbox.fault !== null) return { replayFailed: sandbox.fault };
+  if (error instanceof FileError) throw error;
+  if (error && Object.hasOwn(error, 'payload')) return { entryType: 'error', entryJson: error.payload.entryJson };
+  const contents = `The ${command} command was stopped by the host: ${trapReason(error, guestStderr)}`;
+  return { entryType: 'error', entryJson: JSON.stringify({ Type: 4, ContentsFormat: 'text', Contents: contents }) };
+}
+
+/** V8's wasm trap messages, in wasmtime's words (`Trap`'s Display). */
+const WASMTIME_TRAPS = {
+  unreachable: 'wasm `unreachable` instruction executed',
+  'memory access out of bounds': 'out of bounds memory access',
+  'divide by zero': 'integer divide by zero',
+  'remainder by zero': 'integer divide by zero',
+  'integer overflow': 'integer overflow',
+  'float unrepresentable in integer range': 'invalid conversion to integer',
+  'table index is out of bounds': 'undefined element: out of bounds table access',
+  'null function or function signature mismatch': 'indirect call type mismatch',
+  'Maximum call stack size exceeded': 'call stack exhausted',
+};
+
+function trapReason(error, guestStderr) {
+  const stderr = guestStderr.trim();
+  if (stderr.includes('panicked at')) {
+    // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
+    const lines = stderr.split('\n').map((line) => line.replace(/\r$/, ''));
+    const detail = lines.slice(lines.findIndex((line) => line.includes('panicked at'))).slice(0, 2);
+    return `the component panicked: ${detail.join(' ')}`;
+  }
+  if (error instanceof GuestExit) return `the component trapped: ${error.message}`;
+  const message = String(error?.message ?? error);
+  return `the component trapped: ${WASMTIME_TRAPS[message] ?? message}`;
+}
+
+/** One command's host side (store.rs's StoreState): policy, request budget, backend and the
+ * diagnostics gathered while it runs. */
+class Sandbox {
+  constructor(policy, backend) {
+    this.policy = policy;
+    this.backend = backend;
+    this.requestsMade = 0;
+    this.log = [];
+    this.fault = null;
+  }
+
+  interfaces() {
+    return {
+      'iam:atlassian/http': { send: (request) => this.send(request) },
+      'iam:atlassian/host': {
+        log: (level, message) => this.writeLog(level, message),
+        sleep: (millis) => this.backend.sleep(millis),
+        nowMillis: () => this.backend.nowMillis(),
+      },
+    };
+  }
+
+  /** `send` in the fixed order of imports.rs: policy (origin, headers, credential, method),
+   * then the request budget, then the backend under the size cap. A refusal is a WIT
+   * `http-error` (jco: thrown as `{ payload }`); a replay fault ends the sandbox (a thrown
+   * Error is a trap). */
+  send(request) {
+    const checked = this.policy.check(request.url, request.headers.map((header) => header.name));
+    if (checked.denied !== undefined) throw httpError('denied', checked.denied);
+    const headers = request.headers.map((header) => [header.name, header.value]);
+    if (request.auth !== undefined) {
+      const secret = this.policy.credential(request.auth);
+      if (secret === null) throw httpError('unknown-credential', request.auth);
+      headers.push(['Authorization', `Bearer ${secret}`]);
+    }
+    if (!METHODS.includes(request.method)) throw httpError('denied', `method ${rustDebug(request.method)} is not allowed`);
+    if (this.requestsMade >= MAX_REQUESTS) throw httpError('too-many-requests', MAX_REQUESTS);
+    this.requestsMade += 1;
+    let response;
+    try {
+      response = this.backend.send({ method: request.method, url: checked.url, headers, body: request.body });
+    } catch (error) {
+      if (error instanceof ReplayFault) this.fault = error.message;
+      throw error;
+    }
+    if (response.body.length > RESPONSE_BYTES) throw httpError('response-too-large', BigInt(RESPONSE_BYTES));
+    return { status: response.status, headers: response.headers.map(([name, value]) => ({ name, value })), body: response.body };
+  }
+
+  /** A guest cannot flood the host's memory through its log. */
+  writeLog(level, message) {
+    if (this.log.length >= MAX_LOG_LINES) return;
+    const bytes = new TextEncoder().encode(message);
+    let kept = message;
+    if (bytes.length > MAX_LOG_LINE_BYTES) {
+      // Cut at a character boundary, as the Rust host does.
+      let end = MAX_LOG_LINE_BYTES;
+      while (end > 0 && (bytes[end] & 0xc0) === 0x80) end -= 1;
+      kept = `${new TextDecoder().decode(bytes.subarray(0, end))}…`;
+    }
+    this.log.push({ level, message: kept });
+  }
+}
+
+function httpError(tag, val) {
+  return { payload: { tag, val } };
+}

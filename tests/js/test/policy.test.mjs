@@ -1,0 +1,57 @@
+// The tenant policy and the argument handling that must match the Rust host exactly.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { parseAllowEnable } from '../lib/component.mjs';
+import { parseJson, stringifyJson } from '../lib/json.mjs';
+import { Policy, rustDebug, splitSecret } from '../lib/policy.mjs';
+
+const policy = () => new Policy('https://api.atlassian.com/', 't0k3n');
+
+test('the configured origin is allowed', () => {
+  assert.equal(policy().check('https://api.atlassian.com/scim/directory/d/Users?count=1', ['accept']).url.pathname, '/scim/directory/d/Users');
+  assert.ok(policy().check('https://API.atlassian.com:443/x', []).url);
+});
+
+test('disallowed origins are denied with the Rust host words', () => {
+  assert.equal(policy().check('https://evil.example/x', []).denied, 'origin https://evil.example:443 is not allowed; this tenant may reach only https://api.atlassian.com:443');
+  for (const url of ['http://api.atlassian.com/x', 'https://api.atlassian.com:8443/x', 'https://api.atlassian.com.evil.example/x']) {
+    assert.match(policy().check(url, []).denied, /is not allowed/, url);
+  }
+  assert.equal(policy().check('not a url', []).denied, '"not a url" is not an absolute URL (relative URL without a base)');
+  assert.equal(policy().check('https://u:p@api.atlassian.com/x', []).denied, 'URLs with user information are not allowed');
+  assert.match(new Policy('ftp://x', null).check('https://x/y', []).denied, /this tenant has no usable url configured/);
+});
+
+test('guest credentials and routing headers are refused', () => {
+  for (const name of ['Authorization', 'cookie', 'HOST', 'Proxy-Authorization', 'Set-Cookie']) {
+    assert.equal(policy().check('https://api.atlassian.com/x', ['accept', name]).denied, `the guest may not set the "${name}" header`);
+  }
+});
+
+test('the token is taken out of the parameters and creds win', () => {
+  const split = (text) => splitSecret(parseJson(text));
+  const both = split('{"url": "u", "access_token": "plain", "access_token_creds": {"password": "creds"}, "z": 1}');
+  assert.equal(stringifyJson(both.params), '{"url":"u","z":1}');
+  assert.equal(both.token, 'creds');
+  assert.equal(split('{"access_token": "plain", "access_token_creds": {"password": ""}}').token, 'plain');
+  assert.equal(split('{"access_token": 5}').token, null);
+  assert.equal(split('{"access_token": "", "access_token_creds": "x"}').token, null);
+});
+
+test('allow-enable accepts true in any case and defaults to true', () => {
+  const value = (text) => parseAllowEnable(text === undefined ? undefined : parseJson(text));
+  assert.equal(value(undefined), true);
+  assert.equal(value('null'), true);
+  assert.equal(value('true'), true);
+  assert.equal(value('" TRUE "'), true);
+  assert.equal(value('"false"'), false);
+  assert.equal(value('"yes"'), false);
+  assert.equal(value('false'), false);
+  assert.equal(value('1'), false);
+});
+
+test('strings are quoted as Rust Debug quotes them', () => {
+  assert.equal(rustDebug('a"b\\c\n\t\0\u007f\u200b é'), '"a\\"b\\\\c\\n\\t\\0\\u{7f}\\u{200b} é"');
+});
