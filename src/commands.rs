@@ -68,7 +68,7 @@ pub fn run_iam<T: Transport>(
         IamCommand::UpdateUser => (run.update_user()?, Value::Object(raw.clone())),
         IamCommand::DisableUser => (run.disable_user()?, Value::Object(raw.clone())),
     };
-    Ok(IamOutput::new(result, profile, &config.instance_name))
+    Ok(IamOutput::new(result, &profile, &config.instance_name))
 }
 
 /// `test-module`: the `ok` entry, or an error naming the status and cause (behaviour.md §4.5).
@@ -222,7 +222,10 @@ impl<T: Transport> Run<'_, '_, T> {
 
     /// The profile's own `email` (behaviour.md §5.1).
     fn profile_email(&self) -> Option<String> {
-        scim::text_field(&Value::Object(self.raw.clone()), "email")
+        match self.raw.get("email") {
+            Some(Value::String(email)) if !email.trim().is_empty() => Some(email.clone()),
+            _ => None,
+        }
     }
 
     fn failed(
@@ -466,7 +469,12 @@ impl<T: Transport> Run<'_, '_, T> {
                 return Ok(self.failed(Action::Disable, failure, &mapped.details, None));
             }
             Ok(None) => {
-                return Ok(self.skipped(Action::Disable, USER_DOES_NOT_EXIST, mapped.details, None));
+                return Ok(self.skipped(
+                    Action::Disable,
+                    USER_DOES_NOT_EXIST,
+                    mapped.details,
+                    None,
+                ));
             }
             Ok(Some(user)) => user,
         };

@@ -100,10 +100,10 @@ fn iam_result(output: IamOutput) -> IamResult {
         email: result.email,
         error_code: result.error_code,
         error_message: result.error_message,
-        details_json: result.details.to_string(),
+        details_json: output.details_json,
         skipped: result.skipped,
         reason: result.reason,
-        profile_json: output.profile.to_string(),
+        profile_json: output.profile_json,
         markdown: output.markdown,
         entry_json: output.entry_json,
     }

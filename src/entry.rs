@@ -3,6 +3,7 @@
 //! (Type 4). The vendor result's key order is part of the contract (behaviour.md §5).
 
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 use crate::markdown;
 
@@ -69,62 +70,115 @@ pub struct VendorResult {
 }
 
 impl VendorResult {
-    /// The result as JSON, keys in the fixed order.
+    /// The result as a JSON object, keys in the fixed order.
     pub fn to_json(&self, instance_name: &str) -> Map<String, Value> {
-        let mut out = Map::new();
-        out.insert("brand".into(), json!(BRAND));
-        out.insert("instanceName".into(), json!(instance_name));
-        out.insert("action".into(), json!(self.action.as_str()));
-        out.insert("success".into(), json!(self.success));
-        out.insert("active".into(), json!(self.active));
-        out.insert("id".into(), json!(self.id));
-        out.insert("username".into(), json!(self.username));
-        out.insert("email".into(), json!(self.email));
-        out.insert("errorCode".into(), json!(self.error_code));
-        out.insert("errorMessage".into(), json!(self.error_message));
-        out.insert("details".into(), self.details.clone());
-        out.insert("skipped".into(), json!(self.skipped));
-        out.insert("reason".into(), json!(self.reason));
-        out
+        self.fields(instance_name)
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value.into_owned()))
+            .collect()
+    }
+
+    /// The fields in their fixed order; `details` borrowed, not copied.
+    fn fields(&self, instance_name: &str) -> [(&'static str, Cow<'_, Value>); 13] {
+        let owned = |value: Value| Cow::Owned(value);
+        [
+            ("brand", owned(json!(BRAND))),
+            ("instanceName", owned(json!(instance_name))),
+            ("action", owned(json!(self.action.as_str()))),
+            ("success", owned(json!(self.success))),
+            ("active", owned(json!(self.active))),
+            ("id", owned(json!(self.id))),
+            ("username", owned(json!(self.username))),
+            ("email", owned(json!(self.email))),
+            ("errorCode", owned(json!(self.error_code))),
+            ("errorMessage", owned(json!(self.error_message))),
+            ("details", Cow::Borrowed(&self.details)),
+            ("skipped", owned(json!(self.skipped))),
+            ("reason", owned(json!(self.reason))),
+        ]
     }
 }
 
-/// An IAM command's result, rendered.
+/// An IAM command's result, rendered. Each part is serialised once and spliced into the
+/// entry, which holds the vendor result twice.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IamOutput {
     pub result: VendorResult,
-    /// What goes to `IAM.UserProfile`.
-    pub profile: Value,
+    /// JSON: what goes to `IAM.UserProfile`.
+    pub profile_json: String,
+    /// JSON: the result's `details`.
+    pub details_json: String,
     pub markdown: String,
     pub entry_json: String,
 }
 
 impl IamOutput {
-    pub fn new(result: VendorResult, profile: Value, instance_name: &str) -> IamOutput {
-        let vendor = result.to_json(instance_name);
+    pub fn new(result: VendorResult, profile: &Value, instance_name: &str) -> IamOutput {
+        let fields = result.fields(instance_name);
         let columns: &[&str] = if result.skipped {
             &SKIPPED_COLUMNS
         } else {
             &COLUMNS
         };
-        let markdown = markdown::table(result.action.title(), &vendor, columns);
-        let mut context = Map::new();
-        context.insert(USER_PROFILE_KEY.into(), profile.clone());
-        context.insert(VENDOR_KEY.into(), Value::Object(vendor.clone()));
-        let mut entry = Map::new();
-        entry.insert("Type".into(), json!(1));
-        entry.insert("ContentsFormat".into(), json!("json"));
-        entry.insert("Contents".into(), Value::Object(vendor));
-        entry.insert("EntryContext".into(), Value::Object(context));
-        entry.insert("HumanReadable".into(), json!(markdown));
-        let entry_json = Value::Object(entry).to_string();
+        let row: Vec<(&str, &Value)> = columns
+            .iter()
+            .filter_map(|column| {
+                fields
+                    .iter()
+                    .find(|(key, _)| key == column)
+                    .map(|(key, value)| (*key, value.as_ref()))
+            })
+            .collect();
+        let markdown = markdown::table(result.action.title(), &row);
+
+        let details_json = result.details.to_string();
+        let mut vendor_json = String::with_capacity(details_json.len() + 400);
+        vendor_json.push('{');
+        for (index, (key, value)) in fields.iter().enumerate() {
+            if index > 0 {
+                vendor_json.push(',');
+            }
+            push_json_string(&mut vendor_json, key);
+            vendor_json.push(':');
+            if *key == "details" {
+                vendor_json.push_str(&details_json);
+            } else {
+                vendor_json.push_str(&value.to_string());
+            }
+        }
+        vendor_json.push('}');
+        let profile_json = profile.to_string();
+
+        let mut entry_json = String::with_capacity(
+            2 * vendor_json.len() + profile_json.len() + markdown.len() + 400,
+        );
+        entry_json.push_str(r#"{"Type":1,"ContentsFormat":"json","Contents":"#);
+        entry_json.push_str(&vendor_json);
+        entry_json.push_str(r#","EntryContext":{"#);
+        push_json_string(&mut entry_json, USER_PROFILE_KEY);
+        entry_json.push(':');
+        entry_json.push_str(&profile_json);
+        entry_json.push(',');
+        push_json_string(&mut entry_json, VENDOR_KEY);
+        entry_json.push(':');
+        entry_json.push_str(&vendor_json);
+        entry_json.push_str(r#"},"HumanReadable":"#);
+        push_json_string(&mut entry_json, &markdown);
+        entry_json.push('}');
+        drop(fields);
         IamOutput {
             result,
-            profile,
+            profile_json,
+            details_json,
             markdown,
             entry_json,
         }
     }
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    // Serialising a string cannot fail.
+    out.push_str(&serde_json::to_string(text).unwrap_or_default());
 }
 
 /// A Type 1 text entry (test-module's `ok`).
@@ -161,7 +215,7 @@ mod tests {
             skipped: true,
             reason: "User does not exist".into(),
         };
-        let output = IamOutput::new(result, json!({"email": "e@x"}), "inst1");
+        let output = IamOutput::new(result, &json!({"email": "e@x"}), "inst1");
         assert_eq!(
             output.entry_json,
             concat!(

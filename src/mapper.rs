@@ -4,24 +4,21 @@
 //!
 //! It knows XSOAR's mapper format, not SCIM or HTTP.
 
+mod builtin;
 pub mod path;
 pub mod transformers;
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use crate::error::{Error, json_kind};
 use path::Segment;
 use transformers::Operator;
 
-/// The built-in mappers, embedded at build time.
-const BUILTIN_MAPPERS: [&str; 2] = [
-    include_str!("mapper/builtin/mapper-user-profile-scim-outgoing.json"),
-    include_str!("mapper/builtin/mapper-user-profile-scim-incoming.json"),
-];
-const BUILTIN_NAMES: [&str; 2] = [
-    "User Profile - SCIM (Outgoing)",
-    "User Profile - SCIM (Incoming)",
-];
+/// The built-in mappers: the XSOAR exports in `mapper/builtin/`, compiled into
+/// `mapper/builtin.rs` (a test keeps the two equal), because a fresh sandbox loads the
+/// built-in mapper on every command and parsing its JSON would dominate the command's cost.
+const BUILTIN_NAMES: [&str; 2] = [builtin::OUTGOING, builtin::INCOMING];
 
 /// The incident type whose mapping stands in for a missing one.
 const FALLBACK_INCIDENT_TYPE: &str = "User Profile";
@@ -33,8 +30,15 @@ pub type Args = Map<String, Value>;
 #[derive(Debug, Clone)]
 pub struct Mapper {
     pub name: String,
-    /// Incident type → fields in `internalMapping` order.
-    mappings: Vec<(String, Vec<Field>)>,
+    /// Incident type → its `internalMapping`.
+    incident_types: Vec<(String, Fields)>,
+}
+
+/// The fields of an incident type: compiled in (built-ins), or parsed from configuration.
+#[derive(Debug, Clone)]
+enum Fields {
+    Compiled(fn() -> Vec<Field>),
+    Parsed(Vec<Field>),
 }
 
 #[derive(Debug, Clone)]
@@ -89,11 +93,8 @@ impl Mapper {
                 return Mapper::from_definition(definition);
             }
         }
-        if let Some(index) = BUILTIN_NAMES.iter().position(|builtin| *builtin == name) {
-            let definition: Value = serde_json::from_str(BUILTIN_MAPPERS[index]).map_err(|e| {
-                Error::InvalidMapper(format!("built-in mapper {name:?} is not valid JSON ({e})"))
-            })?;
-            return Mapper::from_definition(&definition);
+        if let Some(mapper) = builtin::by_name(name) {
+            return Ok(mapper);
         }
         Err(Error::InvalidMapper(format!(
             "unknown mapper {name:?}; the built-in mappers are {BUILTIN_NAMES:?}{}",
@@ -105,7 +106,7 @@ impl Mapper {
         )))
     }
 
-    /// Load an XSOAR mapper JSON object.
+    /// Load an XSOAR mapper JSON object, checking every rule.
     pub fn from_definition(definition: &Value) -> Result<Mapper, Error> {
         let name = definition
             .get("name")
@@ -117,7 +118,7 @@ impl Mapper {
         let Some(Value::Object(mapping)) = definition.get("mapping") else {
             return Err(bad("\"mapping\" must be an object of incident types".into()));
         };
-        let mut mappings = Vec::with_capacity(mapping.len());
+        let mut incident_types = Vec::with_capacity(mapping.len());
         for (incident_type, entry) in mapping {
             let fields = match entry.get("internalMapping") {
                 Some(Value::Object(fields)) => fields,
@@ -139,9 +140,12 @@ impl Mapper {
                     });
                 }
             }
-            mappings.push((incident_type.clone(), parsed));
+            incident_types.push((incident_type.clone(), Fields::Parsed(parsed)));
         }
-        Ok(Mapper { name, mappings })
+        Ok(Mapper {
+            name,
+            incident_types,
+        })
     }
 
     /// Map `source` for an incident type. Fields whose value ends up missing, null or
@@ -154,7 +158,7 @@ impl Mapper {
         let fields = self.fields_for(incident_type)?;
         let source = Value::Object(source.clone());
         let mut out = Map::new();
-        for field in fields {
+        for field in fields.iter() {
             let value = evaluate(&field.rule, &source, false).map_err(|why| {
                 Error::InvalidMapper(format!(
                     "mapper {:?}, field {:?}: {why}",
@@ -171,21 +175,22 @@ impl Mapper {
     }
 
     /// The requested incident type, else `User Profile`, else the only one.
-    fn fields_for(&self, incident_type: &str) -> Result<&[Field], Error> {
-        let by_name = |wanted: &str| self.mappings.iter().find(|(name, _)| name == wanted);
-        by_name(incident_type)
+    fn fields_for(&self, incident_type: &str) -> Result<Cow<'_, [Field]>, Error> {
+        let by_name = |wanted: &str| self.incident_types.iter().find(|(name, _)| name == wanted);
+        let found = by_name(incident_type)
             .or_else(|| by_name(FALLBACK_INCIDENT_TYPE))
-            .or(match self.mappings.as_slice() {
+            .or(match self.incident_types.as_slice() {
                 [only] => Some(only),
                 _ => None,
-            })
-            .map(|(_, fields)| fields.as_slice())
-            .ok_or_else(|| {
-                Error::InvalidMapper(format!(
-                    "mapper {:?} has no mapping for incident type {incident_type:?} nor for {FALLBACK_INCIDENT_TYPE:?}",
-                    self.name
-                ))
-            })
+            });
+        match found {
+            Some((_, Fields::Compiled(fields))) => Ok(Cow::Owned(fields())),
+            Some((_, Fields::Parsed(fields))) => Ok(Cow::Borrowed(fields)),
+            None => Err(Error::InvalidMapper(format!(
+                "mapper {:?} has no mapping for incident type {incident_type:?} nor for {FALLBACK_INCIDENT_TYPE:?}",
+                self.name
+            ))),
+        }
     }
 }
 
@@ -661,6 +666,168 @@ mod tests {
             Value::Object(mapper.map("User Profile", &source).unwrap()),
             json!({"div": "D", "who": "DR: ANN LEE", "fallback": "none"})
         );
+    }
+
+    /// The JSON exports of the built-in mappers, as XSOAR writes them.
+    const BUILTIN_JSON: [(&str, &str); 2] = [
+        (
+            "OUTGOING",
+            include_str!("mapper/builtin/mapper-user-profile-scim-outgoing.json"),
+        ),
+        (
+            "INCOMING",
+            include_str!("mapper/builtin/mapper-user-profile-scim-incoming.json"),
+        ),
+    ];
+
+    /// `mapper/builtin.rs` is what this interpreter reads from the JSON exports; rewrite it
+    /// with `IAM_REGENERATE=1 cargo test -p atlassian-iam builtin_mappers`.
+    #[test]
+    fn builtin_mappers_are_compiled_from_their_json() {
+        let generated = codegen::render(&BUILTIN_JSON);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/mapper/builtin.rs");
+        if std::env::var_os("IAM_REGENERATE").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let current = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            current == generated,
+            "src/mapper/builtin.rs is stale: run IAM_REGENERATE=1 cargo test -p atlassian-iam builtin_mappers"
+        );
+    }
+
+    #[test]
+    fn the_compiled_and_the_json_mappers_map_alike() {
+        let profile = object(serde_json::from_str(FULL_PROFILE).unwrap());
+        let from_json =
+            Mapper::from_definition(&serde_json::from_str(BUILTIN_JSON[0].1).unwrap()).unwrap();
+        for incident_type in ["User Profile - Create", "User Profile - Update", "Other"] {
+            assert_eq!(
+                outgoing().map(incident_type, &profile),
+                from_json.map(incident_type, &profile)
+            );
+        }
+        let user = object(
+            json!({"userName": "u", "emails": [{"value": "e"}], "urn:scim:schemas:extension:enterprise:1.0": {"division": "d"}}),
+        );
+        let from_json =
+            Mapper::from_definition(&serde_json::from_str(BUILTIN_JSON[1].1).unwrap()).unwrap();
+        assert_eq!(
+            incoming().map("User Profile", &user).unwrap(),
+            from_json.map("User Profile", &user).unwrap()
+        );
+    }
+
+    /// Renders parsed mappers as Rust source.
+    mod codegen {
+        use super::super::*;
+
+        pub fn render(mappers: &[(&str, &str)]) -> String {
+            let mut out = String::from(
+                "//! @generated from `mapper/builtin/*.json` by the test\n//! `mapper::tests::builtin_mappers_are_compiled_from_their_json`; do not edit by hand:\n//! change the JSON and run `IAM_REGENERATE=1 cargo test -p atlassian-iam builtin_mappers`.\n\n#![cfg_attr(rustfmt, rustfmt_skip)]\n\nuse super::path::Segment;\nuse super::transformers::Operator;\nuse super::{Argument, Field, Fields, Mapper, Root, Rule, Transformer};\n\n",
+            );
+            let mut bodies: Vec<String> = Vec::new();
+            let mut arms = String::new();
+            for (constant, json) in mappers {
+                let mapper = Mapper::from_definition(&serde_json::from_str(json).unwrap()).unwrap();
+                out.push_str(&format!(
+                    "pub const {constant}: &str = {:?};\n",
+                    mapper.name
+                ));
+                let mut types = Vec::new();
+                for (incident_type, parsed) in &mapper.incident_types {
+                    let Fields::Parsed(parsed) = parsed else {
+                        unreachable!("parsed from JSON")
+                    };
+                    let body = fields(parsed);
+                    // Incident types with the same rules share one function.
+                    let index = bodies.iter().position(|b| *b == body).unwrap_or_else(|| {
+                        bodies.push(body);
+                        bodies.len() - 1
+                    });
+                    types.push(format!(
+                        "({incident_type:?}.into(), Fields::Compiled(fields_{index}))"
+                    ));
+                }
+                arms.push_str(&format!("        {constant} => Mapper {{ name: {constant}.into(), incident_types: vec![{}] }},\n", types.join(", ")));
+            }
+            out.push_str(&format!("\npub fn by_name(name: &str) -> Option<Mapper> {{\n    Some(match name {{\n{arms}        _ => return None,\n    }})\n}}\n"));
+            for (index, body) in bodies.iter().enumerate() {
+                out.push_str(&format!(
+                    "\nfn fields_{index}() -> Vec<Field> {{\n    vec![\n{body}    ]\n}}\n"
+                ));
+            }
+            out
+        }
+
+        fn fields(fields: &[Field]) -> String {
+            fields
+                .iter()
+                .map(|f| {
+                    format!(
+                        "        Field {{ target: {:?}.into(), rule: {} }},\n",
+                        f.target,
+                        rule(&f.rule)
+                    )
+                })
+                .collect()
+        }
+
+        fn rule(rule: &Rule) -> String {
+            match rule {
+                Rule::Simple(path) => format!("Rule::Simple({})", segments(path)),
+                Rule::Complex {
+                    root,
+                    accessor,
+                    transformers,
+                    escape_for_json,
+                } => format!(
+                    "Rule::Complex {{ root: {}, accessor: {}, transformers: vec![{}], escape_for_json: {escape_for_json} }}",
+                    match root {
+                        Root::Path(path) => format!("Root::Path({})", segments(path)),
+                        Root::Template(template) => format!("Root::Template({template:?}.into())"),
+                    },
+                    segments(accessor),
+                    transformers
+                        .iter()
+                        .map(transformer)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+
+        fn transformer(t: &Transformer) -> String {
+            let args: Vec<String> = t
+                .args
+                .iter()
+                .map(|(name, arg)| format!("({name:?}.into(), {})", argument(arg)))
+                .collect();
+            format!(
+                "Transformer {{ operator: Operator::{:?}, args: vec![{}] }}",
+                t.operator,
+                args.join(", ")
+            )
+        }
+
+        fn argument(arg: &Argument) -> String {
+            match arg {
+                Argument::Literal(text) => format!("Argument::Literal({text:?}.into())"),
+                Argument::Context(path) => format!("Argument::Context({})", segments(path)),
+                Argument::Rule(nested) => format!("Argument::Rule(Box::new({}))", rule(nested)),
+            }
+        }
+
+        fn segments(path: &[Segment]) -> String {
+            let items: Vec<String> = path
+                .iter()
+                .map(|s| match s {
+                    Segment::Key(key) => format!("Segment::Key({key:?}.into())"),
+                    Segment::Index(index) => format!("Segment::Index({index})"),
+                })
+                .collect();
+            format!("vec![{}]", items.join(", "))
+        }
     }
 
     #[test]

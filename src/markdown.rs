@@ -2,14 +2,14 @@
 //! (behaviour.md §6.2): column dropping, cell rendering with Python-style reprs inside lists,
 //! compact-spaced JSON inside objects, and the final escaping.
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
-/// Render a one-row table. `columns` are picked from `row` in that order; a column whose
-/// value is null, `""`, `[]` or `{}` (or that is missing) is dropped.
-pub fn table(title: &str, row: &Map<String, Value>, columns: &[&str]) -> String {
-    let kept: Vec<(&str, &Value)> = columns
+/// Render a one-row table of (column, value) in that order; a column whose value is null,
+/// `""`, `[]` or `{}` is dropped.
+pub fn table(title: &str, row: &[(&str, &Value)]) -> String {
+    let kept: Vec<(&str, &Value)> = row
         .iter()
-        .filter_map(|&name| row.get(name).map(|value| (name, value)))
+        .copied()
         .filter(|(_, value)| !is_empty_cell(value))
         .collect();
     let mut out = format!("### {title}\n");
@@ -49,59 +49,74 @@ fn is_empty_cell(value: &Value) -> bool {
 
 /// The text of one cell before escaping.
 pub fn cell_text(value: &Value) -> String {
+    let mut out = String::new();
+    write_cell(&mut out, value);
+    out
+}
+
+fn write_cell(out: &mut String, value: &Value) {
     match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => python_number(n),
-        Value::Array(items) => list_text(items),
+        Value::Null => {}
+        Value::String(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&python_number(n)),
+        Value::Array(items) => write_list(out, items),
         Value::Object(map) => {
-            let lines: Vec<String> = map
-                .iter()
-                .map(|(key, value)| {
-                    let text = match value {
-                        Value::String(s) => s.clone(),
-                        Value::Array(items) => list_text(items),
-                        other => compact_json(other),
-                    };
-                    format!("{key}: {text}")
-                })
-                .collect();
-            lines.join("\n")
+            for (index, (key, value)) in map.iter().enumerate() {
+                if index > 0 {
+                    out.push('\n');
+                }
+                out.push_str(key);
+                out.push_str(": ");
+                match value {
+                    Value::String(s) => out.push_str(s),
+                    Value::Array(items) => write_list(out, items),
+                    other => write_compact_json(out, other),
+                }
+            }
         }
     }
 }
 
 /// A list: each item as Python's `str()` prints it, joined by `,\n`.
-fn list_text(items: &[Value]) -> String {
-    let parts: Vec<String> = items
-        .iter()
-        .map(|item| match item {
-            Value::String(s) => s.clone(),
-            other => python_repr(other),
-        })
-        .collect();
-    parts.join(",\n")
+fn write_list(out: &mut String, items: &[Value]) {
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            out.push_str(",\n");
+        }
+        match item {
+            Value::String(s) => out.push_str(s),
+            other => write_python_repr(out, other),
+        }
+    }
 }
 
 /// `\r\n`, `\r`, `\n` become `<br>`; `|` and `` ` `` are backslash-escaped.
 fn escape_cell(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push_str("<br>");
+    let mut out = String::with_capacity(text.len() + 16);
+    let bytes = text.as_bytes();
+    let mut run_start = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        let replacement = match bytes[index] {
+            b'\r' if bytes.get(index + 1) == Some(&b'\n') => Some(("<br>", 2)),
+            b'\r' | b'\n' => Some(("<br>", 1)),
+            b'|' => Some(("\\|", 1)),
+            b'`' => Some(("\\`", 1)),
+            _ => None,
+        };
+        match replacement {
+            // The bytes matched are ASCII, so both slices end on character boundaries.
+            Some((with, length)) => {
+                out.push_str(&text[run_start..index]);
+                out.push_str(with);
+                index += length;
+                run_start = index;
             }
-            '\n' => out.push_str("<br>"),
-            '|' => out.push_str("\\|"),
-            '`' => out.push_str("\\`"),
-            other => out.push(other),
+            None => index += 1,
         }
     }
+    out.push_str(&text[run_start..]);
     out
 }
 
@@ -284,7 +299,7 @@ fn write_json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     macro_rules! assert_text_eq {
         ($actual:expr, $expected:expr) => {{
@@ -294,6 +309,15 @@ mod tests {
                 "\n--- expected\n{expected}\n--- actual\n{actual}\n---"
             );
         }};
+    }
+
+    /// The table of `columns` picked from `row`, a missing column dropped.
+    fn table(title: &str, row: &Map<String, Value>, columns: &[&str]) -> String {
+        let picked: Vec<(&str, &Value)> = columns
+            .iter()
+            .filter_map(|c| row.get(*c).map(|v| (*c, v)))
+            .collect();
+        super::table(title, &picked)
     }
 
     fn row(value: Value) -> Map<String, Value> {

@@ -11,3 +11,5 @@ mod cli;
 mod token;
 // The seed's four documented examples keep their fields and shapes.
 mod seed;
+// The same component under Node.js (jco): every case prints the same bytes via tests/js/iam-host.mjs.
+mod js;
