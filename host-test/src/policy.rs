@@ -1,10 +1,11 @@
 //! A tenant's policy: the one origin its requests may reach (that of the configured `url`),
-//! the credentials the host holds for it, and the headers a guest may not set. Pure
-//! functions; the order of checks in `send` lives in `imports.rs`.
+//! plain http only to a loopback address, the credentials the host holds for it, and the
+//! headers a guest may not set. Pure functions; the order of checks in `send` lives in
+//! `imports.rs`.
 
 use std::collections::HashMap;
 use std::fmt;
-use url::Url;
+use url::{Host, Url};
 
 /// Headers only the host may set: credentials and routing.
 const FORBIDDEN_GUEST_HEADERS: [&str; 5] = ["authorization", "cookie", "host", "proxy-authorization", "set-cookie"];
@@ -77,6 +78,11 @@ impl Policy {
             Some(allowed) => return Err(format!("origin {origin} is not allowed; this tenant may reach only {allowed}")),
             None => return Err(format!("origin {origin} is not allowed; this tenant has no usable url configured")),
         }
+        // The bearer token travels in every request: over plain http anyone on the path reads
+        // it. Only a loopback address keeps it on this machine (local test servers).
+        if parsed.scheme() == "http" && !is_loopback(&parsed) {
+            return Err(format!("plain http is allowed only to a loopback address; {origin} must use https"));
+        }
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err("URLs with user information are not allowed".into());
         }
@@ -88,6 +94,17 @@ impl Policy {
 
     pub fn credential(&self, name: &str) -> Option<&Secret> {
         self.credentials.get(name)
+    }
+}
+
+/// Whether a URL names this machine: a loopback IP literal, or `localhost` (RFC 6761 reserves
+/// it for loopback).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -117,6 +134,28 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_is_allowed_only_to_loopback_addresses() {
+        for url in ["http://127.0.0.1:8080/scim", "http://127.8.9.10/x", "http://[::1]:9/x", "http://LOCALHOST:5000/x"] {
+            let policy = Policy::for_instance(Some(url), "access_token", None);
+            assert!(policy.check(url, &[]).is_ok(), "{url}");
+        }
+        for url in ["http://api.atlassian.com/x", "http://10.0.0.1:8080/x", "http://[::2]/x", "http://localhost.evil.example/x"] {
+            let policy = Policy::for_instance(Some(url), "access_token", None);
+            let err = policy.check(url, &[]).unwrap_err();
+            assert!(err.contains("plain http is allowed only to a loopback address"), "{url}: {err}");
+        }
+        let https = Policy::for_instance(Some("https://10.0.0.1:8443"), "access_token", None);
+        assert!(https.check("https://10.0.0.1:8443/x", &[]).is_ok());
+    }
+
+    #[test]
+    fn another_loopback_port_is_another_origin() {
+        let policy = Policy::for_instance(Some("http://127.0.0.1:4000/scim"), "access_token", None);
+        let err = policy.check("http://127.0.0.1:4001/scim/directory/d/Users", &[]).unwrap_err();
+        assert_eq!(err, "origin http://127.0.0.1:4001 is not allowed; this tenant may reach only http://127.0.0.1:4000");
+    }
+
+    #[test]
     fn guest_credentials_and_routing_headers_are_refused() {
         for name in ["Authorization", "cookie", "HOST", "Proxy-Authorization"] {
             let err = policy().check("https://api.atlassian.com/x", &[name]).unwrap_err();
@@ -133,7 +172,7 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        assert_eq!(format!("{:?}", policy()).contains("t0k3n"), false);
+        assert!(!format!("{:?}", policy()).contains("t0k3n"));
         assert_eq!(policy().credential("access_token").map(Secret::expose), Some("t0k3n"));
         assert!(policy().credential("other").is_none());
     }
