@@ -7,8 +7,9 @@
 //!
 //! Modules: [`engine`] (Engine, cache, instantiation, traps), [`imports`] (the imports on
 //! [`store::StoreState`]), [`policy`] (allowlist, credentials), [`limits`], [`backend`]
-//! (the HTTP backends), [`cassette`] (format and matching), [`artifact`] (finding or
-//! building the component), and `bindings` (the only generated code).
+//! (the HTTP backends), [`live`] (the live and recording backends), [`cassette`] (format
+//! and matching), [`artifact`] (finding or building the component), and `bindings` (the
+//! only generated code).
 
 mod bindings;
 pub mod artifact;
@@ -17,6 +18,7 @@ pub mod cassette;
 pub mod engine;
 mod imports;
 pub mod limits;
+pub mod live;
 pub mod policy;
 pub mod store;
 

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use iam_host::backend::{Backend, Replay};
 use iam_host::cassette::Cassette;
 use iam_host::limits::Limits;
+use iam_host::live::{Live, LiveOptions, Record};
 use iam_host::{Command, EntryType, Host, HostConfig, Invocation, Outcome, artifact};
 
 const USAGE: &str = "usage: iam-host run <COMMAND> --config <config.json> [--args <args.json>]
@@ -96,6 +97,19 @@ fn read_json_object(path: &Path, what: &str) -> Result<Map<String, Value>> {
     }
 }
 
+/// A path a recording can be written to, checked before the command runs, so that a typo
+/// is a usage error and not a lost recording.
+fn writable(path: &Path) -> Result<PathBuf> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!("cannot write the recording {}: {} is not a directory", path.display(), parent.display());
+    }
+    if path.is_dir() {
+        bail!("cannot write the recording {}: it is a directory", path.display());
+    }
+    Ok(path.to_path_buf())
+}
+
 fn run(run_args: RunArgs) -> Result<Outcome> {
     let params = read_json_object(&run_args.config, "config file")?;
     let args = match &run_args.args {
@@ -111,7 +125,13 @@ fn run(run_args: RunArgs) -> Result<Outcome> {
     };
     let backend: Box<dyn Backend> = match &run_args.transport {
         Transport::Cassette(path) => Box::new(Replay::new(Cassette::load(path)?)),
-        Transport::Live { .. } => bail!("--live is not available in this build yet"),
+        Transport::Live { record } => {
+            let live = Live::new(LiveOptions::for_instance(&params, &limits));
+            match record {
+                None => Box::new(live),
+                Some(path) => Box::new(Record::new(live, writable(path)?)),
+            }
+        }
     };
     let component = match run_args.component {
         Some(path) => path,
