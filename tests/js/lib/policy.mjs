@@ -1,6 +1,6 @@
 // A tenant's policy, as host-test/src/policy.rs and lib.rs decide it: the one origin its
-// requests may reach (that of the configured `url`), the token the host holds for it, and
-// the headers a guest may not set. Denial texts reach the guest (and so, possibly, an
+// requests may reach (that of the configured `url`), plain http only to a loopback address,
+// the token the host holds for it, and the headers a guest may not set. Denial texts reach the guest (and so, possibly, an
 // entry), so they are worded and quoted exactly as the Rust host words them.
 
 import { JsonObject } from './json.mjs';
@@ -65,6 +65,11 @@ export class Policy {
     if (formatOrigin(allowed) !== formatOrigin(origin)) {
       return { denied: `origin ${formatOrigin(origin)} is not allowed; this tenant may reach only ${formatOrigin(allowed)}` };
     }
+    // The bearer token travels in every request: over plain http only a loopback address
+    // keeps it on this machine (local test servers).
+    if (parsed.protocol === 'http:' && !isLoopback(parsed)) {
+      return { denied: `plain http is allowed only to a loopback address; ${formatOrigin(origin)} must use https` };
+    }
     if (parsed.username !== '' || parsed.password !== '') return { denied: 'URLs with user information are not allowed' };
     const forbidden = headerNames.find((name) => FORBIDDEN_GUEST_HEADERS.includes(asciiLowercase(name)));
     if (forbidden !== undefined) return { denied: `the guest may not set the ${rustDebug(forbidden)} header` };
@@ -74,6 +79,15 @@ export class Policy {
   credential(name) {
     return this.credentials.get(name) ?? null;
   }
+}
+
+/** Whether a URL names this machine (`is_loopback`): an IPv4 literal in 127.0.0.0/8, the
+ * IPv6 literal ::1, or `localhost`. WHATWG parsing has already normalised the host
+ * ("127.1" is 127.0.0.1, "[0::1]" is [::1], names are lower case), as the url crate does. */
+function isLoopback(url) {
+  const host = url.hostname;
+  if (/^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host)) return host.startsWith('127.');
+  return host === '[::1]' || host === 'localhost';
 }
 
 /** A WHATWG URL (the standard the url crate follows too), or null when it does not parse. */

@@ -24,6 +24,21 @@ test('disallowed origins are denied with the Rust host words', () => {
   assert.match(new Policy('ftp://x', null).check('https://x/y', []).denied, /this tenant has no usable url configured/);
 });
 
+test('plain http is allowed only to loopback addresses', () => {
+  for (const url of ['http://127.0.0.1:8080/scim', 'http://127.8.9.10/x', 'http://[::1]:9/x', 'http://LOCALHOST:5000/x', 'http://127.1/x']) {
+    assert.ok(new Policy(url, null).check(url, []).url, url);
+  }
+  for (const url of ['http://api.atlassian.com/x', 'http://10.0.0.1:8080/x', 'http://[::2]/x', 'http://localhost.evil.example/x', 'http://[::ffff:127.0.0.1]/x']) {
+    assert.match(new Policy(url, null).check(url, []).denied, /^plain http is allowed only to a loopback address; http:\/\/.* must use https$/, url);
+  }
+  assert.ok(new Policy('https://10.0.0.1:8443', null).check('https://10.0.0.1:8443/x', []).url);
+});
+
+test('another loopback port is another origin', () => {
+  const denied = new Policy('http://127.0.0.1:4000/scim', null).check('http://127.0.0.1:4001/scim/directory/d/Users', []).denied;
+  assert.equal(denied, 'origin http://127.0.0.1:4001 is not allowed; this tenant may reach only http://127.0.0.1:4000');
+});
+
 test('guest credentials and routing headers are refused', () => {
   for (const name of ['Authorization', 'cookie', 'HOST', 'Proxy-Authorization', 'Set-Cookie']) {
     assert.equal(policy().check('https://api.atlassian.com/x', ['accept', name]).denied, `the guest may not set the "${name}" header`);
