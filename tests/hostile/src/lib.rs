@@ -1,0 +1,202 @@
+//! A deliberately hostile implementation of the `connector` world (wit/iam.wit), for the
+//! host's sandbox tests. Every command reads `{"hostile": "<mode>"}` from its `params-json`
+//! and misbehaves in that way: an endless loop, a memory bomb, a request flood, a panic, a
+//! stack overflow, an endless sleep, an oversized request, a stderr flood, or a request
+//! that reaches for what another tenant owns (`reach`: the URL in `target`, the credential
+//! named in `as`, the header named in `header`). The mode `none` behaves: one request to the tenant's own `url`, then test-module's `ok` entry, so
+//! that a test can run a well-behaved tenant on the same host at the same time.
+//!
+//! It knows nothing of the real connector; it only speaks the WIT contract. Natively it
+//! compiles to nothing, so `cargo test --workspace` does not need the wasm target for it.
+
+#![cfg(target_arch = "wasm32")]
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "connector",
+});
+
+use exports::iam::atlassian::commands::{
+    Config, Description, ErrorEntry, Guest, IamResult, MappingFields,
+};
+use iam::atlassian::{host, http};
+use std::hint::black_box;
+
+/// Bytes per allocation of the memory bomb: large enough to reach any cap quickly.
+const MEMORY_BOMB_CHUNK_BYTES: usize = 1 << 20;
+/// Body of the oversized request: larger than any sensible request cap, far below the
+/// memory limit of the tests, so that only the host's request cap can refuse it.
+const OVERSIZED_REQUEST_BYTES: usize = 4 << 20;
+/// Bytes written to stderr by the stderr flood: far more than the host keeps.
+const STDERR_FLOOD_BYTES: usize = 1 << 20;
+
+struct Hostile;
+
+export!(Hostile);
+
+/// The value of a string key in the compact JSON the host sends (`"key":"value"`); enough for
+/// this test component, which must not depend on the connector's parsing.
+fn param(params_json: &str, key: &str) -> Option<String> {
+    let marker = format!("\"{key}\":\"");
+    let start = params_json.find(&marker)? + marker.len();
+    let rest = &params_json[start..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+fn text_entry(contents: &str) -> String {
+    format!(r#"{{"Type":1,"ContentsFormat":"text","Contents":"{contents}"}}"#)
+}
+
+fn error_entry(message: &str) -> ErrorEntry {
+    let escaped = message.replace('\\', "\\\\").replace('"', "\\\"");
+    ErrorEntry {
+        message: message.to_string(),
+        entry_json: format!(r#"{{"Type":4,"ContentsFormat":"text","Contents":"{escaped}"}}"#),
+    }
+}
+
+fn request(config: &Config, body: Option<String>) -> http::Request {
+    let url = param(&config.params_json, "url").unwrap_or_default();
+    http::Request {
+        method: if body.is_some() {
+            "POST".into()
+        } else {
+            "GET".into()
+        },
+        url: format!("{}/hostile", url.trim_end_matches('/')),
+        headers: vec![http::Header {
+            name: "Accept".into(),
+            value: "application/json".into(),
+        }],
+        body,
+        auth: config.credential.clone(),
+        timeout_ms: None,
+    }
+}
+
+fn recurse(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        0
+    } else {
+        black_box(recurse(black_box(depth + 1))) + 1
+    }
+}
+
+/// Misbehave as configured; the entry JSON of the modes that return at all.
+fn behave(config: &Config) -> Result<String, ErrorEntry> {
+    let mode = param(&config.params_json, "hostile").unwrap_or_default();
+    match mode.as_str() {
+        "none" => match http::send(&request(config, None)) {
+            Ok(response) if response.status == 200 => Ok(text_entry("ok")),
+            Ok(response) => Err(error_entry(&format!(
+                "the server answered {}",
+                response.status
+            ))),
+            Err(error) => Err(error_entry(&format!("the request failed: {error:?}"))),
+        },
+        "loop" => {
+            let mut counter = 0u64;
+            loop {
+                counter = black_box(counter.wrapping_add(1));
+            }
+        }
+        "memory" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(black_box(vec![1u8; MEMORY_BOMB_CHUNK_BYTES]));
+            }
+        }
+        "flood" => loop {
+            // Ignore every refusal and keep sending.
+            black_box(http::send(&request(config, None)).is_ok());
+        },
+        "panic" => panic!("hostile guest panics on purpose"),
+        "stack" => Ok(text_entry(&recurse(0).to_string())),
+        "sleep" => {
+            host::sleep(u64::MAX);
+            Ok(text_entry("slept"))
+        }
+        "reach" => {
+            let mut reaching = request(config, None);
+            reaching.url = param(&config.params_json, "target").unwrap_or(reaching.url);
+            reaching.auth = param(&config.params_json, "as").or(reaching.auth);
+            if let Some(name) = param(&config.params_json, "header") {
+                reaching.headers.push(http::Header {
+                    name,
+                    value: "stolen".into(),
+                });
+            }
+            match http::send(&reaching) {
+                Ok(response) => Err(error_entry(&format!(
+                    "the request was sent ({})",
+                    response.status
+                ))),
+                Err(error) => Err(error_entry(&format!("the request failed: {error:?}"))),
+            }
+        }
+        "big-request" => {
+            match http::send(&request(config, Some("x".repeat(OVERSIZED_REQUEST_BYTES)))) {
+                Ok(response) => Err(error_entry(&format!(
+                    "the oversized request was sent ({})",
+                    response.status
+                ))),
+                Err(error) => Err(error_entry(&format!("the request failed: {error:?}"))),
+            }
+        }
+        "stderr" => {
+            let line = "x".repeat(1023);
+            for _ in 0..STDERR_FLOOD_BYTES / 1024 {
+                eprintln!("{line}");
+            }
+            Ok(text_entry("ok"))
+        }
+        other => Err(error_entry(&format!("unknown hostile mode {other:?}"))),
+    }
+}
+
+impl Guest for Hostile {
+    fn get_user(config: Config, _profile: Option<String>) -> Result<IamResult, ErrorEntry> {
+        behave(&config).and_then(|_| Err(error_entry("no IAM result")))
+    }
+
+    fn create_user(
+        config: Config,
+        _profile: Option<String>,
+        _allow_enable: bool,
+    ) -> Result<IamResult, ErrorEntry> {
+        behave(&config).and_then(|_| Err(error_entry("no IAM result")))
+    }
+
+    fn update_user(
+        config: Config,
+        _profile: Option<String>,
+        _allow_enable: bool,
+    ) -> Result<IamResult, ErrorEntry> {
+        behave(&config).and_then(|_| Err(error_entry("no IAM result")))
+    }
+
+    fn disable_user(config: Config, _profile: Option<String>) -> Result<IamResult, ErrorEntry> {
+        behave(&config).and_then(|_| Err(error_entry("no IAM result")))
+    }
+
+    fn test_module(config: Config) -> Result<String, ErrorEntry> {
+        behave(&config)
+    }
+
+    fn get_mapping_fields(config: Config) -> Result<MappingFields, ErrorEntry> {
+        behave(&config).map(|entry_json| MappingFields {
+            fields_json: "{}".into(),
+            entry_json,
+        })
+    }
+
+    fn describe() -> Description {
+        Description {
+            name: "Hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            commands: vec!["test-module".into()],
+            origins: vec!["the origin of the configured url".into()],
+            credentials: vec!["access_token".into()],
+        }
+    }
+}
