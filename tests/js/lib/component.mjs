@@ -4,7 +4,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -28,6 +28,10 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 /** Log lines kept per command, and bytes kept of one line (imports.rs). */
 const MAX_LOG_LINES = 256;
 const MAX_LOG_LINE_BYTES = 2048;
+
+/** Time unused after which another build's transpile is removed: a run loads its files
+ * within milliseconds of marking them used, so an hour leaves any concurrent run alone. */
+const STALE_TRANSPILE_MS = 60 * 60 * 1000;
 
 /** jco's options: `sync` instantiation so that this host passes the imports per instance. */
 const TRANSPILE_OPTIONS = { name: 'component', instantiation: 'sync', noTypescript: true, quiet: true };
@@ -89,7 +93,11 @@ export async function transpiled(wasmPath) {
   const jcoVersion = JSON.parse(readFileSync(join(PACKAGE_DIR, 'node_modules/@bytecodealliance/jco/package.json'), 'utf8')).version;
   const key = createHash('sha256').update(wasm).update(`jco ${jcoVersion} ${JSON.stringify(TRANSPILE_OPTIONS)}`).digest('hex').slice(0, 32);
   const directory = join(targetDir(), 'jco', key);
-  if (!existsSync(join(directory, 'imports.json'))) await transpileInto(wasm, wasmPath, directory);
+  if (existsSync(join(directory, 'imports.json'))) {
+    markUsed(directory);
+  } else {
+    await transpileInto(wasm, wasmPath, directory);
+  }
   return { directory, imports: JSON.parse(readFileSync(join(directory, 'imports.json'), 'utf8')) };
 }
 
@@ -116,6 +124,29 @@ async function transpileInto(wasm, wasmPath, directory) {
   } catch (error) {
     rmSync(temporary, { recursive: true, force: true });
     if (!existsSync(join(directory, 'imports.json'))) throw error;
+  }
+  pruneOldTranspiles(dirname(directory), directory);
+}
+
+/** A transpile's mtime says when it was last used, for pruning. */
+function markUsed(directory) {
+  const now = new Date();
+  try {
+    utimesSync(directory, now, now);
+  } catch {
+    // Best effort: the mark only delays pruning.
+  }
+}
+
+/** Transpiles unused for a while (earlier builds of the component) are dropped, so that the
+ * cache does not grow with every rebuild. */
+function pruneOldTranspiles(cacheDir, current) {
+  const cutoff = Date.now() - STALE_TRANSPILE_MS;
+  for (const name of readdirSync(cacheDir)) {
+    const path = join(cacheDir, name);
+    // A concurrent run may rename or remove an entry meanwhile: a missing one is skipped.
+    const lastUsed = statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+    if (path !== current && lastUsed < cutoff) rmSync(path, { recursive: true, force: true });
   }
 }
 
