@@ -12,7 +12,7 @@
 
 import { FileError, Replay, loadCassette, readText } from './lib/cassette.mjs';
 import { JsonObject, parseJson } from './lib/json.mjs';
-import { rustDebug } from './lib/policy.mjs';
+import { rustDebug } from './lib/rust.mjs';
 
 const COMMANDS = ['iam-get-user', 'iam-create-user', 'iam-update-user', 'iam-disable-user', 'test-module', 'get-mapping-fields'];
 

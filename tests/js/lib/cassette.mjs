@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 
 import { JsonNumber, JsonObject, jsonEqual, jsonTypeName, parseJson, stringifyJson } from './json.mjs';
-import { asciiLowercase, parseUrl, rustDebug } from './policy.mjs';
+import { parseUrl } from './policy.mjs';
+import { asciiLowercase, rustDebug, rustTrim } from './rust.mjs';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -148,7 +149,7 @@ function knownPort(url) {
 
 /** The actual body as JSON: none or blank is null, text that is not JSON a string. */
 function actualBodyValue(body) {
-  if (body === undefined || body.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '') === '') return null;
+  if (body === undefined || rustTrim(body) === '') return null;
   try {
     return parseJson(body);
   } catch {

@@ -10,7 +10,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { FileError, ReplayFault } from './cassette.mjs';
 import { stringifyJson } from './json.mjs';
-import { CREDENTIAL_NAME, Policy, asciiLowercase, rustDebug, splitSecret } from './policy.mjs';
+import { CREDENTIAL_NAME, Policy, splitSecret } from './policy.mjs';
+import { asciiLowercase, rustDebug, rustTrim } from './rust.mjs';
 import { GuestExit, emptyWasi } from './wasi.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -223,7 +224,7 @@ function userProfileJson(args) {
 export function parseAllowEnable(value) {
   if (value === undefined || value === null) return true;
   if (typeof value === 'boolean') return value;
-  if (typeof value === 'string') return asciiLowercase(value.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '')) === 'true';
+  if (typeof value === 'string') return asciiLowercase(rustTrim(value)) === 'true';
   return false;
 }
 
@@ -251,7 +252,7 @@ const WASMTIME_TRAPS = {
 };
 
 function trapReason(error, guestStderr) {
-  const stderr = guestStderr.trim();
+  const stderr = rustTrim(guestStderr);
   if (stderr.includes('panicked at')) {
     // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
     const lines = stderr.split('\n').map((line) => line.replace(/\r$/, ''));

@@ -4,6 +4,7 @@
 // entry), so they are worded and quoted exactly as the Rust host words them.
 
 import { JsonObject } from './json.mjs';
+import { asciiLowercase, rustDebug } from './rust.mjs';
 
 /** The reference under which the host keeps a tenant's access token (lib.rs CREDENTIAL_NAME). */
 export const CREDENTIAL_NAME = 'access_token';
@@ -99,11 +100,6 @@ export function parseUrl(text) {
   }
 }
 
-/** ASCII-only lower case, as Rust's `eq_ignore_ascii_case` compares. */
-export function asciiLowercase(text) {
-  return text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
-}
-
 /** What the url crate says when it cannot parse `url` (its `ParseError` Display). Node's
  * URL only says "Invalid URL", so the common causes are told apart here. */
 function urlParseError(url) {
@@ -118,19 +114,3 @@ function urlParseError(url) {
   // Characters a host may not hold fail the url crate's IDNA step.
   return 'invalid international domain name';
 }
-
-/** Rust's `{:?}` of a string: quoted, with \0 \t \r \n \\ \" and every character Rust does
- * not print (controls, format characters, separators other than ' ', unassigned and
- * private-use code points, combining marks) written as \u{hex}. */
-export function rustDebug(text) {
-  const simple = { '\0': '\\0', '\t': '\\t', '\r': '\\r', '\n': '\\n', '\\': '\\\\', '"': '\\"' };
-  let result = '"';
-  for (const char of text) {
-    if (char in simple) result += simple[char];
-    else if (NOT_PRINTED.test(char)) result += `\\u{${char.codePointAt(0).toString(16)}}`;
-    else result += char;
-  }
-  return `${result}"`;
-}
-
-const NOT_PRINTED = /^(?! )[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Grapheme_Extend}]$/u;

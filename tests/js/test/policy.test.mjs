@@ -5,7 +5,8 @@ import { test } from 'node:test';
 
 import { parseAllowEnable } from '../lib/component.mjs';
 import { parseJson, stringifyJson } from '../lib/json.mjs';
-import { Policy, rustDebug, splitSecret } from '../lib/policy.mjs';
+import { Policy, splitSecret } from '../lib/policy.mjs';
+import { rustDebug } from '../lib/rust.mjs';
 
 const policy = () => new Policy('https://api.atlassian.com/', 't0k3n');
 
