@@ -2,6 +2,10 @@
 //! compiled once and cached as a precompiled `.cwasm` keyed by the component's hash and the
 //! engine's compatibility hash, one `ConnectorPre`, and a fresh `Store` per command. A trap
 //! becomes a `Stop` that names its cause; it never unwinds into the host.
+//!
+//! The CPU limit is enforced here: the epoch ticker interrupts the guest every few ticks, and
+//! the deadline callback asks the command's `Meter` how much of its CPU and wall-clock time
+//! is left (time blocked in host calls is not the guest's CPU time).
 
 use anyhow::{Context as _, Result};
 use sha2::{Digest, Sha256};
@@ -11,19 +15,37 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
 
 use crate::bindings::{Connector, ConnectorPre};
-use crate::limits::Limits;
-use crate::store::StoreState;
+use crate::limits::{LimitHit, Limits};
+use crate::store::{GUEST_STDERR_BYTES, StoreState};
 
 /// Granularity of the CPU deadline: a tick costs nothing, and 10 ms is far below any limit.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instances alive at once in the pool: one per concurrent command; the host runs a few
-/// threads, so 256 never binds while keeping the reservation small.
+/// threads, so 256 never binds while keeping the reservation small. A command that finds
+/// the pool full ends with a Type 4 entry saying so.
 const POOLED_INSTANCES: u32 = 256;
-/// Core modules and memories per component instance: the guest and WASI's adapters.
+/// Core instances per component instance: the guest's module and the two small modules
+/// `wasm-component-ld` adds (shim and fixups) make 3; 8 leaves room and costs only metadata.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+/// Linear memories per component instance: the guest has one. Each pooled memory reserves
+/// `Config::memory_reservation` (4 GiB) of address space, so this multiplies the host's
+/// reservation: 2 allows one more (an adapter's) while 256 instances stay near 2 TiB of the
+/// 128 TiB a process has, so several hosts fit in one process.
+const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables per component instance: the guest's and the shim's.
+const TABLES_PER_COMPONENT: u32 = 4;
+/// Part of wasmtime's message when a component's memories, tables or instance size do not
+/// fit the pool's limits: a configuration error, not a damaged cache.
+const POOL_MISFIT: &str = "does not fit in pooling allocator requirements";
+/// How wasmtime's `StoreLimits` words a refused memory growth, before the size in bytes.
+/// wasmtime is pinned (=48.0.8); the memory-bomb test fails if the wording changes.
+const MEMORY_REFUSED: &str = "forcing trap when growing memory to ";
 
 /// The engine, the prepared component and the epoch ticker.
 pub struct Runtime {
@@ -55,8 +77,11 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     pooling
         .total_component_instances(POOLED_INSTANCES)
         .total_core_instances(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
-        .total_memories(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
-        .total_tables(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(POOLED_INSTANCES * MEMORIES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .total_tables(POOLED_INSTANCES * TABLES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
         .max_memory_size(limits.memory_bytes.max(1 << 16));
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasmtime engine: {e}"))
@@ -66,7 +91,19 @@ impl Runtime {
     /// Load the component at `wasm_path`, through the `.cwasm` cache in `cache_dir`.
     pub fn load(wasm_path: &Path, cache_dir: &Path, limits: &Limits) -> Result<Runtime> {
         let engine = engine(limits)?;
-        let component = load_cached(&engine, wasm_path, cache_dir)?;
+        let component = load_cached(&engine, wasm_path, cache_dir).map_err(|error| {
+            // The pool's memory slots are sized by the memory limit; a component whose
+            // initial memory is larger can never run, so the host refuses to start.
+            if format!("{error:#}").contains(POOL_MISFIT) {
+                anyhow::anyhow!(
+                    "{} does not fit the host's limits (memory limit {} bytes): {error:#}",
+                    wasm_path.display(),
+                    limits.memory_bytes
+                )
+            } else {
+                error
+            }
+        })?;
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
         Connector::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)
@@ -83,17 +120,41 @@ impl Runtime {
 
     /// A fresh store and instance for one command.
     pub fn instantiate(&self, state: StoreState) -> std::result::Result<(Store<StoreState>, Connector), Stop> {
-        let cpu_ticks = state.limits.cpu_millis.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
+        let first_check = ticks(state.limits.cpu().min(state.limits.wall()));
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limiter());
-        // +1: the current tick may be almost over.
-        store.set_epoch_deadline(cpu_ticks + 1);
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(first_check);
+        // At each deadline, compare the guest's own time with its limits: blocked host calls
+        // moved the deadline closer without the guest computing, so it may go on.
+        store.epoch_deadline_callback(|mut context| {
+            let state = context.data_mut();
+            match state.meter.compute_left(&state.limits) {
+                Ok(left) => Ok(UpdateDeadline::Continue(ticks(left))),
+                Err(hit) => {
+                    state.meter.hit = Some(hit);
+                    Ok(UpdateDeadline::Interrupt)
+                }
+            }
+        });
         match self.pre.instantiate(&mut store) {
             Ok(connector) => Ok((store, connector)),
             Err(error) => Err(classify(&store, &error)),
         }
     }
+}
+
+/// Epoch ticks until the next check, for a span of time: +1 because the current tick may be
+/// almost over.
+fn ticks(span: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_millis().max(1);
+    u64::try_from(span.as_millis().div_ceil(tick)).unwrap_or(u64::MAX).saturating_add(1)
+}
+
+/// The size a memory was refused, from the trap `StoreLimits` raises (trap_on_grow_failure).
+fn refused_memory_bytes(error: &wasmtime::Error) -> Option<usize> {
+    let chain = format!("{error:#}");
+    let rest = &chain[chain.find(MEMORY_REFUSED)? + MEMORY_REFUSED.len()..];
+    rest.split(' ').next()?.parse().ok()
 }
 
 /// Name the cause of a failed call.
@@ -102,18 +163,27 @@ pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
     if let Some(fault) = &state.fault {
         return Stop::Fault(fault.clone());
     }
-    let chain = format!("{error:?}");
-    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
-        return Stop::Trapped(format!("it used more than its CPU time limit of {} ms", state.limits.cpu_millis));
+    // The epoch callback and the imports record the limit they enforce; the memory limit is
+    // enforced by wasmtime's `StoreLimits`, whose refusal names the size asked for.
+    if let Some(hit) = state.meter.hit.or_else(|| refused_memory_bytes(error).map(|asked_bytes| LimitHit::Memory { asked_bytes })) {
+        return Stop::Trapped(hit.describe(&state.limits));
     }
-    if chain.contains("memory growth failure") || chain.contains("memory minimum size") {
-        return Stop::Trapped(format!("it used more than its memory limit of {} bytes", state.limits.memory_bytes));
+    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        return Stop::Trapped(LimitHit::Cpu.describe(&state.limits));
+    }
+    if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+        return Stop::Trapped(format!(
+            "the host is already running its maximum of {POOLED_INSTANCES} commands at once; try again shortly"
+        ));
     }
     let stderr = String::from_utf8_lossy(&state.guest_stderr.contents()).trim().to_string();
     if stderr.contains("panicked at") {
         // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
         let detail: Vec<&str> = stderr.lines().skip_while(|line| !line.contains("panicked at")).take(2).collect();
         return Stop::Trapped(format!("the component panicked: {}", detail.join(" ")));
+    }
+    if state.guest_stderr.contents().len() >= GUEST_STDERR_BYTES {
+        return Stop::Trapped(format!("it wrote more than the {GUEST_STDERR_BYTES} bytes of stderr the host keeps"));
     }
     let trap = error.downcast_ref::<Trap>().map_or_else(|| error.to_string(), |trap| trap.to_string());
     Stop::Trapped(format!("the component trapped: {trap}"))
@@ -152,6 +222,9 @@ fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Co
         // it lives in the host's own cache directory.
         match unsafe { Component::deserialize_file(engine, &cached) } {
             Ok(component) => return Ok(component),
+            // The artifact is sound; the component does not fit this engine's pool, and a
+            // fresh compile would not fit either.
+            Err(e) if format!("{e:#}").contains(POOL_MISFIT) => anyhow::bail!("{e:#}"),
             Err(e) => eprintln!("iam-host: recompiling; cached {} unusable: {e}", cached.display()),
         }
     }
@@ -163,5 +236,5 @@ fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Co
     std::fs::write(&temporary, &bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
     std::fs::rename(&temporary, &cached).with_context(|| format!("cannot write {}", cached.display()))?;
     // SAFETY: these bytes were just produced by `precompile_component` on this engine.
-    unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e}"))
+    unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e:#}"))
 }

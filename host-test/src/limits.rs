@@ -1,8 +1,11 @@
 //! `Limits`: what one command may use. One serde struct (`deny_unknown_fields`) with named
-//! defaults, each with the reason for its size.
+//! defaults, each with the reason for its size. Also the `Meter` that accounts, per command,
+//! for what it has used against them, and the `LimitHit` that names the limit it ran into.
+//! What enforces each limit lives with the mechanism: memory in the store's limiter, CPU in
+//! the engine's epoch callback, requests and wall-clock time in the imports.
 
 use serde::Deserialize;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Linear memory per command: the connector needs well under 2 MiB; 64 MiB leaves room for
 /// large directory answers while a runaway guest stays small next to the host.
@@ -18,6 +21,14 @@ pub const DEFAULT_RESPONSE_BYTES: u64 = 10 << 20;
 pub const DEFAULT_CONNECT_TIMEOUT_MILLIS: u64 = 10_000;
 /// Overall timeout of one live request, whatever the guest asks for.
 pub const DEFAULT_REQUEST_TIMEOUT_MILLIS: u64 = 30_000;
+/// Wall-clock time per command, host calls included (the CPU limit does not count time the
+/// guest spends blocked in `send` or `sleep`). The connector waits at most 30 s for retries
+/// and a request at most 30 s: two minutes rides out a slow server, and no playbook step
+/// hangs on a guest that sleeps or a backend that stalls.
+pub const DEFAULT_WALL_MILLIS: u64 = 120_000;
+/// Request size cap (URL, headers and body): a SCIM user, the largest thing the connector
+/// sends, is kilobytes; 1 MiB keeps a hostile guest from making the host copy its memory.
+pub const DEFAULT_REQUEST_BYTES: u64 = 1 << 20;
 
 /// Per-command limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -29,6 +40,8 @@ pub struct Limits {
     pub response_bytes: u64,
     pub connect_timeout_millis: u64,
     pub request_timeout_millis: u64,
+    pub wall_millis: u64,
+    pub request_bytes: u64,
 }
 
 impl Default for Limits {
@@ -40,6 +53,8 @@ impl Default for Limits {
             response_bytes: DEFAULT_RESPONSE_BYTES,
             connect_timeout_millis: DEFAULT_CONNECT_TIMEOUT_MILLIS,
             request_timeout_millis: DEFAULT_REQUEST_TIMEOUT_MILLIS,
+            wall_millis: DEFAULT_WALL_MILLIS,
+            request_bytes: DEFAULT_REQUEST_BYTES,
         }
     }
 }
@@ -49,6 +64,85 @@ impl Limits {
     pub fn request_timeout(&self, asked_millis: Option<u32>) -> Duration {
         let cap = self.request_timeout_millis;
         Duration::from_millis(asked_millis.map_or(cap, |asked| u64::from(asked).min(cap)))
+    }
+
+    pub fn cpu(&self) -> Duration {
+        Duration::from_millis(self.cpu_millis)
+    }
+
+    pub fn wall(&self) -> Duration {
+        Duration::from_millis(self.wall_millis)
+    }
+}
+
+/// A limit a command ran into. It ends the sandbox, and the Type 4 entry names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitHit {
+    /// A linear memory would have grown to `asked_bytes`.
+    Memory { asked_bytes: usize },
+    /// The guest computed for longer than `cpu_millis`.
+    Cpu,
+    /// The command, host calls included, ran or asked to wait past `wall_millis`.
+    WallClock,
+    /// The guest kept sending after its request budget was spent.
+    Requests,
+}
+
+impl LimitHit {
+    /// The cause, as the entry names it after "stopped by the host: ".
+    pub fn describe(self, limits: &Limits) -> String {
+        match self {
+            LimitHit::Memory { asked_bytes } => format!(
+                "it used more than its memory limit of {} bytes (it asked for {asked_bytes})",
+                limits.memory_bytes
+            ),
+            LimitHit::Cpu => format!("it used more than its CPU time limit of {} ms", limits.cpu_millis),
+            LimitHit::WallClock => format!("it ran past its wall-clock limit of {} ms", limits.wall_millis),
+            LimitHit::Requests => format!(
+                "it kept sending HTTP requests after using up its budget of {}",
+                limits.max_requests
+            ),
+        }
+    }
+}
+
+/// What one command has used so far. A fresh one per command.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    started: Instant,
+    /// Time spent blocked in host calls that wait (`send`, `sleep`): not the guest's CPU.
+    host_time: Duration,
+    /// Requests passed to the backend.
+    pub requests_made: u32,
+    /// Requests refused because the budget was spent.
+    pub requests_refused: u32,
+    /// The limit that ended the command, recorded where it was enforced.
+    pub hit: Option<LimitHit>,
+}
+
+impl Meter {
+    pub fn start() -> Meter {
+        Meter { started: Instant::now(), host_time: Duration::ZERO, requests_made: 0, requests_refused: 0, hit: None }
+    }
+
+    /// Count time spent blocked in a host call that began at `entered`.
+    pub fn add_host_time(&mut self, entered: Instant) {
+        self.host_time = self.host_time.saturating_add(entered.elapsed());
+    }
+
+    /// Wall-clock time left; none once the limit has passed.
+    pub fn wall_left(&self, limits: &Limits) -> Option<Duration> {
+        limits.wall().checked_sub(self.started.elapsed()).filter(|left| !left.is_zero())
+    }
+
+    /// How long the guest may still compute before the next check, or the limit it has run
+    /// past. Its CPU time is the wall-clock time minus the time blocked in host calls, so a
+    /// slow server or a retry wait never counts as the guest's computing.
+    pub fn compute_left(&self, limits: &Limits) -> Result<Duration, LimitHit> {
+        let wall_left = self.wall_left(limits).ok_or(LimitHit::WallClock)?;
+        let guest_time = self.started.elapsed().saturating_sub(self.host_time);
+        let cpu_left = limits.cpu().checked_sub(guest_time).filter(|left| !left.is_zero()).ok_or(LimitHit::Cpu)?;
+        Ok(cpu_left.min(wall_left))
     }
 }
 
@@ -70,5 +164,36 @@ mod tests {
         assert_eq!(limits.request_timeout(Some(1_000)), Duration::from_millis(1_000));
         assert_eq!(limits.request_timeout(Some(u32::MAX)), Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MILLIS));
         assert_eq!(limits.request_timeout(None), Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MILLIS));
+    }
+
+    #[test]
+    fn time_blocked_in_host_calls_is_not_the_guests_cpu_time() {
+        let limits = Limits { cpu_millis: 1_000, wall_millis: 60_000, ..Limits::default() };
+        let mut meter = Meter::start();
+        // Pretend the command started five seconds ago and spent all but a moment waiting.
+        meter.started -= Duration::from_secs(5);
+        meter.host_time = Duration::from_millis(4_900);
+        assert!(meter.compute_left(&limits).is_ok_and(|left| left <= Duration::from_millis(900)));
+        meter.host_time = Duration::from_millis(3_000);
+        assert_eq!(meter.compute_left(&limits), Err(LimitHit::Cpu));
+    }
+
+    #[test]
+    fn the_wall_clock_limit_counts_host_calls_too() {
+        let limits = Limits { cpu_millis: 1_000, wall_millis: 2_000, ..Limits::default() };
+        let mut meter = Meter::start();
+        meter.started -= Duration::from_secs(3);
+        meter.host_time = Duration::from_secs(3);
+        assert_eq!(meter.wall_left(&limits), None);
+        assert_eq!(meter.compute_left(&limits), Err(LimitHit::WallClock));
+    }
+
+    #[test]
+    fn each_limit_hit_names_its_limit() {
+        let limits = Limits::default();
+        assert_eq!(LimitHit::Cpu.describe(&limits), "it used more than its CPU time limit of 2000 ms");
+        assert!(LimitHit::Memory { asked_bytes: 1 << 27 }.describe(&limits).contains("memory limit of 67108864 bytes"));
+        assert!(LimitHit::WallClock.describe(&limits).contains("wall-clock limit of 120000 ms"));
+        assert!(LimitHit::Requests.describe(&limits).contains("budget of 32"));
     }
 }

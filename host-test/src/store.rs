@@ -6,11 +6,13 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use crate::backend::Backend;
-use crate::limits::Limits;
+use crate::limits::{LimitHit, Limits, Meter};
 use crate::policy::Policy;
 
-/// How much of the guest's stderr (a panic message) is kept.
-const GUEST_STDERR_BYTES: usize = 4096;
+/// How much of the guest's stderr (a panic message) is kept. Past it the stream is closed: a
+/// guest's panic message is cut short, and a guest that keeps printing is stopped (Rust's
+/// `eprintln!` panics on a closed stderr), with the entry naming this limit.
+pub const GUEST_STDERR_BYTES: usize = 4096;
 
 /// A request as the guest asked for it: the proof that it names the credential and carries
 /// none.
@@ -35,7 +37,8 @@ pub struct StoreState {
     pub limits: Limits,
     pub store_limits: StoreLimits,
     pub backend: Box<dyn Backend>,
-    pub requests_made: u32,
+    /// Requests, time and the limit hit, if any, of this command.
+    pub meter: Meter,
     pub guest_requests: Vec<GuestRequest>,
     pub log: Vec<LogLine>,
     /// A fault that must end the command (a replay mismatch), reported after the trap.
@@ -65,7 +68,7 @@ impl StoreState {
             limits,
             store_limits,
             backend,
-            requests_made: 0,
+            meter: Meter::start(),
             guest_requests: Vec::new(),
             log: Vec::new(),
             fault: None,
@@ -77,6 +80,12 @@ impl StoreState {
 
     pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
         &mut self.store_limits
+    }
+
+    /// End the command at a limit: record it for the entry and trap.
+    pub fn stop<T>(&mut self, hit: LimitHit) -> wasmtime::Result<T> {
+        self.meter.hit = Some(hit);
+        Err(wasmtime::Error::msg(hit.describe(&self.limits)))
     }
 }
 
