@@ -11,5 +11,7 @@ mod cli;
 mod token;
 // The seed's four documented examples keep their fields and shapes.
 mod seed;
+// Hostile components and hostile servers meet their limits; the fuzz target and its corpus.
+mod limits;
 // The same component under Node.js (jco): every case prints the same bytes via tests/js/iam-host.mjs.
 mod js;
