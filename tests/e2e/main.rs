@@ -13,5 +13,7 @@ mod token;
 mod seed;
 // Hostile components and hostile servers meet their limits; the fuzz target and its corpus.
 mod limits;
+// Many tenants on one host from many threads: each request with its own token and origin.
+mod tenants;
 // The same component under Node.js (jco): every case prints the same bytes via tests/js/iam-host.mjs.
 mod js;
