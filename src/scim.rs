@@ -261,7 +261,13 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
     let year: i64 = year.parse().ok()?;
     let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
     let (hour, minute, second) = (hms.next()??, hms.next()??, hms.next()??);
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+    // HTTP dates have four-digit years; anything else is unreadable, not a wait to honour.
+    if !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+        || !(1970..=9999).contains(&year)
+    {
         return None;
     }
     let days = days_from_civil(year, month, day);
@@ -814,6 +820,12 @@ mod tests {
             Some(0)
         );
         assert_eq!(retry_after_millis(Some("soon"), now), None);
+        // Regression: a year beyond four digits overflowed the millisecond arithmetic.
+        assert_eq!(parse_http_date("Sun, 06 Nov 600000000 08:49:37 GMT"), None);
+        assert_eq!(
+            parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(253_402_300_799_000)
+        );
     }
 
     #[test]
