@@ -2,6 +2,7 @@
 //! a cassette in order and in virtual time; the live and recording backends talk to real
 //! servers (`live.rs`).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
@@ -55,7 +56,7 @@ pub fn system_now_millis() -> u64 {
 
 /// Answers from a cassette, in order, and sleeps in virtual time.
 pub struct Replay {
-    cassette: Cassette,
+    cassette: Arc<Cassette>,
     next: usize,
     virtual_now: u64,
     /// Total virtual time slept, for reports and tests.
@@ -64,6 +65,11 @@ pub struct Replay {
 
 impl Replay {
     pub fn new(cassette: Cassette) -> Replay {
+        Replay::shared(Arc::new(cassette))
+    }
+
+    /// A replay of a cassette shared with other replays (benchmarks, many tenants).
+    pub fn shared(cassette: Arc<Cassette>) -> Replay {
         Replay { cassette, next: 0, virtual_now: system_now_millis(), slept_millis: 0 }
     }
 }

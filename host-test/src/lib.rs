@@ -14,6 +14,7 @@
 mod bindings;
 pub mod artifact;
 pub mod backend;
+pub mod bench;
 pub mod cassette;
 pub mod engine;
 mod imports;
@@ -26,6 +27,7 @@ use anyhow::Result;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use backend::Backend;
 use bindings::WitConfig;
@@ -138,12 +140,14 @@ impl HostConfig {
 pub struct Host {
     runtime: Runtime,
     limits: Limits,
+    /// The most linear memory any command has used, for the benchmark.
+    peak_memory_bytes: AtomicUsize,
 }
 
 impl Host {
     pub fn new(config: HostConfig) -> Result<Host> {
         let runtime = Runtime::load(&config.component, &config.cache_dir, &config.limits)?;
-        Ok(Host { runtime, limits: config.limits })
+        Ok(Host { runtime, limits: config.limits, peak_memory_bytes: AtomicUsize::new(0) })
     }
 
     /// Run one command in a fresh sandbox, its HTTP carried by `backend`.
@@ -181,12 +185,20 @@ impl Host {
             Err(error) => stopped(invocation.command, engine::classify(&store, &error)),
         };
         let mut state = store.into_data();
+        self.peak_memory_bytes.fetch_max(state.memory.peak_bytes, Ordering::Relaxed);
         if let Err(unused) = state.backend.finish()
             && !matches!(outcome, Outcome::ReplayFailed(_))
         {
             outcome = Outcome::ReplayFailed(unused);
         }
         Report { outcome, guest_requests: state.guest_requests, log: state.log }
+    }
+}
+
+impl Host {
+    /// The most linear memory (summed over the component's memories) any command has used.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.peak_memory_bytes.load(Ordering::Relaxed)
     }
 }
 

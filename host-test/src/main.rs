@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use iam_host::backend::{Backend, Replay};
+use iam_host::bench::BenchOptions;
 use iam_host::cassette::Cassette;
 use iam_host::limits::Limits;
 use iam_host::live::{Live, LiveOptions, Record};
@@ -26,6 +27,7 @@ const USAGE: &str = "usage: iam-host run <COMMAND> --config <config.json> [--arg
                     (--cassette <cassette.json> | --live [--record <out.json>])
                     [--component <file.wasm>] [--limits <limits.json>]
        iam-host describe
+       iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]
 commands: iam-get-user, iam-create-user, iam-update-user, iam-disable-user, test-module, get-mapping-fields";
 
 /// What ended the process, decided in one place (`exit_code`).
@@ -154,6 +156,45 @@ fn describe() -> Result<Outcome> {
     Ok(Outcome::Entry { entry_type: EntryType::Note, entry_json: json.to_string() })
 }
 
+/// `iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]`:
+/// a table of the figures and their targets, and with `--json` one JSON object as the last
+/// line.
+fn bench(mut words: impl Iterator<Item = String>) -> Result<Outcome> {
+    let mut options = BenchOptions {
+        component: PathBuf::new(),
+        cache_dir: artifact::default_cache_dir(),
+        iterations: 20_000,
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        throughput_duration: std::time::Duration::from_secs(3),
+        cli: std::env::current_exe().ok(),
+    };
+    let (mut json, mut component) = (false, None);
+    while let Some(word) = words.next() {
+        let mut number = |flag: &str| -> Result<f64> {
+            let text = words.next().with_context(|| format!("{flag} needs a value"))?;
+            text.parse().with_context(|| format!("{flag} needs a number, got {text:?}"))
+        };
+        match word.as_str() {
+            "--json" => json = true,
+            "--iterations" => options.iterations = number("--iterations")?.max(1.0) as usize,
+            "--threads" => options.threads = number("--threads")?.max(1.0) as usize,
+            "--seconds" => options.throughput_duration = std::time::Duration::from_secs_f64(number("--seconds")?.max(0.1)),
+            "--component" => component = Some(PathBuf::from(words.next().context("--component needs a value")?)),
+            other => bail!("unexpected argument {other:?}; usage: iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]"),
+        }
+    }
+    options.component = match component {
+        Some(path) => path,
+        None => artifact::ensure_default_component()?,
+    };
+    let report = iam_host::bench::run(&options)?;
+    let mut printed = report.summary();
+    if json {
+        printed.push_str(&serde_json::to_string(&report).context("cannot serialise the report")?);
+    }
+    Ok(Outcome::Entry { entry_type: EntryType::Note, entry_json: printed.trim_end().to_string() })
+}
+
 fn main() -> ExitCode {
     let mut words = std::env::args().skip(1);
     let ending = match words.next().as_deref() {
@@ -162,6 +203,7 @@ fn main() -> ExitCode {
             Err(why) => Ending::Usage(format!("{why}\n{USAGE}")),
         },
         Some("describe") => describe().map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed),
+        Some("bench") => bench(words).map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

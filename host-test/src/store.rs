@@ -32,10 +32,53 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// `StoreLimits` plus a record of the linear memory the command used, summed over its
+/// memories (StoreLimits caps each memory on its own).
+pub struct MemoryMeter {
+    limits: StoreLimits,
+    total_bytes: usize,
+    pub peak_bytes: usize,
+}
+
+impl ResourceLimiter for MemoryMeter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.total_bytes = self.total_bytes.saturating_add(desired.saturating_sub(current));
+            self.peak_bytes = self.peak_bytes.max(self.total_bytes);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
 pub struct StoreState {
     pub policy: Policy,
     pub limits: Limits,
-    pub store_limits: StoreLimits,
+    pub memory: MemoryMeter,
     pub backend: Box<dyn Backend>,
     /// Requests, time and the limit hit, if any, of this command.
     pub meter: Meter,
@@ -66,7 +109,7 @@ impl StoreState {
         StoreState {
             policy,
             limits,
-            store_limits,
+            memory: MemoryMeter { limits: store_limits, total_bytes: 0, peak_bytes: 0 },
             backend,
             meter: Meter::start(),
             guest_requests: Vec::new(),
@@ -79,7 +122,7 @@ impl StoreState {
     }
 
     pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
-        &mut self.store_limits
+        &mut self.memory
     }
 
     /// End the command at a limit: record it for the entry and trap.
