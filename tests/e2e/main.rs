@@ -11,6 +11,8 @@ mod cli;
 mod token;
 // The seed's four documented examples keep their fields and shapes.
 mod seed;
+// Live HTTP against a real SCIM 2.0 server (tests/scim/server.py), record mode, the allowlist.
+mod live;
 // Hostile components and hostile servers meet their limits; the fuzz target and its corpus.
 mod limits;
 // Many tenants on one host from many threads: each request with its own token and origin.
