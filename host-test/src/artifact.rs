@@ -9,16 +9,22 @@ use std::time::SystemTime;
 
 /// The workspace root (the guest crate), known at build time.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from)
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
 /// The release component built by this repository.
 pub fn default_component() -> PathBuf {
-    target_dir().join("wasm32-wasip2").join("release").join("atlassian_iam.wasm")
+    target_dir()
+        .join("wasm32-wasip2")
+        .join("release")
+        .join("atlassian_iam.wasm")
 }
 
 /// Where precompiled components are cached.
@@ -42,13 +48,22 @@ pub fn build_component() -> Result<PathBuf> {
     eprintln!("iam-host: building the component (cargo build --release --target wasm32-wasip2)…");
     let status = Command::new(cargo)
         .current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--package", "atlassian-iam"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--package",
+            "atlassian-iam",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .status()
         .context("cannot run cargo to build the component")?;
     if !status.success() {
-        bail!("building the component failed ({status}); is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)");
+        bail!(
+            "building the component failed ({status}); is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
+        );
     }
     let component = default_component();
     if !component.is_file() {
@@ -62,13 +77,21 @@ fn sources_newer_than(component: &Path) -> bool {
         return true;
     };
     let root = workspace_root();
-    [root.join("src"), root.join("wit"), root.join("Cargo.toml")].iter().any(|path| newest(path) > built)
+    [root.join("src"), root.join("wit"), root.join("Cargo.toml")]
+        .iter()
+        .any(|path| newest(path) > built)
 }
 
 fn newest(path: &Path) -> SystemTime {
-    let own = path.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+    let own = path
+        .metadata()
+        .and_then(|m| m.modified())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     match std::fs::read_dir(path) {
-        Ok(entries) => entries.flatten().map(|entry| newest(&entry.path())).fold(own, SystemTime::max),
+        Ok(entries) => entries
+            .flatten()
+            .map(|entry| newest(&entry.path()))
+            .fold(own, SystemTime::max),
         Err(_) => own,
     }
 }

@@ -39,7 +39,11 @@ pub enum BackendError {
 
 pub trait Backend: Send {
     /// Send one request; a body larger than `max_body_bytes` is `TooLarge`.
-    fn send(&mut self, request: &OutgoingRequest, max_body_bytes: u64) -> Result<IncomingResponse, BackendError>;
+    fn send(
+        &mut self,
+        request: &OutgoingRequest,
+        max_body_bytes: u64,
+    ) -> Result<IncomingResponse, BackendError>;
     /// Wait before a retry.
     fn sleep(&mut self, millis: u64);
     /// Milliseconds since the Unix epoch.
@@ -51,7 +55,9 @@ pub trait Backend: Send {
 
 /// Milliseconds since the Unix epoch by the system clock.
 pub fn system_now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Answers from a cassette, in order, and sleeps in virtual time.
@@ -70,12 +76,21 @@ impl Replay {
 
     /// A replay of a cassette shared with other replays (benchmarks, many tenants).
     pub fn shared(cassette: Arc<Cassette>) -> Replay {
-        Replay { cassette, next: 0, virtual_now: system_now_millis(), slept_millis: 0 }
+        Replay {
+            cassette,
+            next: 0,
+            virtual_now: system_now_millis(),
+            slept_millis: 0,
+        }
     }
 }
 
 impl Backend for Replay {
-    fn send(&mut self, request: &OutgoingRequest, _max_body_bytes: u64) -> Result<IncomingResponse, BackendError> {
+    fn send(
+        &mut self,
+        request: &OutgoingRequest,
+        _max_body_bytes: u64,
+    ) -> Result<IncomingResponse, BackendError> {
         let actual = ActualRequest {
             method: &request.method,
             url: &request.url,
@@ -100,7 +115,11 @@ impl Backend for Replay {
         }
         self.next += 1;
         let response = &interaction.response;
-        Ok(IncomingResponse { status: response.status, headers: response.header_pairs(), body: response.body_bytes() })
+        Ok(IncomingResponse {
+            status: response.status,
+            headers: response.header_pairs(),
+            body: response.body_bytes(),
+        })
     }
 
     fn sleep(&mut self, millis: u64) {

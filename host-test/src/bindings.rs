@@ -3,8 +3,6 @@
 //! Imports are trappable: a host fault (a replay mismatch, an exhausted limit that must end
 //! the sandbox) becomes a trap, while policy refusals stay typed `http-error` values.
 
-
-
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "connector",

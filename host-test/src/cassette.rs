@@ -34,7 +34,11 @@ pub struct RecordedRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<Map<String, Value>>,
     /// Absent: the body is not compared. Present (`null` = no body): compared as JSON.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub body: Option<Value>,
 }
 
@@ -56,13 +60,16 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
 
 impl Cassette {
     pub fn load(path: &Path) -> anyhow::Result<Cassette> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read cassette {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("cassette {} is not valid", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read cassette {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("cassette {} is not valid", path.display()))
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(self).context("cannot serialise the cassette")?;
-        std::fs::write(path, text + "\n").with_context(|| format!("cannot write cassette {}", path.display()))
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write cassette {}", path.display()))
     }
 }
 
@@ -83,7 +90,18 @@ impl RecordedResponse {
 
 fn header_pairs(headers: Option<&Map<String, Value>>) -> Vec<(String, String)> {
     headers
-        .map(|map| map.iter().map(|(name, value)| (name.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_string))).collect())
+        .map(|map| {
+            map.iter()
+                .map(|(name, value)| {
+                    (
+                        name.clone(),
+                        value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_string),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -99,7 +117,9 @@ pub struct ActualRequest<'a> {
 impl ActualRequest<'_> {
     /// One line for reports, with any token redacted.
     pub fn describe(&self) -> String {
-        let body = self.body.map_or_else(|| "no body".to_string(), |b| format!("body {b}"));
+        let body = self
+            .body
+            .map_or_else(|| "no body".to_string(), |b| format!("body {b}"));
         format!("{} {} ({body})", self.method, self.url)
     }
 }
@@ -117,11 +137,19 @@ impl RecordedRequest {
     /// Why the actual request does not match this recording; none when it does.
     pub fn mismatch(&self, actual: &ActualRequest<'_>) -> Option<String> {
         if !self.method.eq_ignore_ascii_case(actual.method) {
-            return Some(format!("method {} differs from the recorded {}", actual.method, self.method));
+            return Some(format!(
+                "method {} differs from the recorded {}",
+                actual.method, self.method
+            ));
         }
         let recorded = match Url::parse(&self.url) {
             Ok(url) => url,
-            Err(e) => return Some(format!("the recorded url {:?} is not a URL ({e})", self.url)),
+            Err(e) => {
+                return Some(format!(
+                    "the recorded url {:?} is not a URL ({e})",
+                    self.url
+                ));
+            }
         };
         if recorded.scheme() != actual.url.scheme()
             || recorded.host_str() != actual.url.host_str()
@@ -139,16 +167,24 @@ impl RecordedRequest {
             let actual_body = match actual.body {
                 None => Value::Null,
                 Some(text) if text.trim().is_empty() => Value::Null,
-                Some(text) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())),
+                Some(text) => {
+                    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+                }
             };
             if *expected != actual_body {
                 return Some("the bodies differ".into());
             }
         }
         for (name, value) in header_pairs(self.headers.as_ref()) {
-            let found = actual.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)).map(|(_, v)| v.as_str());
+            let found = actual
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                .map(|(_, v)| v.as_str());
             let matches = match found {
-                Some(actual_value) if value == REDACTED_BEARER => actual_value.starts_with("Bearer ") && actual_value.len() > 7,
+                Some(actual_value) if value == REDACTED_BEARER => {
+                    actual_value.starts_with("Bearer ") && actual_value.len() > 7
+                }
                 Some(actual_value) => actual_value == value,
                 None => false,
             };
@@ -165,13 +201,20 @@ impl RecordedRequest {
 fn path_segments(url: &Url) -> Vec<String> {
     url.path()
         .split('/')
-        .map(|segment| percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned())
+        .map(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect()
 }
 
 /// Query parameters as a sorted multiset of decoded pairs (`+` and `%20` both mean space).
 fn query_pairs(url: &Url) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     pairs.sort();
     pairs
 }
@@ -181,7 +224,9 @@ pub fn redact_headers(headers: &[(String, String)]) -> Map<String, Value> {
     headers
         .iter()
         .map(|(name, value)| {
-            let value = if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie") {
+            let value = if name.eq_ignore_ascii_case("authorization")
+                || name.eq_ignore_ascii_case("cookie")
+            {
                 REDACTED_BEARER.to_string()
             } else {
                 value.clone()
@@ -200,18 +245,61 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
-    fn check(recording: &RecordedRequest, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Option<String> {
+    fn check(
+        recording: &RecordedRequest,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Option<String> {
         let url = Url::parse(url).unwrap();
-        let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-        recording.mismatch(&ActualRequest { method, url: &url, headers: &headers, body })
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        recording.mismatch(&ActualRequest {
+            method,
+            url: &url,
+            headers: &headers,
+            body,
+        })
     }
 
     #[test]
     fn spaces_match_as_plus_or_percent_20_and_parameter_order_is_free() {
-        let r = recorded(json!({"method": "GET", "url": "https://h/scim/Users?filter=userName+eq+%22a%40b%22&count=1"}));
-        assert_eq!(check(&r, "GET", "https://h/scim/Users?count=1&filter=userName%20eq%20%22a@b%22", &[], None), None);
-        assert!(check(&r, "GET", "https://h/scim/Users?filter=userName%20eq%20%22a@c%22&count=1", &[], None).is_some());
-        assert!(check(&r, "GET", "https://h/scim/Users?filter=userName%20eq%20%22a@b%22", &[], None).is_some());
+        let r = recorded(
+            json!({"method": "GET", "url": "https://h/scim/Users?filter=userName+eq+%22a%40b%22&count=1"}),
+        );
+        assert_eq!(
+            check(
+                &r,
+                "GET",
+                "https://h/scim/Users?count=1&filter=userName%20eq%20%22a@b%22",
+                &[],
+                None
+            ),
+            None
+        );
+        assert!(
+            check(
+                &r,
+                "GET",
+                "https://h/scim/Users?filter=userName%20eq%20%22a@c%22&count=1",
+                &[],
+                None
+            )
+            .is_some()
+        );
+        assert!(
+            check(
+                &r,
+                "GET",
+                "https://h/scim/Users?filter=userName%20eq%20%22a@b%22",
+                &[],
+                None
+            )
+            .is_some()
+        );
     }
 
     #[test]
@@ -220,42 +308,96 @@ mod tests {
         assert_eq!(check(&r, "GET", "https://h/Users/a%2Fb", &[], None), None);
         assert!(check(&r, "GET", "https://h/Users/a/b", &[], None).is_some());
         let decoded = recorded(json!({"method": "GET", "url": "https://h/Users/a%20b"}));
-        assert_eq!(check(&decoded, "GET", "https://h/Users/a%20b", &[], None), None);
+        assert_eq!(
+            check(&decoded, "GET", "https://h/Users/a%20b", &[], None),
+            None
+        );
     }
 
     #[test]
     fn bodies_compare_as_json_only_when_recorded() {
-        let r = recorded(json!({"method": "PUT", "url": "https://h/x", "body": {"a": 1, "b": [true]}}));
-        assert_eq!(check(&r, "PUT", "https://h/x", &[], Some(r#"{"b":[true],"a":1}"#)), None);
-        assert_eq!(check(&r, "PUT", "https://h/x", &[], Some(r#"{"a":2,"b":[true]}"#)).as_deref(), Some("the bodies differ"));
+        let r =
+            recorded(json!({"method": "PUT", "url": "https://h/x", "body": {"a": 1, "b": [true]}}));
+        assert_eq!(
+            check(&r, "PUT", "https://h/x", &[], Some(r#"{"b":[true],"a":1}"#)),
+            None
+        );
+        assert_eq!(
+            check(&r, "PUT", "https://h/x", &[], Some(r#"{"a":2,"b":[true]}"#)).as_deref(),
+            Some("the bodies differ")
+        );
         let no_body = recorded(json!({"method": "GET", "url": "https://h/x", "body": null}));
         assert_eq!(check(&no_body, "GET", "https://h/x", &[], None), None);
         assert!(check(&no_body, "GET", "https://h/x", &[], Some("{}")).is_some());
         let any_body = recorded(json!({"method": "POST", "url": "https://h/x"}));
-        assert_eq!(check(&any_body, "POST", "https://h/x", &[], Some("{}")), None);
+        assert_eq!(
+            check(&any_body, "POST", "https://h/x", &[], Some("{}")),
+            None
+        );
     }
 
     #[test]
     fn recorded_headers_must_be_present_and_a_redacted_bearer_matches_any_token() {
-        let r = recorded(json!({"method": "GET", "url": "https://h/x", "headers": {"Authorization": "Bearer <redacted>", "accept": "application/json"}}));
-        assert_eq!(check(&r, "GET", "https://h/x", &[("authorization", "Bearer abc"), ("Accept", "application/json")], None), None);
-        assert!(check(&r, "GET", "https://h/x", &[("Accept", "application/json")], None).is_some());
-        assert!(check(&r, "GET", "https://h/x", &[("authorization", "Basic abc"), ("Accept", "application/json")], None).is_some());
+        let r = recorded(
+            json!({"method": "GET", "url": "https://h/x", "headers": {"Authorization": "Bearer <redacted>", "accept": "application/json"}}),
+        );
+        assert_eq!(
+            check(
+                &r,
+                "GET",
+                "https://h/x",
+                &[
+                    ("authorization", "Bearer abc"),
+                    ("Accept", "application/json")
+                ],
+                None
+            ),
+            None
+        );
+        assert!(
+            check(
+                &r,
+                "GET",
+                "https://h/x",
+                &[("Accept", "application/json")],
+                None
+            )
+            .is_some()
+        );
+        assert!(
+            check(
+                &r,
+                "GET",
+                "https://h/x",
+                &[
+                    ("authorization", "Basic abc"),
+                    ("Accept", "application/json")
+                ],
+                None
+            )
+            .is_some()
+        );
     }
 
     #[test]
     fn methods_and_origins_must_be_equal() {
         let r = recorded(json!({"method": "GET", "url": "https://h/x"}));
-        assert!(check(&r, "POST", "https://h/x", &[], None).unwrap().contains("method"));
+        assert!(
+            check(&r, "POST", "https://h/x", &[], None)
+                .unwrap()
+                .contains("method")
+        );
         assert!(check(&r, "GET", "https://h:444/x", &[], None).is_some());
         assert!(check(&r, "GET", "http://h/x", &[], None).is_some());
     }
 
     #[test]
     fn response_bodies_keep_their_key_order_and_strings_are_raw() {
-        let response: RecordedResponse = serde_json::from_str(r#"{"status": 200, "body": {"z": 1, "a": 2}}"#).unwrap();
+        let response: RecordedResponse =
+            serde_json::from_str(r#"{"status": 200, "body": {"z": 1, "a": 2}}"#).unwrap();
         assert_eq!(response.body_bytes(), br#"{"z":1,"a":2}"#);
-        let raw: RecordedResponse = serde_json::from_str(r#"{"status": 502, "body": "<html>"}"#).unwrap();
+        let raw: RecordedResponse =
+            serde_json::from_str(r#"{"status": 502, "body": "<html>"}"#).unwrap();
         assert_eq!(raw.body_bytes(), b"<html>");
         let empty: RecordedResponse = serde_json::from_str(r#"{"status": 204}"#).unwrap();
         assert!(empty.body_bytes().is_empty());
@@ -269,7 +411,13 @@ mod tests {
 
     #[test]
     fn recording_redacts_the_token() {
-        let headers = redact_headers(&[("Authorization".into(), "Bearer s3cret".into()), ("Accept".into(), "application/json".into())]);
-        assert_eq!(Value::Object(headers), json!({"authorization": "Bearer <redacted>", "accept": "application/json"}));
+        let headers = redact_headers(&[
+            ("Authorization".into(), "Bearer s3cret".into()),
+            ("Accept".into(), "application/json".into()),
+        ]);
+        assert_eq!(
+            Value::Object(headers),
+            json!({"authorization": "Bearer <redacted>", "accept": "application/json"})
+        );
     }
 }

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, Trap,
-    UpdateDeadline,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError,
+    PoolingAllocationConfig, Store, Trap, UpdateDeadline,
 };
 
 use crate::bindings::{Connector, ConnectorPre};
@@ -117,21 +117,36 @@ impl Runtime {
             }
         })?;
         let mut linker = Linker::<StoreState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
         Connector::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)
             .map_err(|e| anyhow::anyhow!("cannot link the host imports: {e}"))?;
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| anyhow::anyhow!("{} does not fit the connector world: {e}", wasm_path.display()))?;
-        let pre = ConnectorPre::new(instance_pre)
-            .map_err(|e| anyhow::anyhow!("{} does not export the connector's commands: {e}", wasm_path.display()))?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            anyhow::anyhow!(
+                "{} does not fit the connector world: {e}",
+                wasm_path.display()
+            )
+        })?;
+        let pre = ConnectorPre::new(instance_pre).map_err(|e| {
+            anyhow::anyhow!(
+                "{} does not export the connector's commands: {e}",
+                wasm_path.display()
+            )
+        })?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), stop_ticker.clone());
-        Ok(Runtime { engine, pre, stop_ticker })
+        Ok(Runtime {
+            engine,
+            pre,
+            stop_ticker,
+        })
     }
 
     /// A fresh store and instance for one command.
-    pub fn instantiate(&self, state: StoreState) -> std::result::Result<(Store<StoreState>, Connector), Stop> {
+    pub fn instantiate(
+        &self,
+        state: StoreState,
+    ) -> std::result::Result<(Store<StoreState>, Connector), Stop> {
         let first_check = ticks(state.limits.cpu().min(state.limits.wall()));
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limiter());
@@ -159,7 +174,9 @@ impl Runtime {
 /// almost over.
 fn ticks(span: Duration) -> u64 {
     let tick = EPOCH_TICK.as_millis().max(1);
-    u64::try_from(span.as_millis().div_ceil(tick)).unwrap_or(u64::MAX).saturating_add(1)
+    u64::try_from(span.as_millis().div_ceil(tick))
+        .unwrap_or(u64::MAX)
+        .saturating_add(1)
 }
 
 /// The size a memory was refused, from the trap `StoreLimits` raises (trap_on_grow_failure).
@@ -177,7 +194,11 @@ pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
     }
     // The epoch callback and the imports record the limit they enforce; the memory limit is
     // enforced by wasmtime's `StoreLimits`, whose refusal names the size asked for.
-    if let Some(hit) = state.meter.hit.or_else(|| refused_memory_bytes(error).map(|asked_bytes| LimitHit::Memory { asked_bytes })) {
+    if let Some(hit) = state
+        .meter
+        .hit
+        .or_else(|| refused_memory_bytes(error).map(|asked_bytes| LimitHit::Memory { asked_bytes }))
+    {
         return Stop::Trapped(hit.describe(&state.limits));
     }
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
@@ -188,16 +209,26 @@ pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
             "the host is already running its maximum of {POOLED_INSTANCES} commands at once; try again shortly"
         ));
     }
-    let stderr = String::from_utf8_lossy(&state.guest_stderr.contents()).trim().to_string();
+    let stderr = String::from_utf8_lossy(&state.guest_stderr.contents())
+        .trim()
+        .to_string();
     if stderr.contains("panicked at") {
         // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
-        let detail: Vec<&str> = stderr.lines().skip_while(|line| !line.contains("panicked at")).take(2).collect();
+        let detail: Vec<&str> = stderr
+            .lines()
+            .skip_while(|line| !line.contains("panicked at"))
+            .take(2)
+            .collect();
         return Stop::Trapped(format!("the component panicked: {}", detail.join(" ")));
     }
     if state.guest_stderr.contents().len() >= GUEST_STDERR_BYTES {
-        return Stop::Trapped(format!("it wrote more than the {GUEST_STDERR_BYTES} bytes of stderr the host keeps"));
+        return Stop::Trapped(format!(
+            "it wrote more than the {GUEST_STDERR_BYTES} bytes of stderr the host keeps"
+        ));
     }
-    let trap = error.downcast_ref::<Trap>().map_or_else(|| error.to_string(), |trap| trap.to_string());
+    let trap = error
+        .downcast_ref::<Trap>()
+        .map_or_else(|| error.to_string(), |trap| trap.to_string());
     Stop::Trapped(format!("the component trapped: {trap}"))
 }
 
@@ -211,7 +242,9 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
             }
         })
         .map(|_| ())
-        .unwrap_or_else(|e| eprintln!("iam-host: warning: no epoch ticker, CPU limits are off: {e}"));
+        .unwrap_or_else(|e| {
+            eprintln!("iam-host: warning: no epoch ticker, CPU limits are off: {e}")
+        });
 }
 
 /// The cache file of a component for this engine.
@@ -226,7 +259,8 @@ fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
 
 /// Compile once; afterwards load the precompiled artifact this host wrote.
 fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Component> {
-    let wasm = std::fs::read(wasm_path).with_context(|| format!("cannot read component {}", wasm_path.display()))?;
+    let wasm = std::fs::read(wasm_path)
+        .with_context(|| format!("cannot read component {}", wasm_path.display()))?;
     let cached = cache_path(engine, &wasm, cache_dir);
     if cached.is_file() {
         // SAFETY: the file is one this host wrote with `precompile_component` for the same
@@ -237,16 +271,23 @@ fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Co
             // The artifact is sound; the component does not fit this engine's pool, and a
             // fresh compile would not fit either.
             Err(e) if format!("{e:#}").contains(POOL_MISFIT) => anyhow::bail!("{e:#}"),
-            Err(e) => eprintln!("iam-host: recompiling; cached {} unusable: {e}", cached.display()),
+            Err(e) => eprintln!(
+                "iam-host: recompiling; cached {} unusable: {e}",
+                cached.display()
+            ),
         }
     }
     let bytes = engine
         .precompile_component(&wasm)
         .map_err(|e| anyhow::anyhow!("{} is not a valid component: {e}", wasm_path.display()))?;
-    std::fs::create_dir_all(cache_dir).with_context(|| format!("cannot create cache directory {}", cache_dir.display()))?;
+    std::fs::create_dir_all(cache_dir)
+        .with_context(|| format!("cannot create cache directory {}", cache_dir.display()))?;
     let temporary = cached.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, &bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, &cached).with_context(|| format!("cannot write {}", cached.display()))?;
+    std::fs::write(&temporary, &bytes)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, &cached)
+        .with_context(|| format!("cannot write {}", cached.display()))?;
     // SAFETY: these bytes were just produced by `precompile_component` on this engine.
-    unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e:#}"))
+    unsafe { Component::deserialize(engine, &bytes) }
+        .map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e:#}"))
 }

@@ -27,14 +27,21 @@ const MAX_RECORDED_REQUESTS: usize = 64;
 
 /// Bytes of a request the host would copy: URL, headers and body.
 fn request_bytes(request: &Request) -> u64 {
-    let headers: usize = request.headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+    let headers: usize = request
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len())
+        .sum();
     let body = request.body.as_ref().map_or(0, String::len);
     (request.url.len() + headers + body) as u64
 }
 
 /// Bytes of a response the host would copy into the guest: headers and body.
 fn response_bytes(headers: &[(String, String)], body: &[u8]) -> u64 {
-    let headers: usize = headers.iter().map(|(name, value)| name.len() + value.len()).sum();
+    let headers: usize = headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
     (headers + body.len()) as u64
 }
 
@@ -44,13 +51,19 @@ impl HttpImports for StoreState {
         let size = request_bytes(&request);
         if size > self.limits.request_bytes {
             let cap = self.limits.request_bytes;
-            return Ok(Err(HttpError::Denied(format!("the request of {size} bytes is larger than the host's cap of {cap} bytes"))));
+            return Ok(Err(HttpError::Denied(format!(
+                "the request of {size} bytes is larger than the host's cap of {cap} bytes"
+            ))));
         }
         if self.guest_requests.len() < MAX_RECORDED_REQUESTS {
             self.guest_requests.push(GuestRequest {
                 method: request.method.clone(),
                 url: request.url.clone(),
-                headers: request.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect(),
+                headers: request
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.clone(), h.value.clone()))
+                    .collect(),
                 body: request.body.clone(),
                 auth: request.auth.clone(),
             });
@@ -60,15 +73,28 @@ impl HttpImports for StoreState {
             Ok(url) => url,
             Err(why) => return Ok(Err(HttpError::Denied(why))),
         };
-        let mut headers: Vec<(String, String)> = request.headers.into_iter().map(|h| (h.name, h.value)).collect();
+        let mut headers: Vec<(String, String)> = request
+            .headers
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect();
         if let Some(name) = &request.auth {
             match self.policy.credential(name) {
-                Some(secret) => headers.push(("Authorization".into(), format!("Bearer {}", secret.expose()))),
+                Some(secret) => headers.push((
+                    "Authorization".into(),
+                    format!("Bearer {}", secret.expose()),
+                )),
                 None => return Ok(Err(HttpError::UnknownCredential(name.clone()))),
             }
         }
-        if !matches!(request.method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
-            return Ok(Err(HttpError::Denied(format!("method {:?} is not allowed", request.method))));
+        if !matches!(
+            request.method.as_str(),
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+        ) {
+            return Ok(Err(HttpError::Denied(format!(
+                "method {:?} is not allowed",
+                request.method
+            ))));
         }
         // 2. Budget. The first refusals are values the guest reports; ignoring them ends it.
         if self.meter.requests_made >= self.limits.max_requests {
@@ -90,13 +116,18 @@ impl HttpImports for StoreState {
             url,
             headers,
             body: request.body,
-            timeout: self.limits.request_timeout(request.timeout_ms).min(wall_left),
+            timeout: self
+                .limits
+                .request_timeout(request.timeout_ms)
+                .min(wall_left),
         };
         let cap = self.limits.response_bytes;
         let entered = Instant::now();
         let answer = self.backend.send(&outgoing, cap);
         self.meter.add_host_time(entered);
-        if !matches!(answer, Err(BackendError::Fault(_))) && self.meter.wall_left(&self.limits).is_none() {
+        if !matches!(answer, Err(BackendError::Fault(_)))
+            && self.meter.wall_left(&self.limits).is_none()
+        {
             return self.stop(LimitHit::WallClock);
         }
         match answer {
@@ -105,7 +136,11 @@ impl HttpImports for StoreState {
             }
             Ok(response) => Ok(Ok(Response {
                 status: response.status,
-                headers: response.headers.into_iter().map(|(name, value)| Header { name, value }).collect(),
+                headers: response
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| Header { name, value })
+                    .collect(),
                 body: response.body,
             })),
             Err(BackendError::Timeout) => Ok(Err(HttpError::Timeout)),

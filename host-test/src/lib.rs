@@ -11,10 +11,10 @@
 //! and matching), [`artifact`] (finding or building the component), and `bindings` (the
 //! only generated code).
 
-mod bindings;
 pub mod artifact;
 pub mod backend;
 pub mod bench;
+mod bindings;
 pub mod cassette;
 pub mod engine;
 mod imports;
@@ -75,10 +75,16 @@ impl Command {
 impl FromStr for Command {
     type Err = String;
     fn from_str(name: &str) -> Result<Command, String> {
-        Command::ALL.into_iter().find(|c| c.name() == name).ok_or_else(|| {
-            let names: Vec<&str> = Command::ALL.iter().map(|c| c.name()).collect();
-            format!("unknown command {name:?}; expected one of {}", names.join(", "))
-        })
+        Command::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Command::ALL.iter().map(|c| c.name()).collect();
+                format!(
+                    "unknown command {name:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -103,7 +109,10 @@ pub enum EntryType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The entry to print.
-    Entry { entry_type: EntryType, entry_json: String },
+    Entry {
+        entry_type: EntryType,
+        entry_json: String,
+    },
     /// Replay failed: a request matched no interaction, or interactions were left unused.
     ReplayFailed(String),
 }
@@ -147,13 +156,21 @@ pub struct Host {
 impl Host {
     pub fn new(config: HostConfig) -> Result<Host> {
         let runtime = Runtime::load(&config.component, &config.cache_dir, &config.limits)?;
-        Ok(Host { runtime, limits: config.limits, peak_memory_bytes: AtomicUsize::new(0) })
+        Ok(Host {
+            runtime,
+            limits: config.limits,
+            peak_memory_bytes: AtomicUsize::new(0),
+        })
     }
 
     /// Run one command in a fresh sandbox, its HTTP carried by `backend`.
     pub fn run(&self, invocation: &Invocation, backend: Box<dyn Backend>) -> Report {
         let (params, token) = split_secret(&invocation.params);
-        let policy = Policy::for_instance(params.get("url").and_then(Value::as_str), CREDENTIAL_NAME, token.clone());
+        let policy = Policy::for_instance(
+            params.get("url").and_then(Value::as_str),
+            CREDENTIAL_NAME,
+            token.clone(),
+        );
         let config = WitConfig {
             params_json: Value::Object(params).to_string(),
             credential: token.map(|_| CREDENTIAL_NAME.to_string()),
@@ -162,36 +179,66 @@ impl Host {
         let (mut store, connector) = match self.runtime.instantiate(state) {
             Ok(instance) => instance,
             Err(stop) => {
-                return Report { outcome: stopped(invocation.command, stop), guest_requests: Vec::new(), log: Vec::new() };
+                return Report {
+                    outcome: stopped(invocation.command, stop),
+                    guest_requests: Vec::new(),
+                    log: Vec::new(),
+                };
             }
         };
-        let profile_json = invocation.args.get("user-profile").filter(|v| !v.is_null()).map(Value::to_string);
-        let allow_enable = atlassian_iam::profile::parse_allow_enable(invocation.args.get("allow-enable"));
+        let profile_json = invocation
+            .args
+            .get("user-profile")
+            .filter(|v| !v.is_null())
+            .map(Value::to_string);
+        let allow_enable =
+            atlassian_iam::profile::parse_allow_enable(invocation.args.get("allow-enable"));
         let commands = connector.iam_atlassian_commands();
         let profile = profile_json.as_deref();
         let called = match invocation.command {
-            Command::GetUser => commands.call_get_user(&mut store, &config, profile).map(iam_entry),
-            Command::CreateUser => commands.call_create_user(&mut store, &config, profile, allow_enable).map(iam_entry),
-            Command::UpdateUser => commands.call_update_user(&mut store, &config, profile, allow_enable).map(iam_entry),
-            Command::DisableUser => commands.call_disable_user(&mut store, &config, profile).map(iam_entry),
-            Command::TestModule => commands.call_test_module(&mut store, &config).map(|r| r.map_err(|e| e.entry_json)),
-            Command::GetMappingFields => {
-                commands.call_get_mapping_fields(&mut store, &config).map(|r| r.map(|m| m.entry_json).map_err(|e| e.entry_json))
-            }
+            Command::GetUser => commands
+                .call_get_user(&mut store, &config, profile)
+                .map(iam_entry),
+            Command::CreateUser => commands
+                .call_create_user(&mut store, &config, profile, allow_enable)
+                .map(iam_entry),
+            Command::UpdateUser => commands
+                .call_update_user(&mut store, &config, profile, allow_enable)
+                .map(iam_entry),
+            Command::DisableUser => commands
+                .call_disable_user(&mut store, &config, profile)
+                .map(iam_entry),
+            Command::TestModule => commands
+                .call_test_module(&mut store, &config)
+                .map(|r| r.map_err(|e| e.entry_json)),
+            Command::GetMappingFields => commands
+                .call_get_mapping_fields(&mut store, &config)
+                .map(|r| r.map(|m| m.entry_json).map_err(|e| e.entry_json)),
         };
         let mut outcome = match called {
-            Ok(Ok(entry_json)) => Outcome::Entry { entry_type: EntryType::Note, entry_json },
-            Ok(Err(entry_json)) => Outcome::Entry { entry_type: EntryType::Error, entry_json },
+            Ok(Ok(entry_json)) => Outcome::Entry {
+                entry_type: EntryType::Note,
+                entry_json,
+            },
+            Ok(Err(entry_json)) => Outcome::Entry {
+                entry_type: EntryType::Error,
+                entry_json,
+            },
             Err(error) => stopped(invocation.command, engine::classify(&store, &error)),
         };
         let mut state = store.into_data();
-        self.peak_memory_bytes.fetch_max(state.memory.peak_bytes, Ordering::Relaxed);
+        self.peak_memory_bytes
+            .fetch_max(state.memory.peak_bytes, Ordering::Relaxed);
         if let Err(unused) = state.backend.finish()
             && !matches!(outcome, Outcome::ReplayFailed(_))
         {
             outcome = Outcome::ReplayFailed(unused);
         }
-        Report { outcome, guest_requests: state.guest_requests, log: state.log }
+        Report {
+            outcome,
+            guest_requests: state.guest_requests,
+            log: state.log,
+        }
     }
 }
 
@@ -228,8 +275,15 @@ pub fn split_secret(params: &Map<String, Value>) -> (Map<String, Value>, Option<
     let mut rest = params.clone();
     let creds = rest.shift_remove("access_token_creds");
     let plain = rest.shift_remove("access_token");
-    let from_creds = creds.as_ref().and_then(|c| c.get("password")).and_then(Value::as_str).filter(|p| !p.is_empty());
-    let from_plain = plain.as_ref().and_then(Value::as_str).filter(|p| !p.is_empty());
+    let from_creds = creds
+        .as_ref()
+        .and_then(|c| c.get("password"))
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty());
+    let from_plain = plain
+        .as_ref()
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty());
     let token = from_creds.or(from_plain).map(Secret::new);
     (rest, token)
 }
@@ -246,8 +300,17 @@ mod tests {
         assert_eq!(Value::Object(rest), json!({"url": "u"}));
         assert_eq!(token.map(|t| t.expose().to_string()), Some("creds".into()));
         let params = json!({"access_token": "plain", "access_token_creds": {"password": ""}});
-        assert_eq!(split_secret(params.as_object().unwrap()).1.map(|t| t.expose().to_string()), Some("plain".into()));
-        assert!(split_secret(json!({"access_token": 5}).as_object().unwrap()).1.is_none());
+        assert_eq!(
+            split_secret(params.as_object().unwrap())
+                .1
+                .map(|t| t.expose().to_string()),
+            Some("plain".into())
+        );
+        assert!(
+            split_secret(json!({"access_token": 5}).as_object().unwrap())
+                .1
+                .is_none()
+        );
     }
 
     #[test]
@@ -255,6 +318,11 @@ mod tests {
         for command in Command::ALL {
             assert_eq!(command.name().parse::<Command>(), Ok(command));
         }
-        assert!("iam-delete-user".parse::<Command>().unwrap_err().contains("expected one of iam-get-user"));
+        assert!(
+            "iam-delete-user"
+                .parse::<Command>()
+                .unwrap_err()
+                .contains("expected one of iam-get-user")
+        );
     }
 }

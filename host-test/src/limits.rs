@@ -96,8 +96,14 @@ impl LimitHit {
                 "it used more than its memory limit of {} bytes (it asked for {asked_bytes})",
                 limits.memory_bytes
             ),
-            LimitHit::Cpu => format!("it used more than its CPU time limit of {} ms", limits.cpu_millis),
-            LimitHit::WallClock => format!("it ran past its wall-clock limit of {} ms", limits.wall_millis),
+            LimitHit::Cpu => format!(
+                "it used more than its CPU time limit of {} ms",
+                limits.cpu_millis
+            ),
+            LimitHit::WallClock => format!(
+                "it ran past its wall-clock limit of {} ms",
+                limits.wall_millis
+            ),
             LimitHit::Requests => format!(
                 "it kept sending HTTP requests after using up its budget of {}",
                 limits.max_requests
@@ -122,7 +128,13 @@ pub struct Meter {
 
 impl Meter {
     pub fn start() -> Meter {
-        Meter { started: Instant::now(), host_time: Duration::ZERO, requests_made: 0, requests_refused: 0, hit: None }
+        Meter {
+            started: Instant::now(),
+            host_time: Duration::ZERO,
+            requests_made: 0,
+            requests_refused: 0,
+            hit: None,
+        }
     }
 
     /// Count time spent blocked in a host call that began at `entered`.
@@ -132,7 +144,10 @@ impl Meter {
 
     /// Wall-clock time left; none once the limit has passed.
     pub fn wall_left(&self, limits: &Limits) -> Option<Duration> {
-        limits.wall().checked_sub(self.started.elapsed()).filter(|left| !left.is_zero())
+        limits
+            .wall()
+            .checked_sub(self.started.elapsed())
+            .filter(|left| !left.is_zero())
     }
 
     /// How long the guest may still compute before the next check, or the limit it has run
@@ -141,7 +156,11 @@ impl Meter {
     pub fn compute_left(&self, limits: &Limits) -> Result<Duration, LimitHit> {
         let wall_left = self.wall_left(limits).ok_or(LimitHit::WallClock)?;
         let guest_time = self.started.elapsed().saturating_sub(self.host_time);
-        let cpu_left = limits.cpu().checked_sub(guest_time).filter(|left| !left.is_zero()).ok_or(LimitHit::Cpu)?;
+        let cpu_left = limits
+            .cpu()
+            .checked_sub(guest_time)
+            .filter(|left| !left.is_zero())
+            .ok_or(LimitHit::Cpu)?;
         Ok(cpu_left.min(wall_left))
     }
 }
@@ -153,7 +172,13 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused_and_missing_ones_take_defaults() {
         let limits: Limits = serde_json::from_str(r#"{"max_requests": 3}"#).unwrap();
-        assert_eq!(limits, Limits { max_requests: 3, ..Limits::default() });
+        assert_eq!(
+            limits,
+            Limits {
+                max_requests: 3,
+                ..Limits::default()
+            }
+        );
         let err = serde_json::from_str::<Limits>(r#"{"max_request": 3}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `max_request`"));
     }
@@ -161,26 +186,47 @@ mod tests {
     #[test]
     fn the_guest_cannot_raise_the_request_timeout() {
         let limits = Limits::default();
-        assert_eq!(limits.request_timeout(Some(1_000)), Duration::from_millis(1_000));
-        assert_eq!(limits.request_timeout(Some(u32::MAX)), Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MILLIS));
-        assert_eq!(limits.request_timeout(None), Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MILLIS));
+        assert_eq!(
+            limits.request_timeout(Some(1_000)),
+            Duration::from_millis(1_000)
+        );
+        assert_eq!(
+            limits.request_timeout(Some(u32::MAX)),
+            Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MILLIS)
+        );
+        assert_eq!(
+            limits.request_timeout(None),
+            Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MILLIS)
+        );
     }
 
     #[test]
     fn time_blocked_in_host_calls_is_not_the_guests_cpu_time() {
-        let limits = Limits { cpu_millis: 1_000, wall_millis: 60_000, ..Limits::default() };
+        let limits = Limits {
+            cpu_millis: 1_000,
+            wall_millis: 60_000,
+            ..Limits::default()
+        };
         let mut meter = Meter::start();
         // Pretend the command started five seconds ago and spent all but a moment waiting.
         meter.started -= Duration::from_secs(5);
         meter.host_time = Duration::from_millis(4_900);
-        assert!(meter.compute_left(&limits).is_ok_and(|left| left <= Duration::from_millis(900)));
+        assert!(
+            meter
+                .compute_left(&limits)
+                .is_ok_and(|left| left <= Duration::from_millis(900))
+        );
         meter.host_time = Duration::from_millis(3_000);
         assert_eq!(meter.compute_left(&limits), Err(LimitHit::Cpu));
     }
 
     #[test]
     fn the_wall_clock_limit_counts_host_calls_too() {
-        let limits = Limits { cpu_millis: 1_000, wall_millis: 2_000, ..Limits::default() };
+        let limits = Limits {
+            cpu_millis: 1_000,
+            wall_millis: 2_000,
+            ..Limits::default()
+        };
         let mut meter = Meter::start();
         meter.started -= Duration::from_secs(3);
         meter.host_time = Duration::from_secs(3);
@@ -191,9 +237,26 @@ mod tests {
     #[test]
     fn each_limit_hit_names_its_limit() {
         let limits = Limits::default();
-        assert_eq!(LimitHit::Cpu.describe(&limits), "it used more than its CPU time limit of 2000 ms");
-        assert!(LimitHit::Memory { asked_bytes: 1 << 27 }.describe(&limits).contains("memory limit of 67108864 bytes"));
-        assert!(LimitHit::WallClock.describe(&limits).contains("wall-clock limit of 120000 ms"));
-        assert!(LimitHit::Requests.describe(&limits).contains("budget of 32"));
+        assert_eq!(
+            LimitHit::Cpu.describe(&limits),
+            "it used more than its CPU time limit of 2000 ms"
+        );
+        assert!(
+            LimitHit::Memory {
+                asked_bytes: 1 << 27
+            }
+            .describe(&limits)
+            .contains("memory limit of 67108864 bytes")
+        );
+        assert!(
+            LimitHit::WallClock
+                .describe(&limits)
+                .contains("wall-clock limit of 120000 ms")
+        );
+        assert!(
+            LimitHit::Requests
+                .describe(&limits)
+                .contains("budget of 32")
+        );
     }
 }

@@ -39,8 +39,14 @@ enum Ending {
 
 fn exit_code(ending: &Ending) -> ExitCode {
     match ending {
-        Ending::Printed(Outcome::Entry { entry_type: EntryType::Note, .. }) => ExitCode::from(0),
-        Ending::Printed(Outcome::Entry { entry_type: EntryType::Error, .. }) => ExitCode::from(1),
+        Ending::Printed(Outcome::Entry {
+            entry_type: EntryType::Note,
+            ..
+        }) => ExitCode::from(0),
+        Ending::Printed(Outcome::Entry {
+            entry_type: EntryType::Error,
+            ..
+        }) => ExitCode::from(1),
         Ending::Usage(_) => ExitCode::from(2),
         Ending::Printed(Outcome::ReplayFailed(_)) => ExitCode::from(3),
     }
@@ -63,11 +69,19 @@ struct RunArgs {
 }
 
 fn parse_run(mut words: impl Iterator<Item = String>) -> Result<RunArgs, String> {
-    let command = words.next().ok_or("missing <COMMAND>")?.parse::<Command>()?;
+    let command = words
+        .next()
+        .ok_or("missing <COMMAND>")?
+        .parse::<Command>()?;
     let (mut config, mut args, mut cassette, mut live, mut record, mut component, mut limits) =
         (None, None, None, false, None, None, None);
     while let Some(word) = words.next() {
-        let mut value = |flag: &str| words.next().map(PathBuf::from).ok_or(format!("{flag} needs a value"));
+        let mut value = |flag: &str| {
+            words
+                .next()
+                .map(PathBuf::from)
+                .ok_or(format!("{flag} needs a value"))
+        };
         match word.as_str() {
             "--config" => config = Some(value("--config")?),
             "--args" => args = Some(value("--args")?),
@@ -87,11 +101,19 @@ fn parse_run(mut words: impl Iterator<Item = String>) -> Result<RunArgs, String>
         (None, false, None) => return Err("give --cassette <file> or --live".into()),
         (Some(_), _, _) => return Err("--cassette and --live exclude each other".into()),
     };
-    Ok(RunArgs { command, config, args, transport, component, limits })
+    Ok(RunArgs {
+        command,
+        config,
+        args,
+        transport,
+        component,
+        limits,
+    })
 }
 
 fn read_json_object(path: &Path, what: &str) -> Result<Map<String, Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => bail!("{what} {} must hold a JSON object", path.display()),
@@ -102,12 +124,22 @@ fn read_json_object(path: &Path, what: &str) -> Result<Map<String, Value>> {
 /// A path a recording can be written to, checked before the command runs, so that a typo
 /// is a usage error and not a lost recording.
 fn writable(path: &Path) -> Result<PathBuf> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !parent.is_dir() {
-        bail!("cannot write the recording {}: {} is not a directory", path.display(), parent.display());
+        bail!(
+            "cannot write the recording {}: {} is not a directory",
+            path.display(),
+            parent.display()
+        );
     }
     if path.is_dir() {
-        bail!("cannot write the recording {}: it is a directory", path.display());
+        bail!(
+            "cannot write the recording {}: it is a directory",
+            path.display()
+        );
     }
     Ok(path.to_path_buf())
 }
@@ -120,8 +152,10 @@ fn run(run_args: RunArgs) -> Result<Outcome> {
     };
     let limits = match &run_args.limits {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read limits file {}", path.display()))?;
-            serde_json::from_str::<Limits>(&text).with_context(|| format!("limits file {} is not valid", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read limits file {}", path.display()))?;
+            serde_json::from_str::<Limits>(&text)
+                .with_context(|| format!("limits file {} is not valid", path.display()))?
         }
         None => Limits::default(),
     };
@@ -139,8 +173,19 @@ fn run(run_args: RunArgs) -> Result<Outcome> {
         Some(path) => path,
         None => artifact::ensure_default_component()?,
     };
-    let host = Host::new(HostConfig { component, cache_dir: artifact::default_cache_dir(), limits })?;
-    let report = host.run(&Invocation { command: run_args.command, params, args }, backend);
+    let host = Host::new(HostConfig {
+        component,
+        cache_dir: artifact::default_cache_dir(),
+        limits,
+    })?;
+    let report = host.run(
+        &Invocation {
+            command: run_args.command,
+            params,
+            args,
+        },
+        backend,
+    );
     for line in &report.log {
         eprintln!("iam-host: guest {}: {}", line.level, line.message);
     }
@@ -153,7 +198,10 @@ fn describe() -> Result<Outcome> {
         "name": about.name, "version": about.version, "commands": about.commands,
         "origins": about.origins, "credentials": about.credentials,
     });
-    Ok(Outcome::Entry { entry_type: EntryType::Note, entry_json: json.to_string() })
+    Ok(Outcome::Entry {
+        entry_type: EntryType::Note,
+        entry_json: json.to_string(),
+    })
 }
 
 /// `iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]`:
@@ -171,16 +219,28 @@ fn bench(mut words: impl Iterator<Item = String>) -> Result<Outcome> {
     let (mut json, mut component) = (false, None);
     while let Some(word) = words.next() {
         let mut number = |flag: &str| -> Result<f64> {
-            let text = words.next().with_context(|| format!("{flag} needs a value"))?;
-            text.parse().with_context(|| format!("{flag} needs a number, got {text:?}"))
+            let text = words
+                .next()
+                .with_context(|| format!("{flag} needs a value"))?;
+            text.parse()
+                .with_context(|| format!("{flag} needs a number, got {text:?}"))
         };
         match word.as_str() {
             "--json" => json = true,
             "--iterations" => options.iterations = number("--iterations")?.max(1.0) as usize,
             "--threads" => options.threads = number("--threads")?.max(1.0) as usize,
-            "--seconds" => options.throughput_duration = std::time::Duration::from_secs_f64(number("--seconds")?.max(0.1)),
-            "--component" => component = Some(PathBuf::from(words.next().context("--component needs a value")?)),
-            other => bail!("unexpected argument {other:?}; usage: iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]"),
+            "--seconds" => {
+                options.throughput_duration =
+                    std::time::Duration::from_secs_f64(number("--seconds")?.max(0.1))
+            }
+            "--component" => {
+                component = Some(PathBuf::from(
+                    words.next().context("--component needs a value")?,
+                ))
+            }
+            other => bail!(
+                "unexpected argument {other:?}; usage: iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]"
+            ),
         }
     }
     options.component = match component {
@@ -192,18 +252,27 @@ fn bench(mut words: impl Iterator<Item = String>) -> Result<Outcome> {
     if json {
         printed.push_str(&serde_json::to_string(&report).context("cannot serialise the report")?);
     }
-    Ok(Outcome::Entry { entry_type: EntryType::Note, entry_json: printed.trim_end().to_string() })
+    Ok(Outcome::Entry {
+        entry_type: EntryType::Note,
+        entry_json: printed.trim_end().to_string(),
+    })
 }
 
 fn main() -> ExitCode {
     let mut words = std::env::args().skip(1);
     let ending = match words.next().as_deref() {
         Some("run") => match parse_run(words) {
-            Ok(run_args) => run(run_args).map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed),
+            Ok(run_args) => {
+                run(run_args).map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed)
+            }
             Err(why) => Ending::Usage(format!("{why}\n{USAGE}")),
         },
-        Some("describe") => describe().map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed),
-        Some("bench") => bench(words).map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed),
+        Some("describe") => {
+            describe().map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed)
+        }
+        Some("bench") => {
+            bench(words).map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed)
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -8,7 +8,13 @@ use std::fmt;
 use url::{Host, Url};
 
 /// Headers only the host may set: credentials and routing.
-const FORBIDDEN_GUEST_HEADERS: [&str; 5] = ["authorization", "cookie", "host", "proxy-authorization", "set-cookie"];
+const FORBIDDEN_GUEST_HEADERS: [&str; 5] = [
+    "authorization",
+    "cookie",
+    "host",
+    "proxy-authorization",
+    "set-cookie",
+];
 
 /// Scheme, host and port of a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,29 +70,53 @@ pub struct Policy {
 impl Policy {
     /// The policy of an instance: its url's origin, and its token under `credential_name`.
     pub fn for_instance(url: Option<&str>, credential_name: &str, token: Option<Secret>) -> Policy {
-        let allowed_origin = url.and_then(|u| Url::parse(u).ok()).filter(|u| matches!(u.scheme(), "http" | "https")).and_then(|u| Origin::of(&u));
-        let credentials = token.map(|t| (credential_name.to_string(), t)).into_iter().collect();
-        Policy { allowed_origin, credentials }
+        let allowed_origin = url
+            .and_then(|u| Url::parse(u).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .and_then(|u| Origin::of(&u));
+        let credentials = token
+            .map(|t| (credential_name.to_string(), t))
+            .into_iter()
+            .collect();
+        Policy {
+            allowed_origin,
+            credentials,
+        }
     }
 
     /// Check a guest request's URL and headers; the parsed URL when allowed.
     pub fn check(&self, url: &str, header_names: &[&str]) -> Result<Url, String> {
-        let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not an absolute URL ({e})"))?;
+        let parsed =
+            Url::parse(url).map_err(|e| format!("{url:?} is not an absolute URL ({e})"))?;
         let origin = Origin::of(&parsed).ok_or_else(|| format!("{url:?} has no host"))?;
         match &self.allowed_origin {
             Some(allowed) if *allowed == origin => {}
-            Some(allowed) => return Err(format!("origin {origin} is not allowed; this tenant may reach only {allowed}")),
-            None => return Err(format!("origin {origin} is not allowed; this tenant has no usable url configured")),
+            Some(allowed) => {
+                return Err(format!(
+                    "origin {origin} is not allowed; this tenant may reach only {allowed}"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "origin {origin} is not allowed; this tenant has no usable url configured"
+                ));
+            }
         }
         // The bearer token travels in every request: over plain http anyone on the path reads
         // it. Only a loopback address keeps it on this machine (local test servers).
         if parsed.scheme() == "http" && !is_loopback(&parsed) {
-            return Err(format!("plain http is allowed only to a loopback address; {origin} must use https"));
+            return Err(format!(
+                "plain http is allowed only to a loopback address; {origin} must use https"
+            ));
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err("URLs with user information are not allowed".into());
         }
-        if let Some(name) = header_names.iter().find(|name| FORBIDDEN_GUEST_HEADERS.iter().any(|f| f.eq_ignore_ascii_case(name))) {
+        if let Some(name) = header_names.iter().find(|name| {
+            FORBIDDEN_GUEST_HEADERS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(name))
+        }) {
             return Err(format!("the guest may not set the {name:?} header"));
         }
         Ok(parsed)
@@ -113,36 +143,76 @@ mod tests {
     use super::*;
 
     fn policy() -> Policy {
-        Policy::for_instance(Some("https://api.atlassian.com/"), "access_token", Some(Secret::new("t0k3n")))
+        Policy::for_instance(
+            Some("https://api.atlassian.com/"),
+            "access_token",
+            Some(Secret::new("t0k3n")),
+        )
     }
 
     #[test]
     fn the_configured_origin_is_allowed() {
-        let url = policy().check("https://api.atlassian.com/scim/directory/d/Users?count=1", &["accept"]).unwrap();
+        let url = policy()
+            .check(
+                "https://api.atlassian.com/scim/directory/d/Users?count=1",
+                &["accept"],
+            )
+            .unwrap();
         assert_eq!(url.path(), "/scim/directory/d/Users");
-        assert!(policy().check("https://API.atlassian.com:443/x", &[]).is_ok());
+        assert!(
+            policy()
+                .check("https://API.atlassian.com:443/x", &[])
+                .is_ok()
+        );
     }
 
     #[test]
     fn disallowed_origins_are_denied() {
-        for url in ["https://evil.example/x", "http://api.atlassian.com/x", "https://api.atlassian.com:8443/x", "https://api.atlassian.com.evil.example/x"] {
+        for url in [
+            "https://evil.example/x",
+            "http://api.atlassian.com/x",
+            "https://api.atlassian.com:8443/x",
+            "https://api.atlassian.com.evil.example/x",
+        ] {
             let err = policy().check(url, &[]).unwrap_err();
             assert!(err.contains("is not allowed"), "{url}: {err}");
         }
-        assert!(policy().check("not a url", &[]).unwrap_err().contains("not an absolute URL"));
-        assert!(policy().check("https://u:p@api.atlassian.com/x", &[]).is_err());
+        assert!(
+            policy()
+                .check("not a url", &[])
+                .unwrap_err()
+                .contains("not an absolute URL")
+        );
+        assert!(
+            policy()
+                .check("https://u:p@api.atlassian.com/x", &[])
+                .is_err()
+        );
     }
 
     #[test]
     fn plain_http_is_allowed_only_to_loopback_addresses() {
-        for url in ["http://127.0.0.1:8080/scim", "http://127.8.9.10/x", "http://[::1]:9/x", "http://LOCALHOST:5000/x"] {
+        for url in [
+            "http://127.0.0.1:8080/scim",
+            "http://127.8.9.10/x",
+            "http://[::1]:9/x",
+            "http://LOCALHOST:5000/x",
+        ] {
             let policy = Policy::for_instance(Some(url), "access_token", None);
             assert!(policy.check(url, &[]).is_ok(), "{url}");
         }
-        for url in ["http://api.atlassian.com/x", "http://10.0.0.1:8080/x", "http://[::2]/x", "http://localhost.evil.example/x"] {
+        for url in [
+            "http://api.atlassian.com/x",
+            "http://10.0.0.1:8080/x",
+            "http://[::2]/x",
+            "http://localhost.evil.example/x",
+        ] {
             let policy = Policy::for_instance(Some(url), "access_token", None);
             let err = policy.check(url, &[]).unwrap_err();
-            assert!(err.contains("plain http is allowed only to a loopback address"), "{url}: {err}");
+            assert!(
+                err.contains("plain http is allowed only to a loopback address"),
+                "{url}: {err}"
+            );
         }
         let https = Policy::for_instance(Some("https://10.0.0.1:8443"), "access_token", None);
         assert!(https.check("https://10.0.0.1:8443/x", &[]).is_ok());
@@ -151,14 +221,21 @@ mod tests {
     #[test]
     fn another_loopback_port_is_another_origin() {
         let policy = Policy::for_instance(Some("http://127.0.0.1:4000/scim"), "access_token", None);
-        let err = policy.check("http://127.0.0.1:4001/scim/directory/d/Users", &[]).unwrap_err();
-        assert_eq!(err, "origin http://127.0.0.1:4001 is not allowed; this tenant may reach only http://127.0.0.1:4000");
+        let err = policy
+            .check("http://127.0.0.1:4001/scim/directory/d/Users", &[])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "origin http://127.0.0.1:4001 is not allowed; this tenant may reach only http://127.0.0.1:4000"
+        );
     }
 
     #[test]
     fn guest_credentials_and_routing_headers_are_refused() {
         for name in ["Authorization", "cookie", "HOST", "Proxy-Authorization"] {
-            let err = policy().check("https://api.atlassian.com/x", &[name]).unwrap_err();
+            let err = policy()
+                .check("https://api.atlassian.com/x", &[name])
+                .unwrap_err();
             assert!(err.contains("may not set"), "{err}");
         }
     }
@@ -167,13 +244,20 @@ mod tests {
     fn no_usable_url_means_nothing_is_reachable() {
         let policy = Policy::for_instance(Some("ftp://x"), "access_token", None);
         assert!(policy.check("ftp://x/y", &[]).is_err());
-        assert!(Policy::for_instance(None, "a", None).check("https://a/", &[]).is_err());
+        assert!(
+            Policy::for_instance(None, "a", None)
+                .check("https://a/", &[])
+                .is_err()
+        );
     }
 
     #[test]
     fn secrets_never_print() {
         assert!(!format!("{:?}", policy()).contains("t0k3n"));
-        assert_eq!(policy().credential("access_token").map(Secret::expose), Some("t0k3n"));
+        assert_eq!(
+            policy().credential("access_token").map(Secret::expose),
+            Some("t0k3n")
+        );
         assert!(policy().credential("other").is_none());
     }
 }

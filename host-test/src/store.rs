@@ -41,10 +41,17 @@ pub struct MemoryMeter {
 }
 
 impl ResourceLimiter for MemoryMeter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
         if allowed {
-            self.total_bytes = self.total_bytes.saturating_add(desired.saturating_sub(current));
+            self.total_bytes = self
+                .total_bytes
+                .saturating_add(desired.saturating_sub(current));
             self.peak_bytes = self.peak_bytes.max(self.total_bytes);
         }
         Ok(allowed)
@@ -54,7 +61,12 @@ impl ResourceLimiter for MemoryMeter {
         self.limits.memory_grow_failed(error)
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         self.limits.table_growing(current, desired, maximum)
     }
 
@@ -109,7 +121,11 @@ impl StoreState {
         StoreState {
             policy,
             limits,
-            memory: MemoryMeter { limits: store_limits, total_bytes: 0, peak_bytes: 0 },
+            memory: MemoryMeter {
+                limits: store_limits,
+                total_bytes: 0,
+                peak_bytes: 0,
+            },
             backend,
             meter: Meter::start(),
             guest_requests: Vec::new(),
@@ -134,6 +150,9 @@ impl StoreState {
 
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
