@@ -252,6 +252,16 @@ impl<T: Transport> Run<'_, '_, T> {
         }
     }
 
+    /// The failed result of a profile without any identifier (behaviour.md §3.1).
+    fn without_identifier(&self, action: Action, mapped: &MappedProfile) -> VendorResult {
+        self.failed(
+            action,
+            Failure::without_code(NO_IDENTIFIER_MESSAGE),
+            &mapped.details,
+            None,
+        )
+    }
+
     fn skipped(
         &self,
         action: Action,
@@ -312,11 +322,7 @@ impl<T: Transport> Run<'_, '_, T> {
         let mapped = self.mapped(UPDATE_TYPE)?;
         let raw_profile = Value::Object(self.raw.clone());
         let Some(identifier) = self.identifier(&mapped) else {
-            let failure = Failure::without_code(NO_IDENTIFIER_MESSAGE);
-            return Ok((
-                self.failed(Action::Get, failure, &mapped.details, None),
-                raw_profile,
-            ));
+            return Ok((self.without_identifier(Action::Get, &mapped), raw_profile));
         };
         match self.scim.find_user(&identifier) {
             Err(failure) => Ok((
@@ -357,12 +363,7 @@ impl<T: Transport> Run<'_, '_, T> {
             return Ok(self.skipped(Action::Create, COMMAND_DISABLED, mapped.details, None));
         }
         let Some(identifier) = self.identifier(&mapped) else {
-            return Ok(self.failed(
-                Action::Create,
-                Failure::without_code(NO_IDENTIFIER_MESSAGE),
-                &mapped.details,
-                None,
-            ));
+            return Ok(self.without_identifier(Action::Create, &mapped));
         };
         match self.scim.find_user(&identifier) {
             Err(failure) => Ok(self.failed(Action::Create, failure, &mapped.details, None)),
@@ -418,10 +419,7 @@ impl<T: Transport> Run<'_, '_, T> {
         let own = self.identifier(&mapped);
         let old = self.old_identifier(&mapped);
         let found = match (&old, &own) {
-            (None, None) => {
-                let failure = Failure::without_code(NO_IDENTIFIER_MESSAGE);
-                return Ok(self.failed(Action::Update, failure, &mapped.details, None));
-            }
+            (None, None) => return Ok(self.without_identifier(Action::Update, &mapped)),
             (Some(old), own) => match self.scim.find_user(old) {
                 // The rename may already have happened: try the profile's own identifier.
                 Ok(None) if own.as_ref().is_some_and(|own| own != old) => own
@@ -457,12 +455,7 @@ impl<T: Transport> Run<'_, '_, T> {
             return Ok(self.skipped(Action::Disable, COMMAND_DISABLED, mapped.details, None));
         }
         let Some(identifier) = self.identifier(&mapped) else {
-            return Ok(self.failed(
-                Action::Disable,
-                Failure::without_code(NO_IDENTIFIER_MESSAGE),
-                &mapped.details,
-                None,
-            ));
+            return Ok(self.without_identifier(Action::Disable, &mapped));
         };
         let user = match self.scim.find_user(&identifier) {
             Err(failure) => {

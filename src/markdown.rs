@@ -128,31 +128,48 @@ pub fn python_repr(value: &Value) -> String {
 }
 
 fn write_python_repr(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("None"),
-        Value::Bool(true) => out.push_str("True"),
-        Value::Bool(false) => out.push_str("False"),
-        Value::Number(n) => out.push_str(&python_number(n)),
-        Value::String(s) => write_python_str_repr(out, s),
-        Value::Array(items) => {
+    write_value(out, value, Style::Python);
+}
+
+/// The two spellings of a nested value in a cell: Python's `repr()` inside lists, and
+/// `json.dumps` inside objects. Both separate items with `, ` and keys with `: `.
+#[derive(Clone, Copy)]
+enum Style {
+    Python,
+    Json,
+}
+
+fn write_value(out: &mut String, value: &Value, style: Style) {
+    let write_text = |out: &mut String, text: &str| match style {
+        Style::Python => write_python_str_repr(out, text),
+        Style::Json => write_json_string(out, text),
+    };
+    match (value, style) {
+        (Value::Null, Style::Python) => out.push_str("None"),
+        (Value::Null, Style::Json) => out.push_str("null"),
+        (Value::Bool(b), Style::Python) => out.push_str(if *b { "True" } else { "False" }),
+        (Value::Bool(b), Style::Json) => out.push_str(if *b { "true" } else { "false" }),
+        (Value::Number(n), _) => out.push_str(&python_number(n)),
+        (Value::String(s), _) => write_text(out, s),
+        (Value::Array(items), _) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_python_repr(out, item);
+                write_value(out, item, style);
             }
             out.push(']');
         }
-        Value::Object(map) => {
+        (Value::Object(map), _) => {
             out.push('{');
             for (i, (key, item)) in map.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_python_str_repr(out, key);
+                write_text(out, key);
                 out.push_str(": ");
-                write_python_repr(out, item);
+                write_value(out, item, style);
             }
             out.push('}');
         }
@@ -258,34 +275,7 @@ pub fn compact_json(value: &Value) -> String {
 }
 
 fn write_compact_json(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&python_number(n)),
-        Value::String(s) => write_json_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_compact_json(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json_string(out, key);
-                out.push_str(": ");
-                write_compact_json(out, item);
-            }
-            out.push('}');
-        }
-    }
+    write_value(out, value, Style::Json);
 }
 
 fn write_json_string(out: &mut String, s: &str) {
