@@ -60,9 +60,33 @@ pub fn system_now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A cassette with its responses rendered once, to replay any number of times.
+pub struct PreparedCassette {
+    cassette: Cassette,
+    responses: Vec<IncomingResponse>,
+}
+
+impl From<Cassette> for PreparedCassette {
+    fn from(cassette: Cassette) -> PreparedCassette {
+        let responses = cassette
+            .interactions
+            .iter()
+            .map(|interaction| IncomingResponse {
+                status: interaction.response.status,
+                headers: interaction.response.header_pairs(),
+                body: interaction.response.body_bytes(),
+            })
+            .collect();
+        PreparedCassette {
+            cassette,
+            responses,
+        }
+    }
+}
+
 /// Answers from a cassette, in order, and sleeps in virtual time.
 pub struct Replay {
-    cassette: Arc<Cassette>,
+    prepared: Arc<PreparedCassette>,
     next: usize,
     virtual_now: u64,
     /// Total virtual time slept, for reports and tests.
@@ -71,13 +95,13 @@ pub struct Replay {
 
 impl Replay {
     pub fn new(cassette: Cassette) -> Replay {
-        Replay::shared(Arc::new(cassette))
+        Replay::shared(Arc::new(cassette.into()))
     }
 
     /// A replay of a cassette shared with other replays (benchmarks, many tenants).
-    pub fn shared(cassette: Arc<Cassette>) -> Replay {
+    pub fn shared(prepared: Arc<PreparedCassette>) -> Replay {
         Replay {
-            cassette,
+            prepared,
             next: 0,
             virtual_now: system_now_millis(),
             slept_millis: 0,
@@ -97,11 +121,15 @@ impl Backend for Replay {
             headers: &request.headers,
             body: request.body.as_deref(),
         };
-        let Some(interaction) = self.cassette.interactions.get(self.next) else {
+        let interactions = &self.prepared.cassette.interactions;
+        let (Some(interaction), Some(response)) = (
+            interactions.get(self.next),
+            self.prepared.responses.get(self.next),
+        ) else {
             return Err(BackendError::Fault(format!(
                 "request #{} matched no recorded interaction (the cassette has only {}):\n  actual:   {}\n  hint: record it with --live --record, or add it to the cassette",
                 self.next + 1,
-                self.cassette.interactions.len(),
+                interactions.len(),
                 actual.describe()
             )));
         };
@@ -114,12 +142,7 @@ impl Backend for Replay {
             )));
         }
         self.next += 1;
-        let response = &interaction.response;
-        Ok(IncomingResponse {
-            status: response.status,
-            headers: response.header_pairs(),
-            body: response.body_bytes(),
-        })
+        Ok(response.clone())
     }
 
     fn sleep(&mut self, millis: u64) {
@@ -132,7 +155,8 @@ impl Backend for Replay {
     }
 
     fn finish(&mut self) -> Result<(), String> {
-        let unused = &self.cassette.interactions[self.next.min(self.cassette.interactions.len())..];
+        let unused = &self.prepared.cassette.interactions
+            [self.next.min(self.prepared.cassette.interactions.len())..];
         match unused.first() {
             None => Ok(()),
             Some(first) => Err(format!(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use atlassian_iam::commands::{IamArguments, IamCommand, run_iam};
 use atlassian_iam::transport::{LogLevel, Request, Response, SendError, Transport};
 
-use crate::backend::Replay;
+use crate::backend::{PreparedCassette, Replay};
 use crate::cassette::Cassette;
 use crate::limits::Limits;
 use crate::{Command, Host, HostConfig, Invocation, Outcome, engine};
@@ -153,14 +153,14 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         limits,
     })?;
     let (params, args, cassette) = fixture()?;
-    let cassette = Arc::new(cassette);
+    let prepared = Arc::new(PreparedCassette::from(cassette.clone()));
     let invocation = Invocation {
         command: Command::UpdateUser,
         params: params.clone(),
         args: args.clone(),
     };
     let run_once = |host: &Host| -> Result<()> {
-        let report = host.run(&invocation, Box::new(Replay::shared(cassette.clone())));
+        let report = host.run(&invocation, Box::new(Replay::shared(prepared.clone())));
         match report.outcome {
             Outcome::Entry { .. } => Ok(()),
             Outcome::ReplayFailed(why) => anyhow::bail!("the benchmark's replay failed: {why}"),
@@ -178,12 +178,12 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     let (command_us_p50, command_us_p99) = median_and_p99(component_samples);
 
     // The sandbox's floor: test-module, one tiny exchange and a tiny entry.
-    let probe = Arc::new(Cassette {
+    let probe = Arc::new(PreparedCassette::from(Cassette {
         interactions: vec![serde_json::from_value(serde_json::json!({
             "request": {"method": "GET", "url": format!("{}/scim/directory/{}/Users?count=1", params["url"].as_str().unwrap_or_default(), params["directory_id"].as_str().unwrap_or_default())},
             "response": {"status": 200, "body": {"totalResults": 0}}
         }))?],
-    });
+    }));
     let probe_invocation = Invocation {
         command: Command::TestModule,
         params: params.clone(),
