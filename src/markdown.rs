@@ -179,6 +179,15 @@ fn write_value(out: &mut String, value: &Value, style: Style) {
 /// Python 3's `repr(str)`: single quotes unless the text has `'` and no `"`; `\\`, `\n`,
 /// `\r`, `\t` and non-printable characters escaped; printable non-ASCII kept.
 fn write_python_str_repr(out: &mut String, s: &str) {
+    // Printable ASCII without quotes or backslashes prints as it is.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\'' && b != b'\\')
+    {
+        out.push('\'');
+        out.push_str(s);
+        out.push('\'');
+        return;
+    }
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -279,6 +288,13 @@ fn write_compact_json(out: &mut String, value: &Value) {
 }
 
 fn write_json_string(out: &mut String, s: &str) {
+    // Most strings need no escaping at all: copy them.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // serde_json escapes exactly what json.dumps escapes with ensure_ascii=False.
     match serde_json::to_string(s) {
         Ok(quoted) => out.push_str(&quoted),
