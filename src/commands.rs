@@ -3,6 +3,7 @@
 //! `Error` (an error entry); everything the service gets wrong is a failed result.
 
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 use crate::config::{Config, DisableMethod};
 use crate::entry::{self, Action, IamOutput, VendorResult};
@@ -184,14 +185,20 @@ impl<T: Transport> Run<'_, '_, T> {
     /// nothing is taken to be in application form already (behaviour.md §4).
     fn mapped(&self, incident_type: &str) -> Result<MappedProfile, Error> {
         let map_one = |source: &Map<String, Value>| -> Result<Map<String, Value>, Error> {
-            let mut without_old = source.clone();
-            without_old.shift_remove(OLD_USER_DATA);
+            // The profile without its `olduserdata`, copied only when it has one.
+            let without_old = if source.contains_key(OLD_USER_DATA) {
+                let mut copy = source.clone();
+                copy.shift_remove(OLD_USER_DATA);
+                Cow::Owned(copy)
+            } else {
+                Cow::Borrowed(source)
+            };
             let mapped = match self.outgoing {
                 Some(mapper) => mapper.map(incident_type, &without_old)?,
                 None => Map::new(),
             };
             Ok(if mapped.is_empty() {
-                without_old
+                without_old.into_owned()
             } else {
                 mapped
             })

@@ -37,23 +37,29 @@ pub struct Mapper {
 /// The fields of an incident type: compiled in (built-ins), or parsed from configuration.
 #[derive(Debug, Clone)]
 enum Fields {
-    Compiled(fn() -> Vec<Field>),
+    Compiled(&'static [Field]),
     Parsed(Vec<Field>),
 }
 
+/// Text of a rule: borrowed in the compiled built-in mappers (static data, nothing to
+/// build per command), owned in mappers parsed from the configuration.
+type Text = Cow<'static, str>;
+/// A list of a rule, borrowed or owned likewise.
+type List<T> = Cow<'static, [T]>;
+
 #[derive(Debug, Clone)]
 struct Field {
-    target: String,
+    target: Text,
     rule: Rule,
 }
 
 #[derive(Debug, Clone)]
 enum Rule {
-    Simple(Vec<Segment>),
+    Simple(List<Segment>),
     Complex {
         root: Root,
-        accessor: Vec<Segment>,
-        transformers: Vec<Transformer>,
+        accessor: List<Segment>,
+        transformers: List<Transformer>,
         /// behaviour.md §7 [fix]: the chain ends in ParseJSON, so values read from the source
         /// are spliced in as JSON string content.
         escape_for_json: bool,
@@ -62,24 +68,24 @@ enum Rule {
 
 #[derive(Debug, Clone)]
 enum Root {
-    Path(Vec<Segment>),
-    Template(String),
+    Path(List<Segment>),
+    Template(Text),
 }
 
 #[derive(Debug, Clone)]
 struct Transformer {
     operator: Operator,
-    args: Vec<(String, Argument)>,
+    args: List<(Text, Argument)>,
 }
 
 #[derive(Debug, Clone)]
 enum Argument {
     /// A literal that may hold `${field}` templates.
-    Literal(String),
+    Literal(Text),
     /// A path read from the source (`isContext: true`).
-    Context(Vec<Segment>),
+    Context(List<Segment>),
     /// A nested complex value.
-    Rule(Box<Rule>),
+    Rule(Cow<'static, Rule>),
 }
 
 impl Mapper {
@@ -135,7 +141,7 @@ impl Mapper {
                 let context = |why: String| bad(format!("field {target:?}: {why}"));
                 if let Some(rule) = parse_rule(rule).map_err(context)? {
                     parsed.push(Field {
-                        target: target.clone(),
+                        target: Cow::Owned(target.clone()),
                         rule,
                     });
                 }
@@ -156,10 +162,9 @@ impl Mapper {
         source: &Map<String, Value>,
     ) -> Result<Map<String, Value>, Error> {
         let fields = self.fields_for(incident_type)?;
-        let source = Value::Object(source.clone());
         let mut out = Map::new();
         for field in fields.iter() {
-            let value = evaluate(&field.rule, &source, false).map_err(|why| {
+            let value = evaluate(&field.rule, source, false).map_err(|why| {
                 Error::InvalidMapper(format!(
                     "mapper {:?}, field {:?}: {why}",
                     self.name, field.target
@@ -168,7 +173,7 @@ impl Mapper {
             if !transformers::is_empty(&value)
                 && let Some(value) = value
             {
-                out.insert(field.target.clone(), value);
+                out.insert(field.target.to_string(), value);
             }
         }
         Ok(out)
@@ -184,7 +189,7 @@ impl Mapper {
                 _ => None,
             });
         match found {
-            Some((_, Fields::Compiled(fields))) => Ok(Cow::Owned(fields())),
+            Some((_, Fields::Compiled(fields))) => Ok(Cow::Borrowed(fields)),
             Some((_, Fields::Parsed(fields))) => Ok(Cow::Borrowed(fields)),
             None => Err(Error::InvalidMapper(format!(
                 "mapper {:?} has no mapping for incident type {incident_type:?} nor for {FALLBACK_INCIDENT_TYPE:?}",
@@ -200,7 +205,7 @@ fn parse_rule(rule: &Value) -> Result<Option<Rule>, String> {
         Some(complex @ Value::Object(_)) => parse_complex(complex).map(Some),
         Some(Value::Null) | None => match rule.get("simple") {
             Some(Value::String(path)) if !path.is_empty() => {
-                Ok(Some(Rule::Simple(path::parse(path))))
+                Ok(Some(Rule::Simple(Cow::Owned(path::parse(path)))))
             }
             Some(Value::String(_)) | Some(Value::Null) | None => Ok(None),
             Some(other) => Err(format!(
@@ -221,9 +226,9 @@ fn parse_complex(complex: &Value) -> Result<Rule, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let root = if root.contains("${") {
-        Root::Template(root.to_string())
+        Root::Template(Cow::Owned(root.to_string()))
     } else {
-        Root::Path(path::parse(root))
+        Root::Path(Cow::Owned(path::parse(root)))
     };
     let accessor = path::parse(
         complex
@@ -249,11 +254,14 @@ fn parse_complex(complex: &Value) -> Result<Rule, String> {
             if let Some(Value::Object(given)) = transformer.get("args") {
                 for (arg_name, arg) in given {
                     if let Some(argument) = parse_argument(arg)? {
-                        args.push((arg_name.clone(), argument));
+                        args.push((Cow::Owned(arg_name.clone()), argument));
                     }
                 }
             }
-            transformers.push(Transformer { operator, args });
+            transformers.push(Transformer {
+                operator,
+                args: Cow::Owned(args),
+            });
         }
     }
     let escape_for_json = transformers
@@ -261,8 +269,8 @@ fn parse_complex(complex: &Value) -> Result<Rule, String> {
         .is_some_and(|t| t.operator == Operator::ParseJson);
     Ok(Rule::Complex {
         root,
-        accessor,
-        transformers,
+        accessor: Cow::Owned(accessor),
+        transformers: Cow::Owned(transformers),
         escape_for_json,
     })
 }
@@ -274,7 +282,7 @@ fn parse_argument(arg: &Value) -> Result<Option<Argument>, String> {
         Some(value) => value,
     };
     if let Some(complex @ Value::Object(_)) = value.get("complex") {
-        return parse_complex(complex).map(|rule| Some(Argument::Rule(Box::new(rule))));
+        return parse_complex(complex).map(|rule| Some(Argument::Rule(Cow::Owned(rule))));
     }
     let simple = match value.get("simple") {
         Some(Value::String(s)) => s.clone(),
@@ -286,15 +294,19 @@ fn parse_argument(arg: &Value) -> Result<Option<Argument>, String> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     Ok(Some(if is_context {
-        Argument::Context(path::parse(&simple))
+        Argument::Context(Cow::Owned(path::parse(&simple)))
     } else {
-        Argument::Literal(simple)
+        Argument::Literal(Cow::Owned(simple))
     }))
 }
 
-fn evaluate(rule: &Rule, source: &Value, escape: bool) -> Result<Option<Value>, String> {
+fn evaluate(
+    rule: &Rule,
+    source: &Map<String, Value>,
+    escape: bool,
+) -> Result<Option<Value>, String> {
     match rule {
-        Rule::Simple(segments) => Ok(path::read(source, segments)),
+        Rule::Simple(segments) => Ok(path::read_in(source, segments)),
         Rule::Complex {
             root,
             accessor,
@@ -304,28 +316,28 @@ fn evaluate(rule: &Rule, source: &Value, escape: bool) -> Result<Option<Value>, 
             let escape = escape || *escape_for_json;
             let mut value = match root {
                 Root::Template(template) => Some(Value::String(expand(template, source, escape))),
-                Root::Path(segments) => path::read(source, segments).map(|v| escaped(v, escape)),
+                Root::Path(segments) => path::read_in(source, segments).map(|v| escaped(v, escape)),
             };
             if !accessor.is_empty() {
                 value = value.and_then(|v| path::read(&v, accessor));
             }
-            for transformer in transformers {
+            for transformer in transformers.iter() {
                 if transformers::is_empty(&value) && !transformer.operator.applies_to_empty() {
                     continue;
                 }
                 let mut args = Args::new();
-                for (name, argument) in &transformer.args {
+                for (name, argument) in transformer.args.iter() {
                     let resolved = match argument {
                         Argument::Literal(text) => {
                             Some(Value::String(expand(text, source, escape)))
                         }
                         Argument::Context(segments) => {
-                            path::read(source, segments).map(|v| escaped(v, escape))
+                            path::read_in(source, segments).map(|v| escaped(v, escape))
                         }
                         Argument::Rule(rule) => evaluate(rule, source, escape)?,
                     };
                     if let Some(resolved) = resolved {
-                        args.insert(name.clone(), resolved);
+                        args.insert(name.to_string(), resolved);
                     }
                 }
                 value = transformers::apply(transformer.operator, value, &args)?;
@@ -345,11 +357,11 @@ fn escaped(value: Value, escape: bool) -> Value {
 
 /// Expand `${path}` templates with values read from the source; a missing field reads as
 /// empty.
-pub fn expand_template(template: &str, source: &Value) -> String {
+pub fn expand_template(template: &str, source: &Map<String, Value>) -> String {
     expand(template, source, false)
 }
 
-fn expand(template: &str, source: &Value, escape: bool) -> String {
+fn expand(template: &str, source: &Map<String, Value>, escape: bool) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("${") {
@@ -359,7 +371,7 @@ fn expand(template: &str, source: &Value, escape: bool) -> String {
             out.push_str(&rest[start..]);
             return out;
         };
-        let text = path::read(source, &path::parse(&after[..end]))
+        let text = path::read_in(source, &path::parse(&after[..end]))
             .map(|v| transformers::text_of(&v))
             .unwrap_or_default();
         if escape {
@@ -718,13 +730,13 @@ mod tests {
         );
     }
 
-    /// Renders parsed mappers as Rust source.
+    /// Renders parsed mappers as Rust source: static data, nothing built per command.
     mod codegen {
         use super::super::*;
 
         pub fn render(mappers: &[(&str, &str)]) -> String {
             let mut out = String::from(
-                "//! @generated from `mapper/builtin/*.json` by the test\n//! `mapper::tests::builtin_mappers_are_compiled_from_their_json`; do not edit by hand:\n//! change the JSON and run `IAM_REGENERATE=1 cargo test -p atlassian-iam builtin_mappers`.\n\n#![cfg_attr(rustfmt, rustfmt_skip)]\n\nuse super::path::Segment;\nuse super::transformers::Operator;\nuse super::{Argument, Field, Fields, Mapper, Root, Rule, Transformer};\n\n",
+                "//! @generated from `mapper/builtin/*.json` by the test\n//! `mapper::tests::builtin_mappers_are_compiled_from_their_json`; do not edit by hand:\n//! change the JSON and run `IAM_REGENERATE=1 cargo test -p atlassian-iam builtin_mappers`.\n\n#![cfg_attr(rustfmt, rustfmt_skip)]\n\nuse std::borrow::Cow::Borrowed;\n\nuse super::path::Segment;\nuse super::transformers::Operator;\nuse super::{Argument, Field, Fields, Mapper, Root, Rule, Transformer};\n\n",
             );
             let mut bodies: Vec<String> = Vec::new();
             let mut arms = String::new();
@@ -740,13 +752,13 @@ mod tests {
                         unreachable!("parsed from JSON")
                     };
                     let body = fields(parsed);
-                    // Incident types with the same rules share one function.
+                    // Incident types with the same rules share one table.
                     let index = bodies.iter().position(|b| *b == body).unwrap_or_else(|| {
                         bodies.push(body);
                         bodies.len() - 1
                     });
                     types.push(format!(
-                        "({incident_type:?}.into(), Fields::Compiled(fields_{index}))"
+                        "({incident_type:?}.into(), Fields::Compiled(FIELDS_{index}))"
                     ));
                 }
                 arms.push_str(&format!("        {constant} => Mapper {{ name: {constant}.into(), incident_types: vec![{}] }},\n", types.join(", ")));
@@ -754,7 +766,7 @@ mod tests {
             out.push_str(&format!("\npub fn by_name(name: &str) -> Option<Mapper> {{\n    Some(match name {{\n{arms}        _ => return None,\n    }})\n}}\n"));
             for (index, body) in bodies.iter().enumerate() {
                 out.push_str(&format!(
-                    "\nfn fields_{index}() -> Vec<Field> {{\n    vec![\n{body}    ]\n}}\n"
+                    "\nstatic FIELDS_{index}: &[Field] = &[\n{body}];\n"
                 ));
             }
             out
@@ -765,7 +777,7 @@ mod tests {
                 .iter()
                 .map(|f| {
                     format!(
-                        "        Field {{ target: {:?}.into(), rule: {} }},\n",
+                        "    Field {{ target: Borrowed({:?}), rule: {} }},\n",
                         f.target,
                         rule(&f.rule)
                     )
@@ -782,10 +794,11 @@ mod tests {
                     transformers,
                     escape_for_json,
                 } => format!(
-                    "Rule::Complex {{ root: {}, accessor: {}, transformers: vec![{}], escape_for_json: {escape_for_json} }}",
+                    "Rule::Complex {{ root: {}, accessor: {}, transformers: Borrowed(&[{}]), escape_for_json: {escape_for_json} }}",
                     match root {
                         Root::Path(path) => format!("Root::Path({})", segments(path)),
-                        Root::Template(template) => format!("Root::Template({template:?}.into())"),
+                        Root::Template(template) =>
+                            format!("Root::Template(Borrowed({template:?}))"),
                     },
                     segments(accessor),
                     transformers
@@ -801,10 +814,10 @@ mod tests {
             let args: Vec<String> = t
                 .args
                 .iter()
-                .map(|(name, arg)| format!("({name:?}.into(), {})", argument(arg)))
+                .map(|(name, arg)| format!("(Borrowed({name:?}), {})", argument(arg)))
                 .collect();
             format!(
-                "Transformer {{ operator: Operator::{:?}, args: vec![{}] }}",
+                "Transformer {{ operator: Operator::{:?}, args: Borrowed(&[{}]) }}",
                 t.operator,
                 args.join(", ")
             )
@@ -812,9 +825,9 @@ mod tests {
 
         fn argument(arg: &Argument) -> String {
             match arg {
-                Argument::Literal(text) => format!("Argument::Literal({text:?}.into())"),
+                Argument::Literal(text) => format!("Argument::Literal(Borrowed({text:?}))"),
                 Argument::Context(path) => format!("Argument::Context({})", segments(path)),
-                Argument::Rule(nested) => format!("Argument::Rule(Box::new({}))", rule(nested)),
+                Argument::Rule(nested) => format!("Argument::Rule(Borrowed(&{}))", rule(nested)),
             }
         }
 
@@ -822,18 +835,21 @@ mod tests {
             let items: Vec<String> = path
                 .iter()
                 .map(|s| match s {
-                    Segment::Key(key) => format!("Segment::Key({key:?}.into())"),
+                    Segment::Key(key) => format!("Segment::Key(Borrowed({key:?}))"),
                     Segment::Index(index) => format!("Segment::Index({index})"),
                 })
                 .collect();
-            format!("vec![{}]", items.join(", "))
+            format!("Borrowed(&[{}])", items.join(", "))
         }
     }
 
     #[test]
     fn templates_read_missing_fields_as_empty() {
         assert_eq!(
-            expand_template("${a}-${b.c}-${zz}-${", &json!({"a": 1, "b": {"c": "x"}})),
+            expand_template(
+                "${a}-${b.c}-${zz}-${",
+                &object(json!({"a": 1, "b": {"c": "x"}}))
+            ),
             "1-x--${"
         );
     }

@@ -340,7 +340,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
             method,
             url,
             headers,
-            body: body.map(Value::to_string),
+            body: body.map(crate::entry::json_text),
             credential: Some(self.credential.clone()),
         };
         let mut retries = 0;

@@ -4,6 +4,8 @@
 
 #![cfg_attr(rustfmt, rustfmt_skip)]
 
+use std::borrow::Cow::Borrowed;
+
 use super::path::Segment;
 use super::transformers::Operator;
 use super::{Argument, Field, Fields, Mapper, Root, Rule, Transformer};
@@ -13,41 +15,37 @@ pub const INCOMING: &str = "User Profile - SCIM (Incoming)";
 
 pub fn by_name(name: &str) -> Option<Mapper> {
     Some(match name {
-        OUTGOING => Mapper { name: OUTGOING.into(), incident_types: vec![("User Profile - Create".into(), Fields::Compiled(fields_0)), ("User Profile - Update".into(), Fields::Compiled(fields_0))] },
-        INCOMING => Mapper { name: INCOMING.into(), incident_types: vec![("User Profile".into(), Fields::Compiled(fields_1))] },
+        OUTGOING => Mapper { name: OUTGOING.into(), incident_types: vec![("User Profile - Create".into(), Fields::Compiled(FIELDS_0)), ("User Profile - Update".into(), Fields::Compiled(FIELDS_0))] },
+        INCOMING => Mapper { name: INCOMING.into(), incident_types: vec![("User Profile".into(), Fields::Compiled(FIELDS_1))] },
         _ => return None,
     })
 }
 
-fn fields_0() -> Vec<Field> {
-    vec![
-        Field { target: "emails".into(), rule: Rule::Complex { root: Root::Path(vec![Segment::Key("email".into())]), accessor: vec![], transformers: vec![Transformer { operator: Operator::Concat, args: vec![("prefix".into(), Argument::Literal("[{\"primary\": true, \"type\": \"work\", \"value\": \"".into())), ("suffix".into(), Argument::Literal("\"}]".into()))] }, Transformer { operator: Operator::ParseJson, args: vec![] }], escape_for_json: true } },
-        Field { target: "externalId".into(), rule: Rule::Simple(vec![Segment::Key("employeeid".into())]) },
-        Field { target: "name".into(), rule: Rule::Complex { root: Root::Template("${givenname}".into()), accessor: vec![], transformers: vec![Transformer { operator: Operator::Concat, args: vec![("prefix".into(), Argument::Literal("{\"givenName\": \"".into())), ("suffix".into(), Argument::Literal("\", \"familyName\": \"".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("${surname}".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("\"}".into()))] }, Transformer { operator: Operator::ParseJson, args: vec![] }], escape_for_json: true } },
-        Field { target: "phoneNumbers".into(), rule: Rule::Complex { root: Root::Path(vec![Segment::Key("mobilephone".into())]), accessor: vec![], transformers: vec![Transformer { operator: Operator::Concat, args: vec![("prefix".into(), Argument::Literal("[{\"type\": \"work\", \"value\": \"".into())), ("suffix".into(), Argument::Literal("\"}]".into()))] }, Transformer { operator: Operator::ParseJson, args: vec![] }], escape_for_json: true } },
-        Field { target: "title".into(), rule: Rule::Simple(vec![Segment::Key("title".into())]) },
-        Field { target: "urn:scim:schemas:extension:enterprise:1.0".into(), rule: Rule::Complex { root: Root::Template("${employeenumber}".into()), accessor: vec![], transformers: vec![Transformer { operator: Operator::Concat, args: vec![("prefix".into(), Argument::Literal("{\"employeeNumber\": \"".into())), ("suffix".into(), Argument::Literal("\", \"department\": \"".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("${department}".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("\", \"division\": \"".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("${division}".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("\", \"costCenter\": \"".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("${costcentercode}".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("\", \"countryCode\": \"".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("${countrycodenumber}".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("\", \"managerflag\": \"".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("${peoplemanagerflag}".into()))] }, Transformer { operator: Operator::Concat, args: vec![("suffix".into(), Argument::Literal("\"}".into()))] }, Transformer { operator: Operator::ParseJson, args: vec![] }], escape_for_json: true } },
-        Field { target: "userName".into(), rule: Rule::Simple(vec![Segment::Key("username".into())]) },
-        Field { target: "displayName".into(), rule: Rule::Simple(vec![Segment::Key("displayname".into())]) },
-        Field { target: "userType".into(), rule: Rule::Simple(vec![Segment::Key("employeetype".into())]) },
-    ]
-}
+static FIELDS_0: &[Field] = &[
+    Field { target: Borrowed("emails"), rule: Rule::Complex { root: Root::Path(Borrowed(&[Segment::Key(Borrowed("email"))])), accessor: Borrowed(&[]), transformers: Borrowed(&[Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("prefix"), Argument::Literal(Borrowed("[{\"primary\": true, \"type\": \"work\", \"value\": \""))), (Borrowed("suffix"), Argument::Literal(Borrowed("\"}]")))]) }, Transformer { operator: Operator::ParseJson, args: Borrowed(&[]) }]), escape_for_json: true } },
+    Field { target: Borrowed("externalId"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("employeeid"))])) },
+    Field { target: Borrowed("name"), rule: Rule::Complex { root: Root::Template(Borrowed("${givenname}")), accessor: Borrowed(&[]), transformers: Borrowed(&[Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("prefix"), Argument::Literal(Borrowed("{\"givenName\": \""))), (Borrowed("suffix"), Argument::Literal(Borrowed("\", \"familyName\": \"")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("${surname}")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("\"}")))]) }, Transformer { operator: Operator::ParseJson, args: Borrowed(&[]) }]), escape_for_json: true } },
+    Field { target: Borrowed("phoneNumbers"), rule: Rule::Complex { root: Root::Path(Borrowed(&[Segment::Key(Borrowed("mobilephone"))])), accessor: Borrowed(&[]), transformers: Borrowed(&[Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("prefix"), Argument::Literal(Borrowed("[{\"type\": \"work\", \"value\": \""))), (Borrowed("suffix"), Argument::Literal(Borrowed("\"}]")))]) }, Transformer { operator: Operator::ParseJson, args: Borrowed(&[]) }]), escape_for_json: true } },
+    Field { target: Borrowed("title"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("title"))])) },
+    Field { target: Borrowed("urn:scim:schemas:extension:enterprise:1.0"), rule: Rule::Complex { root: Root::Template(Borrowed("${employeenumber}")), accessor: Borrowed(&[]), transformers: Borrowed(&[Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("prefix"), Argument::Literal(Borrowed("{\"employeeNumber\": \""))), (Borrowed("suffix"), Argument::Literal(Borrowed("\", \"department\": \"")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("${department}")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("\", \"division\": \"")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("${division}")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("\", \"costCenter\": \"")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("${costcentercode}")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("\", \"countryCode\": \"")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("${countrycodenumber}")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("\", \"managerflag\": \"")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("${peoplemanagerflag}")))]) }, Transformer { operator: Operator::Concat, args: Borrowed(&[(Borrowed("suffix"), Argument::Literal(Borrowed("\"}")))]) }, Transformer { operator: Operator::ParseJson, args: Borrowed(&[]) }]), escape_for_json: true } },
+    Field { target: Borrowed("userName"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("username"))])) },
+    Field { target: Borrowed("displayName"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("displayname"))])) },
+    Field { target: Borrowed("userType"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("employeetype"))])) },
+];
 
-fn fields_1() -> Vec<Field> {
-    vec![
-        Field { target: "Cost Center Code".into(), rule: Rule::Simple(vec![Segment::Key("urn:scim:schemas:extension:enterprise:1.0".into()), Segment::Key("costCenter".into())]) },
-        Field { target: "Country Code Number".into(), rule: Rule::Simple(vec![Segment::Key("urn:scim:schemas:extension:enterprise:1.0".into()), Segment::Key("countryCode".into())]) },
-        Field { target: "Department".into(), rule: Rule::Simple(vec![Segment::Key("urn:scim:schemas:extension:enterprise:1.0".into()), Segment::Key("department".into())]) },
-        Field { target: "Division".into(), rule: Rule::Complex { root: Root::Path(vec![Segment::Key("urn:scim:schemas:extension:enterprise:1.0".into())]), accessor: vec![Segment::Key("division".into())], transformers: vec![], escape_for_json: false } },
-        Field { target: "Email".into(), rule: Rule::Simple(vec![Segment::Key("emails".into()), Segment::Index(0), Segment::Key("value".into())]) },
-        Field { target: "Employee ID".into(), rule: Rule::Simple(vec![Segment::Key("externalId".into())]) },
-        Field { target: "Employee Number".into(), rule: Rule::Simple(vec![Segment::Key("urn:scim:schemas:extension:enterprise:1.0".into()), Segment::Key("employeeNumber".into())]) },
-        Field { target: "Given Name".into(), rule: Rule::Simple(vec![Segment::Key("name".into()), Segment::Key("givenName".into())]) },
-        Field { target: "Mobile Phone".into(), rule: Rule::Simple(vec![Segment::Key("phoneNumbers".into()), Segment::Index(0), Segment::Key("value".into())]) },
-        Field { target: "People Manager Flag".into(), rule: Rule::Simple(vec![Segment::Key("urn:scim:schemas:extension:enterprise:1.0".into()), Segment::Key("managerflag".into())]) },
-        Field { target: "Surname".into(), rule: Rule::Simple(vec![Segment::Key("name".into()), Segment::Key("familyName".into())]) },
-        Field { target: "Title".into(), rule: Rule::Simple(vec![Segment::Key("title".into())]) },
-        Field { target: "User Type".into(), rule: Rule::Simple(vec![Segment::Key("userType".into())]) },
-        Field { target: "Username".into(), rule: Rule::Simple(vec![Segment::Key("userName".into())]) },
-    ]
-}
+static FIELDS_1: &[Field] = &[
+    Field { target: Borrowed("Cost Center Code"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("urn:scim:schemas:extension:enterprise:1.0")), Segment::Key(Borrowed("costCenter"))])) },
+    Field { target: Borrowed("Country Code Number"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("urn:scim:schemas:extension:enterprise:1.0")), Segment::Key(Borrowed("countryCode"))])) },
+    Field { target: Borrowed("Department"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("urn:scim:schemas:extension:enterprise:1.0")), Segment::Key(Borrowed("department"))])) },
+    Field { target: Borrowed("Division"), rule: Rule::Complex { root: Root::Path(Borrowed(&[Segment::Key(Borrowed("urn:scim:schemas:extension:enterprise:1.0"))])), accessor: Borrowed(&[Segment::Key(Borrowed("division"))]), transformers: Borrowed(&[]), escape_for_json: false } },
+    Field { target: Borrowed("Email"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("emails")), Segment::Index(0), Segment::Key(Borrowed("value"))])) },
+    Field { target: Borrowed("Employee ID"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("externalId"))])) },
+    Field { target: Borrowed("Employee Number"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("urn:scim:schemas:extension:enterprise:1.0")), Segment::Key(Borrowed("employeeNumber"))])) },
+    Field { target: Borrowed("Given Name"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("name")), Segment::Key(Borrowed("givenName"))])) },
+    Field { target: Borrowed("Mobile Phone"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("phoneNumbers")), Segment::Index(0), Segment::Key(Borrowed("value"))])) },
+    Field { target: Borrowed("People Manager Flag"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("urn:scim:schemas:extension:enterprise:1.0")), Segment::Key(Borrowed("managerflag"))])) },
+    Field { target: Borrowed("Surname"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("name")), Segment::Key(Borrowed("familyName"))])) },
+    Field { target: Borrowed("Title"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("title"))])) },
+    Field { target: Borrowed("User Type"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("userType"))])) },
+    Field { target: Borrowed("Username"), rule: Rule::Simple(Borrowed(&[Segment::Key(Borrowed("userName"))])) },
+];

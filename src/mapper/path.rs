@@ -1,11 +1,13 @@
 //! XSOAR mapper paths: `.` separates keys, `\.` is a literal dot inside a key, `.[N]` (or a
 //! bare `[N]` segment) indexes a list; a key applied to a list reads it from every item.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
-    Key(String),
+    /// Borrowed for the compiled built-in mappers, owned for parsed ones.
+    Key(Cow<'static, str>),
     Index(usize),
 }
 
@@ -33,7 +35,16 @@ fn segment(text: String) -> Segment {
     text.strip_prefix('[')
         .and_then(|rest| rest.strip_suffix(']'))
         .and_then(|index| index.trim().parse().ok())
-        .map_or(Segment::Key(text), Segment::Index)
+        .map_or(Segment::Key(Cow::Owned(text)), Segment::Index)
+}
+
+/// Read a path from an object (a mapper's source); none when any step is missing.
+pub fn read_in(object: &Map<String, Value>, segments: &[Segment]) -> Option<Value> {
+    match segments.split_first() {
+        None => Some(Value::Object(object.clone())),
+        Some((Segment::Key(key), rest)) => object.get(key.as_ref()).and_then(|v| read(v, rest)),
+        Some((Segment::Index(_), _)) => None,
+    }
 }
 
 /// Read a path below `value`; none when any step is missing.
@@ -42,7 +53,9 @@ pub fn read(value: &Value, segments: &[Segment]) -> Option<Value> {
         return Some(value.clone());
     };
     match (first, value) {
-        (Segment::Key(key), Value::Object(map)) => map.get(key).and_then(|v| read(v, rest)),
+        (Segment::Key(key), Value::Object(map)) => {
+            map.get(key.as_ref()).and_then(|v| read(v, rest))
+        }
         (Segment::Index(index), Value::Array(items)) => {
             items.get(*index).and_then(|v| read(v, rest))
         }
