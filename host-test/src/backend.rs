@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
-use crate::cassette::{ActualRequest, Cassette};
+use crate::cassette::{ActualRequest, Cassette, Matcher};
 
 /// A request as it leaves the host: the credential attached.
 #[derive(Debug, Clone)]
@@ -63,6 +63,7 @@ pub fn system_now_millis() -> u64 {
 /// A cassette with its responses rendered once, to replay any number of times.
 pub struct PreparedCassette {
     cassette: Cassette,
+    matchers: Vec<Matcher>,
     responses: Vec<IncomingResponse>,
 }
 
@@ -77,8 +78,14 @@ impl From<Cassette> for PreparedCassette {
                 body: interaction.response.body_bytes(),
             })
             .collect();
+        let matchers = cassette
+            .interactions
+            .iter()
+            .map(|interaction| interaction.request.matcher())
+            .collect();
         PreparedCassette {
             cassette,
+            matchers,
             responses,
         }
     }
@@ -122,8 +129,9 @@ impl Backend for Replay {
             body: request.body.as_deref(),
         };
         let interactions = &self.prepared.cassette.interactions;
-        let (Some(interaction), Some(response)) = (
+        let (Some(interaction), Some(matcher), Some(response)) = (
             interactions.get(self.next),
+            self.prepared.matchers.get(self.next),
             self.prepared.responses.get(self.next),
         ) else {
             return Err(BackendError::Fault(format!(
@@ -133,7 +141,7 @@ impl Backend for Replay {
                 actual.describe()
             )));
         };
-        if let Some(why) = interaction.request.mismatch(&actual) {
+        if let Some(why) = matcher.mismatch(&interaction.request, &actual) {
             return Err(BackendError::Fault(format!(
                 "request #{} does not match the recorded interaction: {why}\n  expected: {}\n  actual:   {}\n  hint: interactions are replayed in order; re-record the cassette if the connector's requests changed",
                 self.next + 1,

@@ -136,50 +136,92 @@ impl RecordedRequest {
 
     /// Why the actual request does not match this recording; none when it does.
     pub fn mismatch(&self, actual: &ActualRequest<'_>) -> Option<String> {
-        if !self.method.eq_ignore_ascii_case(actual.method) {
+        self.matcher().mismatch(self, actual)
+    }
+
+    /// The recording's side of the comparison, computed once: a replayed cassette is
+    /// matched against many requests.
+    pub fn matcher(&self) -> Matcher {
+        let url = Url::parse(&self.url)
+            .map_err(|e| format!("the recorded url {:?} is not a URL ({e})", self.url));
+        let (segments, query) = match &url {
+            Ok(url) => (path_segments(url), query_pairs(url)),
+            Err(_) => (Vec::new(), Vec::new()),
+        };
+        let body_text = match &self.body {
+            Some(Value::Null) | None => None,
+            Some(body) => serde_json::to_string(body).ok(),
+        };
+        Matcher {
+            url,
+            segments,
+            query,
+            body_text,
+            headers: header_pairs(self.headers.as_ref()),
+        }
+    }
+}
+
+/// A recorded request prepared for matching (see `RecordedRequest::matcher`).
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    url: Result<Url, String>,
+    segments: Vec<String>,
+    query: Vec<(String, String)>,
+    /// The recorded body as compact JSON: an actual body with the same text matches
+    /// without being parsed.
+    body_text: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl Matcher {
+    /// Why `actual` does not match `recorded` (the request this matcher was made from).
+    pub fn mismatch(
+        &self,
+        recorded: &RecordedRequest,
+        actual: &ActualRequest<'_>,
+    ) -> Option<String> {
+        if !recorded.method.eq_ignore_ascii_case(actual.method) {
             return Some(format!(
                 "method {} differs from the recorded {}",
-                actual.method, self.method
+                actual.method, recorded.method
             ));
         }
-        let recorded = match Url::parse(&self.url) {
+        let url = match &self.url {
             Ok(url) => url,
-            Err(e) => {
-                return Some(format!(
-                    "the recorded url {:?} is not a URL ({e})",
-                    self.url
-                ));
-            }
+            Err(why) => return Some(why.clone()),
         };
-        if recorded.scheme() != actual.url.scheme()
-            || recorded.host_str() != actual.url.host_str()
-            || recorded.port_or_known_default() != actual.url.port_or_known_default()
+        if url.scheme() != actual.url.scheme()
+            || url.host_str() != actual.url.host_str()
+            || url.port_or_known_default() != actual.url.port_or_known_default()
         {
             return Some("scheme, host or port differ".into());
         }
-        if path_segments(&recorded) != path_segments(actual.url) {
+        if self.segments != path_segments(actual.url) {
             return Some("the paths differ".into());
         }
-        if query_pairs(&recorded) != query_pairs(actual.url) {
+        if self.query != query_pairs(actual.url) {
             return Some("the query parameters differ".into());
         }
-        if let Some(expected) = &self.body {
-            let actual_body = match actual.body {
-                None => Value::Null,
-                Some(text) if text.trim().is_empty() => Value::Null,
-                Some(text) => {
-                    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+        if let Some(expected) = &recorded.body {
+            let same_text = self.body_text.is_some() && self.body_text.as_deref() == actual.body;
+            if !same_text {
+                let actual_body = match actual.body {
+                    None => Value::Null,
+                    Some(text) if text.trim().is_empty() => Value::Null,
+                    Some(text) => serde_json::from_str(text)
+                        .unwrap_or_else(|_| Value::String(text.to_string())),
+                };
+                if *expected != actual_body {
+                    return Some("the bodies differ".into());
                 }
-            };
-            if *expected != actual_body {
-                return Some("the bodies differ".into());
             }
         }
-        for (name, value) in header_pairs(self.headers.as_ref()) {
+        for (name, value) in &self.headers {
             let found = actual
                 .headers
                 .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_str());
             let matches = match found {
                 Some(actual_value) if value == REDACTED_BEARER => {
