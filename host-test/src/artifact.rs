@@ -43,9 +43,15 @@ pub fn ensure_default_component() -> Result<PathBuf> {
 
 /// Run cargo for the guest (cargo decides what is stale); its output goes to stderr.
 pub fn build_component() -> Result<PathBuf> {
+    build_wasm_package("atlassian-iam")
+}
+
+/// Build one of the workspace's packages as a release `wasm32-wasip2` component and return
+/// its `.wasm` (the tests also build a deliberately hostile guest this way).
+pub fn build_wasm_package(package: &str) -> Result<PathBuf> {
     let root = workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("iam-host: building the component (cargo build --release --target wasm32-wasip2)…");
+    eprintln!("iam-host: building {package} (cargo build --release --target wasm32-wasip2)…");
     let status = Command::new(cargo)
         .current_dir(&root)
         .args([
@@ -54,22 +60,22 @@ pub fn build_component() -> Result<PathBuf> {
             "--target",
             "wasm32-wasip2",
             "--package",
-            "atlassian-iam",
+            package,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .status()
-        .context("cannot run cargo to build the component")?;
+        .with_context(|| format!("cannot run cargo to build {package}"))?;
     if !status.success() {
         bail!(
-            "building the component failed ({status}); is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
+            "building {package} failed ({status}); is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
         );
     }
-    let component = default_component();
-    if !component.is_file() {
-        bail!("cargo built no component at {}", component.display());
+    let wasm = default_component().with_file_name(format!("{}.wasm", package.replace('-', "_")));
+    if !wasm.is_file() {
+        bail!("cargo built no component at {}", wasm.display());
     }
-    Ok(component)
+    Ok(wasm)
 }
 
 fn sources_newer_than(component: &Path) -> bool {

@@ -41,26 +41,9 @@ fn hostile_limits() -> Limits {
 /// one).
 pub fn hostile_component() -> &'static Path {
     static HOSTILE: OnceLock<PathBuf> = OnceLock::new();
-    HOSTILE.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .current_dir(artifact::workspace_root())
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--package",
-                "hostile-guest",
-            ])
-            .status();
-        match status {
-            Ok(status) if status.success() => {}
-            other => panic!("cannot build the hostile component (tests/hostile): {other:?}"),
-        }
-        let wasm = artifact::default_component().with_file_name("hostile_guest.wasm");
-        assert!(wasm.is_file(), "cargo built no {}", wasm.display());
-        wasm
+    HOSTILE.get_or_init(|| match artifact::build_wasm_package("hostile-guest") {
+        Ok(wasm) => wasm,
+        Err(e) => panic!("cannot build the hostile component (tests/hostile): {e:#}"),
     })
 }
 
