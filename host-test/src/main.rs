@@ -13,6 +13,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -187,7 +188,10 @@ fn run(run_args: RunArgs) -> Result<Outcome> {
         backend,
     );
     for line in &report.log {
-        eprintln!("iam-host: guest {}: {}", line.level, line.message);
+        write_line(
+            std::io::stderr(),
+            &format!("iam-host: guest {}: {}", line.level, line.message),
+        );
     }
     Ok(report.outcome)
 }
@@ -258,6 +262,12 @@ fn bench(mut words: impl Iterator<Item = String>) -> Result<Outcome> {
     })
 }
 
+/// Write one line. A reader that went away (`iam-host … | head`) leaves nowhere to report
+/// to, and is no reason to panic: the exit status still says how the command ended.
+fn write_line(mut out: impl Write, text: &str) {
+    writeln!(out, "{text}").and_then(|()| out.flush()).ok();
+}
+
 fn main() -> ExitCode {
     let mut words = std::env::args().skip(1);
     let ending = match words.next().as_deref() {
@@ -274,16 +284,21 @@ fn main() -> ExitCode {
             bench(words).map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed)
         }
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            write_line(std::io::stdout(), USAGE);
             return ExitCode::SUCCESS;
         }
         Some(other) => Ending::Usage(format!("unknown subcommand {other:?}\n{USAGE}")),
         None => Ending::Usage(USAGE.to_string()),
     };
     match &ending {
-        Ending::Printed(Outcome::Entry { entry_json, .. }) => println!("{entry_json}"),
-        Ending::Printed(Outcome::ReplayFailed(why)) => eprintln!("iam-host: replay failed: {why}"),
-        Ending::Usage(why) => eprintln!("iam-host: {why}"),
+        Ending::Printed(Outcome::Entry { entry_json, .. }) => {
+            write_line(std::io::stdout(), entry_json)
+        }
+        Ending::Printed(Outcome::ReplayFailed(why)) => write_line(
+            std::io::stderr(),
+            &format!("iam-host: replay failed: {why}"),
+        ),
+        Ending::Usage(why) => write_line(std::io::stderr(), &format!("iam-host: {why}")),
     }
     exit_code(&ending)
 }

@@ -311,3 +311,31 @@ fn describe_prints_the_static_metadata() {
     assert_eq!(about["credentials"], serde_json::json!(["access_token"]));
     assert_eq!(about["commands"].as_array().map(Vec::len), Some(6));
 }
+
+#[test]
+fn a_reader_that_goes_away_is_no_panic() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iam-host"))
+        .args([
+            "run",
+            "iam-get-user",
+            "--config",
+            &case_file("get_seed_example", "config.json"),
+        ])
+        .args(["--args", &case_file("get_seed_example", "args.json")])
+        .args([
+            "--cassette",
+            &case_file("get_seed_example", "cassette.json"),
+        ])
+        .arg("--component")
+        .arg(crate::support::component())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("iam-host starts");
+    // Close the reading end before the entry is written, as `iam-host … | head -c 0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("iam-host ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
