@@ -187,7 +187,7 @@ impl Guest for Component {
             &mut WasmTransport,
         )
         .map(|(fields, entry_json)| MappingFields {
-            fields_json: entry::json_text(&fields),
+            fields_json: crate::json::text(&fields),
             entry_json,
         })
         .map_err(error_entry)

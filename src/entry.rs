@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 
-use crate::markdown;
+use crate::{json, markdown};
 
 pub const BRAND: &str = "Atlassian IAM";
 const USER_PROFILE_KEY: &str = "IAM.UserProfile(val.email && val.email == obj.email)";
@@ -131,23 +131,23 @@ impl IamOutput {
             .collect();
         let markdown = markdown::table(result.action.title(), &row);
 
-        let details_json = json_text(&result.details);
+        let details_json = json::text(&result.details);
         let mut vendor_json = String::with_capacity(details_json.len() + 400);
         vendor_json.push('{');
         for (index, (key, value)) in fields.iter().enumerate() {
             if index > 0 {
                 vendor_json.push(',');
             }
-            push_json_string(&mut vendor_json, key);
+            json::push_string_literal(&mut vendor_json, key);
             vendor_json.push(':');
             if *key == "details" {
                 vendor_json.push_str(&details_json);
             } else {
-                vendor_json.push_str(&json_text(value));
+                vendor_json.push_str(&json::text(value));
             }
         }
         vendor_json.push('}');
-        let profile_json = json_text(profile);
+        let profile_json = json::text(profile);
 
         let mut entry_json = String::with_capacity(
             2 * vendor_json.len() + profile_json.len() + markdown.len() + 400,
@@ -155,15 +155,15 @@ impl IamOutput {
         entry_json.push_str(r#"{"Type":1,"ContentsFormat":"json","Contents":"#);
         entry_json.push_str(&vendor_json);
         entry_json.push_str(r#","EntryContext":{"#);
-        push_json_string(&mut entry_json, USER_PROFILE_KEY);
+        json::push_string_literal(&mut entry_json, USER_PROFILE_KEY);
         entry_json.push(':');
         entry_json.push_str(&profile_json);
         entry_json.push(',');
-        push_json_string(&mut entry_json, VENDOR_KEY);
+        json::push_string_literal(&mut entry_json, VENDOR_KEY);
         entry_json.push(':');
         entry_json.push_str(&vendor_json);
         entry_json.push_str(r#"},"HumanReadable":"#);
-        push_json_string(&mut entry_json, &markdown);
+        json::push_string_literal(&mut entry_json, &markdown);
         entry_json.push('}');
         drop(fields);
         IamOutput {
@@ -174,18 +174,6 @@ impl IamOutput {
             entry_json,
         }
     }
-}
-
-/// Compact JSON text of a value. `serde_json::to_string` writes straight into a buffer;
-/// `Value::to_string` goes through `fmt::Display`, several times slower in the component.
-pub fn json_text(value: &Value) -> String {
-    // Serialising a `Value` cannot fail.
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-fn push_json_string(out: &mut String, text: &str) {
-    // Serialising a string cannot fail.
-    out.push_str(&serde_json::to_string(text).unwrap_or_default());
 }
 
 /// A Type 1 text entry (test-module's `ok`).

@@ -11,12 +11,14 @@
 //! - [`mapper`]: the XSOAR mapper interpreter and the built-in SCIM mappers.
 //! - [`entry`] and [`markdown`]: the XSOAR entry and its `tableToMarkdown` table.
 //! - [`config`] and [`profile`]: the instance parameters and the command arguments.
-//! - [`transport`]: the host seam; [`error`]: what becomes an error entry.
+//! - [`transport`]: the host seam; [`error`]: what becomes an error entry; [`json`]: JSON
+//!   text helpers.
 
 pub mod commands;
 pub mod config;
 pub mod entry;
 pub mod error;
+pub mod json;
 pub mod mapper;
 pub mod markdown;
 pub mod profile;

@@ -350,7 +350,7 @@ fn evaluate(
 /// A value read from the source, as JSON string content when it will be spliced into JSON.
 fn escaped(value: Value, escape: bool) -> Value {
     match value {
-        Value::String(text) if escape => Value::String(json_string_content(&text)),
+        Value::String(text) if escape => Value::String(crate::json::string_content(&text)),
         other => other,
     }
 }
@@ -375,7 +375,7 @@ fn expand(template: &str, source: &Map<String, Value>, escape: bool) -> String {
             .map(|v| transformers::text_of(&v))
             .unwrap_or_default();
         if escape {
-            out.push_str(&json_string_content(&text));
+            out.push_str(&crate::json::string_content(&text));
         } else {
             out.push_str(&text);
         }
@@ -383,12 +383,6 @@ fn expand(template: &str, source: &Map<String, Value>, escape: bool) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// The text between the quotes of a JSON string literal.
-fn json_string_content(text: &str) -> String {
-    let quoted = serde_json::to_string(text).unwrap_or_default();
-    quoted[1..quoted.len().saturating_sub(1).max(1)].to_string()
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ enum Style {
 fn write_value(out: &mut String, value: &Value, style: Style) {
     let write_text = |out: &mut String, text: &str| match style {
         Style::Python => write_python_str_repr(out, text),
-        Style::Json => write_json_string(out, text),
+        Style::Json => crate::json::push_string_literal(out, text),
     };
     match (value, style) {
         (Value::Null, Style::Python) => out.push_str("None"),
@@ -285,21 +285,6 @@ pub fn compact_json(value: &Value) -> String {
 
 fn write_compact_json(out: &mut String, value: &Value) {
     write_value(out, value, Style::Json);
-}
-
-fn write_json_string(out: &mut String, s: &str) {
-    // Most strings need no escaping at all: copy them.
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    // serde_json escapes exactly what json.dumps escapes with ensure_ascii=False.
-    match serde_json::to_string(s) {
-        Ok(quoted) => out.push_str(&quoted),
-        Err(_) => out.push_str("\"\""),
-    }
 }
 
 #[cfg(test)]

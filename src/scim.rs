@@ -159,12 +159,7 @@ pub fn encode_path_segment(segment: &str) -> String {
 /// A SCIM filter string value: a JSON string's content (`\` → `\\`, `"` → `\"`, control
 /// characters as `\uXXXX`), RFC 7644 §3.4.2.2 (behaviour.md §3.1 [fix]).
 pub fn escape_filter_value(value: &str) -> String {
-    let quoted = serde_json::to_string(value).unwrap_or_default();
-    quoted
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-        .unwrap_or_default()
-        .to_string()
+    crate::json::string_content(value)
 }
 
 /// `attribute eq "value"`, escaped but not percent-encoded.
@@ -340,7 +335,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
             method,
             url,
             headers,
-            body: body.map(crate::entry::json_text),
+            body: body.map(crate::json::text),
             credential: Some(self.credential.clone()),
         };
         let mut retries = 0;
