@@ -349,22 +349,24 @@ impl<'t, T: Transport> ScimClient<'t, T> {
                 },
                 Err(error) => method.is_idempotent() && error.is_transient(),
             };
-            if !retryable || retries == MAX_RETRIES {
+            // The wait before the next try; none when this outcome is the answer (not
+            // retryable, out of retries, or the wait would overrun the command's budget).
+            let wait = if retryable && retries < MAX_RETRIES {
+                let now = self.transport.now_millis();
+                let asked = outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|response| retry_after_millis(response.header("Retry-After"), now));
+                Some(asked.unwrap_or(FIRST_BACKOFF_MS << retries))
+                    .filter(|wait| *wait <= MAX_TOTAL_WAIT_MS - self.waited_ms)
+            } else {
+                None
+            };
+            let Some(wait) = wait else {
                 return outcome.map_err(|error| {
                     Failure::without_code(format!("{method} {} failed: {error}", request.url))
                 });
-            }
-            let now = self.transport.now_millis();
-            let asked = outcome
-                .as_ref()
-                .ok()
-                .and_then(|response| retry_after_millis(response.header("Retry-After"), now));
-            let wait = asked.unwrap_or(FIRST_BACKOFF_MS << retries);
-            if wait > MAX_TOTAL_WAIT_MS - self.waited_ms {
-                return outcome.map_err(|error| {
-                    Failure::without_code(format!("{method} {} failed: {error}", request.url))
-                });
-            }
+            };
             retries += 1;
             let what = match &outcome {
                 Ok(response) => format!("answered {}", response.status),
