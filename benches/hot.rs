@@ -7,7 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 use std::hint::black_box;
 
-use atlassian_iam::commands::{IamArguments, IamCommand, run_iam};
+use atlassian_iam::invocation;
 use atlassian_iam::entry::{Action, IamOutput, VendorResult};
 use atlassian_iam::mapper::Mapper;
 use atlassian_iam::markdown;
@@ -105,20 +105,14 @@ fn hot_pieces(c: &mut Criterion) {
                 body: body.clone(),
             })
             .collect();
+        // The invocation as a host passes it, the profile as a string holding its JSON.
         let profile_json = serde_json::to_string(PROFILE).expect("a JSON string");
+        let invocation = format!(
+            r#"{{"command":"iam-update-user","params":{PARAMS},"args":{{"user-profile":{profile_json}}}}}"#
+        );
         b.iter(|| {
             let mut transport = Answers(answers.clone(), 0);
-            let arguments = IamArguments {
-                user_profile_json: Some(&profile_json),
-                allow_enable: true,
-            };
-            run_iam(
-                IamCommand::UpdateUser,
-                PARAMS,
-                Some("access_token"),
-                arguments,
-                &mut transport,
-            )
+            invocation::run(&invocation, Some("access_token"), &mut transport)
         })
     });
 }

@@ -34,35 +34,32 @@ pub enum IamCommand {
     DisableUser,
 }
 
-/// The arguments of an IAM command, as they arrive.
-#[derive(Debug, Clone, Copy)]
-pub struct IamArguments<'a> {
-    /// JSON text of the `user-profile` argument; none when it is missing.
-    pub user_profile_json: Option<&'a str>,
-    pub allow_enable: bool,
-}
-
-/// Run an IAM command.
+/// Run an IAM command with its arguments (`user-profile`, `allow-enable`; other keys are
+/// ignored, behaviour.md §2) on a validated configuration.
 pub fn run_iam<T: Transport>(
     command: IamCommand,
-    params_json: &str,
-    credential: Option<&str>,
-    arguments: IamArguments<'_>,
+    config: &Config,
+    args: &Map<String, Value>,
     transport: &mut T,
 ) -> Result<IamOutput, Error> {
-    let config = Config::parse(params_json, credential)?;
-    let raw = profile::parse_user_profile(arguments.user_profile_json)?;
-    let outgoing = optional_mapper(&config.mapper_out, &config)?;
+    let raw = profile::parse_user_profile(args.get("user-profile"))?;
+    let allow_enable = match command {
+        IamCommand::CreateUser | IamCommand::UpdateUser => {
+            profile::parse_allow_enable(args.get("allow-enable"))
+        }
+        IamCommand::GetUser | IamCommand::DisableUser => true,
+    };
+    let outgoing = optional_mapper(&config.mapper_out, config)?;
     let mut run = Run {
         scim: ScimClient::new(transport, config.scim_base(), config.credential.clone()),
-        config: &config,
+        config,
         outgoing: outgoing.as_ref(),
         raw: &raw,
-        allow_enable: arguments.allow_enable && config.enable_user_enabled,
+        allow_enable: allow_enable && config.enable_user_enabled,
     };
     let (result, profile) = match command {
         IamCommand::GetUser => {
-            let incoming = optional_mapper(&config.mapper_in, &config)?;
+            let incoming = optional_mapper(&config.mapper_in, config)?;
             run.get_user(incoming.as_ref())?
         }
         IamCommand::CreateUser => (run.create_user()?, Value::Object(raw.clone())),
@@ -73,26 +70,18 @@ pub fn run_iam<T: Transport>(
 }
 
 /// `test-module`: the `ok` entry, or an error naming the status and cause (behaviour.md §4.5).
-pub fn test_module<T: Transport>(
-    params_json: &str,
-    credential: Option<&str>,
-    transport: &mut T,
-) -> Result<String, Error> {
-    let config = Config::parse(params_json, credential)?;
+pub fn test_module<T: Transport>(config: &Config, transport: &mut T) -> Result<String, Error> {
     let mut scim = ScimClient::new(transport, config.scim_base(), config.credential.clone());
     scim.probe()
         .map_err(|failure| command_failed("test-module", failure))?;
     Ok(entry::text_entry("ok"))
 }
 
-/// `get-mapping-fields`: the User schema's attributes (behaviour.md §4.6); returns the
-/// fields object and the entry.
+/// `get-mapping-fields`: the entry listing the User schema's attributes (behaviour.md §4.6).
 pub fn get_mapping_fields<T: Transport>(
-    params_json: &str,
-    credential: Option<&str>,
+    config: &Config,
     transport: &mut T,
-) -> Result<(Value, String), Error> {
-    let config = Config::parse(params_json, credential)?;
+) -> Result<String, Error> {
     let mut scim = ScimClient::new(transport, config.scim_base(), config.credential.clone());
     let schema = scim
         .user_schema()
@@ -109,38 +98,7 @@ pub fn get_mapping_fields<T: Transport>(
             }
         }
     }
-    let contents = json!({ "User Profile": fields });
-    let entry = entry::json_entry(&contents);
-    Ok((contents, entry))
-}
-
-/// Static facts about the connector (the WIT `describe`).
-pub struct About {
-    pub name: &'static str,
-    pub version: &'static str,
-    pub commands: &'static [&'static str],
-    pub origins: &'static [&'static str],
-    pub credentials: &'static [&'static str],
-}
-
-/// The reference name under which hosts keep the access token.
-pub const CREDENTIAL_NAME: &str = "access_token";
-
-pub fn describe() -> About {
-    About {
-        name: entry::BRAND,
-        version: env!("CARGO_PKG_VERSION"),
-        commands: &[
-            "iam-get-user",
-            "iam-create-user",
-            "iam-update-user",
-            "iam-disable-user",
-            "test-module",
-            "get-mapping-fields",
-        ],
-        origins: &["the origin of the configured url (https://api.atlassian.com by default)"],
-        credentials: &[CREDENTIAL_NAME],
-    }
+    Ok(entry::json_entry(&json!({ "User Profile": fields })))
 }
 
 fn command_failed(command: &'static str, failure: Failure) -> Error {

@@ -8,13 +8,11 @@ wit_bindgen::generate!({
 });
 
 use exports::iam::atlassian::commands::{
-    Config, Description, ErrorEntry, Guest, IamResult, MappingFields,
+    CommandResult, Description, EntryType, Guest, Invocation, Outcome, UserResult,
 };
 use iam::atlassian::{host, http};
 
-use crate::commands::{self, IamArguments, IamCommand};
-use crate::entry::{self, IamOutput};
-use crate::error::Error;
+use crate::invocation::{self, TypedResult};
 use crate::transport::{LogLevel, Request, Response, SendError, Transport};
 
 struct Component;
@@ -55,6 +53,8 @@ impl Transport for WasmTransport {
                 http::HttpError::Denied(why) => SendError::Denied(why),
                 http::HttpError::Timeout => SendError::Timeout,
                 http::HttpError::Transport(why) => SendError::Transport(why),
+                http::HttpError::Tls(why) => SendError::Tls(why),
+                http::HttpError::Protocol(why) => SendError::Protocol(why),
                 http::HttpError::UnknownCredential(name) => SendError::UnknownCredential(name),
                 http::HttpError::ResponseTooLarge(cap) => SendError::ResponseTooLarge(cap),
                 http::HttpError::TooManyRequests(budget) => SendError::TooManyRequests(budget),
@@ -81,120 +81,42 @@ impl Transport for WasmTransport {
     }
 }
 
-fn error_entry(error: Error) -> ErrorEntry {
-    let message = error.to_string();
-    ErrorEntry {
-        entry_json: entry::error_entry(&message),
-        message,
+fn typed(result: TypedResult) -> CommandResult {
+    match result {
+        TypedResult::User(user) => CommandResult::User(UserResult {
+            action: user.action.as_str().to_string(),
+            success: user.success,
+            active: user.active,
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            error_code: user.error_code,
+            error_message: user.error_message,
+            skipped: user.skipped,
+            reason: user.reason,
+        }),
     }
-}
-
-fn iam_result(output: IamOutput) -> IamResult {
-    let result = output.result;
-    IamResult {
-        action: result.action.as_str().to_string(),
-        success: result.success,
-        active: result.active,
-        id: result.id,
-        username: result.username,
-        email: result.email,
-        error_code: result.error_code,
-        error_message: result.error_message,
-        details_json: output.details_json,
-        skipped: result.skipped,
-        reason: result.reason,
-        profile_json: output.profile_json,
-        markdown: output.markdown,
-        entry_json: output.entry_json,
-    }
-}
-
-fn run_iam(
-    command: IamCommand,
-    config: Config,
-    user_profile_json: Option<String>,
-    allow_enable: bool,
-) -> Result<IamResult, ErrorEntry> {
-    let arguments = IamArguments {
-        user_profile_json: user_profile_json.as_deref(),
-        allow_enable,
-    };
-    commands::run_iam(
-        command,
-        &config.params_json,
-        config.credential.as_deref(),
-        arguments,
-        &mut WasmTransport,
-    )
-    .map(iam_result)
-    .map_err(error_entry)
 }
 
 impl Guest for Component {
-    fn get_user(
-        config: Config,
-        user_profile_json: Option<String>,
-    ) -> Result<IamResult, ErrorEntry> {
-        run_iam(IamCommand::GetUser, config, user_profile_json, true)
-    }
-
-    fn create_user(
-        config: Config,
-        user_profile_json: Option<String>,
-        allow_enable: bool,
-    ) -> Result<IamResult, ErrorEntry> {
-        run_iam(
-            IamCommand::CreateUser,
-            config,
-            user_profile_json,
-            allow_enable,
-        )
-    }
-
-    fn update_user(
-        config: Config,
-        user_profile_json: Option<String>,
-        allow_enable: bool,
-    ) -> Result<IamResult, ErrorEntry> {
-        run_iam(
-            IamCommand::UpdateUser,
-            config,
-            user_profile_json,
-            allow_enable,
-        )
-    }
-
-    fn disable_user(
-        config: Config,
-        user_profile_json: Option<String>,
-    ) -> Result<IamResult, ErrorEntry> {
-        run_iam(IamCommand::DisableUser, config, user_profile_json, true)
-    }
-
-    fn test_module(config: Config) -> Result<String, ErrorEntry> {
-        commands::test_module(
-            &config.params_json,
-            config.credential.as_deref(),
+    fn run(invocation: Invocation) -> Outcome {
+        let outcome = invocation::run(
+            &invocation.json,
+            invocation.credential.as_deref(),
             &mut WasmTransport,
-        )
-        .map_err(error_entry)
-    }
-
-    fn get_mapping_fields(config: Config) -> Result<MappingFields, ErrorEntry> {
-        commands::get_mapping_fields(
-            &config.params_json,
-            config.credential.as_deref(),
-            &mut WasmTransport,
-        )
-        .map(|(fields, entry_json)| MappingFields {
-            fields_json: crate::json::text(&fields),
-            entry_json,
-        })
-        .map_err(error_entry)
+        );
+        Outcome {
+            entry_type: match outcome.entry_type {
+                invocation::EntryType::Note => EntryType::Note,
+                invocation::EntryType::Error => EntryType::Error,
+            },
+            entry_json: outcome.entry_json,
+            typed: outcome.result.map(typed),
+        }
     }
 
     fn describe() -> Description {
-        let about = commands::describe();
+        let about = invocation::describe();
         Description {
             name: about.name.to_string(),
             version: about.version.to_string(),

@@ -7,6 +7,10 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
+    /// The invocation a host passed is not `{"command", "params", "args"}`.
+    InvalidInvocation(String),
+    /// The invocation names a command the connector does not have.
+    UnknownCommand { name: String, known: String },
     /// The `user-profile` argument is missing or not a non-empty JSON object.
     InvalidProfile(String),
     /// An instance parameter is missing, mistyped or out of range; names the key.
@@ -23,6 +27,10 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::InvalidInvocation(why) => write!(f, "Invalid invocation: {why}"),
+            Error::UnknownCommand { name, known } => {
+                write!(f, "Unknown command {name:?}; expected one of {known}")
+            }
             Error::InvalidProfile(why) => write!(f, "Invalid user-profile argument: {why}"),
             Error::InvalidConfig(why) => write!(f, "Invalid configuration: {why}"),
             Error::InvalidMapper(why) => write!(f, "Invalid mapper configuration: {why}"),

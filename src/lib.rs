@@ -6,7 +6,9 @@
 //!
 //! Modules, from the adapter down:
 //! - `component`: the only wit-bindgen file (wasm only).
-//! - [`commands`]: one function per command (behaviour.md §4).
+//! - [`invocation`]: the contract a host sees: one invocation in, one outcome out, and
+//!   `describe`; the only list of commands.
+//! - [`commands`]: one function per user command (behaviour.md §4).
 //! - [`scim`]: the SCIM client: URLs, filters, retries, error messages, user lookup.
 //! - [`mapper`]: the XSOAR mapper interpreter and the built-in SCIM mappers.
 //! - [`entry`] and [`markdown`]: the XSOAR entry and its `tableToMarkdown` table.
@@ -18,6 +20,7 @@ pub mod commands;
 pub mod config;
 pub mod entry;
 pub mod error;
+pub mod invocation;
 pub mod json;
 pub mod mapper;
 pub mod markdown;

@@ -8,18 +8,17 @@ use crate::error::{Error, json_kind};
 /// The key under which a profile carries its values from before an identifier changed.
 pub const OLD_USER_DATA: &str = "olduserdata";
 
-/// Parse the JSON text of the `user-profile` argument (behaviour.md §2 [fix]: bad input is an
-/// error entry, not a traceback).
-pub fn parse_user_profile(argument_json: Option<&str>) -> Result<Map<String, Value>, Error> {
-    let text =
-        argument_json.ok_or_else(|| Error::InvalidProfile("the argument is required".into()))?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| Error::InvalidProfile(format!("not valid JSON ({e})")))?;
-    // The argument may be the object itself or a string holding its JSON text.
-    let value = match value {
-        Value::String(inner) => serde_json::from_str(&inner)
+/// Read the `user-profile` argument: an object, or a string holding one (behaviour.md §2
+/// [fix]: bad input is an error entry, not a traceback). Missing and `null` are alike.
+pub fn parse_user_profile(argument: Option<&Value>) -> Result<Map<String, Value>, Error> {
+    let value = match argument {
+        None | Some(Value::Null) => {
+            return Err(Error::InvalidProfile("the argument is required".into()));
+        }
+        // The argument may be the object itself or a string holding its JSON text.
+        Some(Value::String(inner)) => serde_json::from_str(inner)
             .map_err(|e| Error::InvalidProfile(format!("not valid JSON ({e})")))?,
-        other => other,
+        Some(other) => other.clone(),
     };
     match value {
         Value::Object(map) if map.is_empty() => Err(Error::InvalidProfile(
@@ -59,8 +58,8 @@ mod tests {
 
     #[test]
     fn object_and_string_forms_are_accepted() {
-        let direct = parse_user_profile(Some(r#"{"email":"a@b.c"}"#)).unwrap();
-        let wrapped = parse_user_profile(Some(r#""{\"email\":\"a@b.c\"}""#)).unwrap();
+        let direct = parse_user_profile(Some(&json!({"email": "a@b.c"}))).unwrap();
+        let wrapped = parse_user_profile(Some(&json!(r#"{"email":"a@b.c"}"#))).unwrap();
         assert_eq!(direct, wrapped);
         assert_eq!(direct["email"], "a@b.c");
     }
@@ -73,26 +72,37 @@ mod tests {
                 "Invalid user-profile argument: the argument is required",
             ),
             (
-                Some("[1]"),
+                Some(json!(null)),
+                "Invalid user-profile argument: the argument is required",
+            ),
+            (
+                Some(json!([1])),
                 "Invalid user-profile argument: expected a JSON object, got an array",
             ),
             (
-                Some("\"[1]\""),
+                Some(json!("[1]")),
                 "Invalid user-profile argument: expected a JSON object, got an array",
             ),
             (
-                Some("{}"),
+                Some(json!({})),
                 "Invalid user-profile argument: expected a non-empty JSON object, got an empty object",
             ),
             (
-                Some("3"),
+                Some(json!(3)),
                 "Invalid user-profile argument: expected a JSON object, got a number",
+            ),
+            (
+                Some(json!("\"{}\"")),
+                "Invalid user-profile argument: expected a JSON object, got a string",
             ),
         ];
         for (input, message) in cases {
-            assert_eq!(parse_user_profile(input).unwrap_err().to_string(), message);
+            assert_eq!(
+                parse_user_profile(input.as_ref()).unwrap_err().to_string(),
+                message
+            );
         }
-        let not_json = parse_user_profile(Some("\"{nope\""))
+        let not_json = parse_user_profile(Some(&json!("{nope")))
             .unwrap_err()
             .to_string();
         assert!(

@@ -75,6 +75,10 @@ pub enum SendError {
     Denied(String),
     Timeout,
     Transport(String),
+    /// The certificate was refused or the TLS handshake failed: a retry cannot cure it.
+    Tls(String),
+    /// The answer was not valid HTTP: a retry cannot cure it.
+    Protocol(String),
     UnknownCredential(String),
     ResponseTooLarge(u64),
     TooManyRequests(u32),
@@ -93,6 +97,10 @@ impl fmt::Display for SendError {
             SendError::Denied(why) => write!(f, "the host refused the request: {why}"),
             SendError::Timeout => f.write_str("the request timed out"),
             SendError::Transport(why) => write!(f, "the server could not be reached: {why}"),
+            SendError::Tls(why) => write!(f, "the TLS connection to the server failed: {why}"),
+            SendError::Protocol(why) => {
+                write!(f, "the server's answer was not valid HTTP: {why}")
+            }
             SendError::UnknownCredential(name) => {
                 write!(f, "the host holds no credential named {name:?}")
             }

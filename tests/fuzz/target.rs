@@ -241,45 +241,29 @@ pub fn run_native(case: &Case) -> Result<Ran, String> {
         now_millis: case.now_millis,
     };
     let credential = case.credential.then_some(CREDENTIAL);
-    let params_json = case.params_json.as_str();
-    let profile_json = case.profile_json.as_deref();
     let command = case.command.as_str();
+    // The invocation as a host passes it: the arguments are whatever the case holds; the
+    // component reads `allow-enable` only for create and update.
+    let mut invocation = format!(
+        r#"{{"command":{},"params":{},"args":{{"allow-enable":{}"#,
+        Value::String(command.to_string()),
+        case.params_json,
+        case.allow_enable
+    );
+    if let Some(profile_json) = &case.profile_json {
+        invocation.push_str(&format!(r#","user-profile":{profile_json}"#));
+    }
+    invocation.push_str("}}");
     let ran = panic::catch_unwind(AssertUnwindSafe(
         || -> Result<(EntryType, String), String> {
-            if let Some(iam) = iam_command(command) {
-                // The component passes allow-enable only to create and update; get and disable
-                // ignore it (component.rs passes true).
-                let allow_enable = matches!(iam, IamCommand::CreateUser | IamCommand::UpdateUser)
-                    && case.allow_enable
-                    || matches!(iam, IamCommand::GetUser | IamCommand::DisableUser);
-                let arguments = IamArguments {
-                    user_profile_json: profile_json,
-                    allow_enable,
-                };
-                Ok(
-                    match commands::run_iam(iam, params_json, credential, arguments, &mut transport)
-                    {
-                        Ok(output) => (EntryType::Note, output.entry_json),
-                        Err(error) => (EntryType::Error, entry::error_entry(&error.to_string())),
-                    },
-                )
-            } else if command == "test-module" {
-                Ok(
-                    match commands::test_module(params_json, credential, &mut transport) {
-                        Ok(entry_json) => (EntryType::Note, entry_json),
-                        Err(error) => (EntryType::Error, entry::error_entry(&error.to_string())),
-                    },
-                )
-            } else if command == "get-mapping-fields" {
-                Ok(
-                    match commands::get_mapping_fields(params_json, credential, &mut transport) {
-                        Ok((_, entry_json)) => (EntryType::Note, entry_json),
-                        Err(error) => (EntryType::Error, entry::error_entry(&error.to_string())),
-                    },
-                )
-            } else {
-                Err(format!("the case names no command: {command:?}"))
+            if atlassian_iam::invocation::Command::from_name(command).is_none() {
+                return Err(format!("the case names no command: {command:?}"));
             }
+            let outcome = atlassian_iam::invocation::run(&invocation, credential, &mut transport);
+            Ok(match outcome.entry_type {
+                atlassian_iam::invocation::EntryType::Note => (EntryType::Note, outcome.entry_json),
+                atlassian_iam::invocation::EntryType::Error => (EntryType::Error, outcome.entry_json),
+            })
         },
     ));
     let (entry_type, entry_json) = match ran {
