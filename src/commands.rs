@@ -9,8 +9,9 @@ use crate::config::{Config, DisableMethod};
 use crate::entry::{self, Action, IamOutput, VendorResult};
 use crate::error::Error;
 use crate::mapper::Mapper;
-use crate::profile::{self, OLD_USER_DATA};
-use crate::scim::{self, Failure, Identifier, NO_IDENTIFIER_MESSAGE, ScimClient};
+use crate::profile::{self, NO_IDENTIFIER_MESSAGE, OLD_USER_DATA};
+use crate::scim::user::{self as scim_user, Identifier};
+use crate::scim::{Failure, ScimClient};
 use crate::transport::Transport;
 
 const CREATE_TYPE: &str = "User Profile - Create";
@@ -51,7 +52,7 @@ pub fn run_iam<T: Transport>(
     };
     let outgoing = optional_mapper(&config.mapper_out, config)?;
     let mut run = Run {
-        scim: ScimClient::new(transport, config.scim_base(), config.credential.clone()),
+        scim: client(config, transport),
         config,
         outgoing: outgoing.as_ref(),
         raw: &raw,
@@ -71,7 +72,7 @@ pub fn run_iam<T: Transport>(
 
 /// `test-module`: the `ok` entry, or an error naming the status and cause (behaviour.md §4.5).
 pub fn test_module<T: Transport>(config: &Config, transport: &mut T) -> Result<String, Error> {
-    let mut scim = ScimClient::new(transport, config.scim_base(), config.credential.clone());
+    let mut scim = client(config, transport);
     scim.probe()
         .map_err(|failure| command_failed("test-module", failure))?;
     Ok(entry::text_entry("ok"))
@@ -82,7 +83,7 @@ pub fn get_mapping_fields<T: Transport>(
     config: &Config,
     transport: &mut T,
 ) -> Result<String, Error> {
-    let mut scim = ScimClient::new(transport, config.scim_base(), config.credential.clone());
+    let mut scim = client(config, transport);
     let schema = scim
         .user_schema()
         .map_err(|failure| command_failed("get-mapping-fields", failure))?;
@@ -99,6 +100,16 @@ pub fn get_mapping_fields<T: Transport>(
         }
     }
     Ok(entry::json_entry(&json!({ "User Profile": fields })))
+}
+
+/// The SCIM client of one command.
+fn client<'t, T: Transport>(config: &Config, transport: &'t mut T) -> ScimClient<'t, T> {
+    ScimClient::new(
+        transport,
+        &config.url,
+        &config.directory_id,
+        &config.credential,
+    )
 }
 
 fn command_failed(command: &'static str, failure: Failure) -> Error {
@@ -176,17 +187,17 @@ impl<T: Transport> Run<'_, '_, T> {
 
     /// The identifier of the profile itself.
     fn identifier(&self, mapped: &MappedProfile) -> Option<Identifier> {
-        scim::identifier(self.raw, &mapped.app)
+        profile::identifier(self.raw, &mapped.app)
     }
 
     /// The identifier of `olduserdata`, by the same rules.
     fn old_identifier(&self, mapped: &MappedProfile) -> Option<Identifier> {
         let raw_old = profile::old_user_data(self.raw)?;
-        scim::identifier(raw_old, mapped.old.as_ref()?)
+        profile::identifier(raw_old, mapped.old.as_ref()?)
     }
 
-    /// The profile's own `email` (behaviour.md §5.1).
-    fn profile_email(&self) -> Option<String> {
+    /// The `email` key of the `user-profile` argument (behaviour.md §5.1).
+    fn email_argument(&self) -> Option<String> {
         match self.raw.get("email") {
             Some(Value::String(email)) if !email.trim().is_empty() => Some(email.clone()),
             _ => None,
@@ -207,8 +218,8 @@ impl<T: Transport> Run<'_, '_, T> {
             id: None,
             username: None,
             email: self
-                .profile_email()
-                .or_else(|| found.and_then(scim::primary_email)),
+                .email_argument()
+                .or_else(|| found.and_then(scim_user::primary_email)),
             error_code: failure.code,
             error_message: failure.message,
             details: details.clone(),
@@ -241,8 +252,8 @@ impl<T: Transport> Run<'_, '_, T> {
             id: None,
             username: None,
             email: self
-                .profile_email()
-                .or_else(|| found.and_then(scim::primary_email)),
+                .email_argument()
+                .or_else(|| found.and_then(scim_user::primary_email)),
             error_code: None,
             error_message: String::new(),
             details,
@@ -259,14 +270,14 @@ impl<T: Transport> Run<'_, '_, T> {
         answer: Value,
         found: Option<&Value>,
     ) -> VendorResult {
-        let id = scim::text_field(&answer, "id")
-            .or_else(|| found.and_then(|u| scim::text_field(u, "id")));
-        let username = scim::text_field(&answer, "userName")
-            .or_else(|| found.and_then(|u| scim::text_field(u, "userName")));
+        let id = scim_user::text_field(&answer, "id")
+            .or_else(|| found.and_then(|u| scim_user::text_field(u, "id")));
+        let username = scim_user::text_field(&answer, "userName")
+            .or_else(|| found.and_then(|u| scim_user::text_field(u, "userName")));
         let email = self
-            .profile_email()
-            .or_else(|| scim::primary_email(&answer))
-            .or_else(|| found.and_then(scim::primary_email));
+            .email_argument()
+            .or_else(|| scim_user::primary_email(&answer))
+            .or_else(|| found.and_then(scim_user::primary_email));
         VendorResult {
             action,
             success: true,
@@ -312,9 +323,10 @@ impl<T: Transport> Run<'_, '_, T> {
                     }
                     _ => user.clone(),
                 };
-                let email =
-                    scim::text_field(&profile, "email").or_else(|| scim::primary_email(&user));
-                let mut result = self.succeeded(Action::Get, scim::active_of(&user), user, None);
+                let email = scim_user::text_field(&profile, "email")
+                    .or_else(|| scim_user::primary_email(&user));
+                let mut result =
+                    self.succeeded(Action::Get, scim_user::active_of(&user), user, None);
                 result.email = email;
                 Ok((result, profile))
             }
@@ -353,14 +365,19 @@ impl<T: Transport> Run<'_, '_, T> {
     fn create(&mut self, mapped: &MappedProfile) -> VendorResult {
         let body = creation_body(&mapped.app, self.allow_enable);
         match self.scim.create_user(&body) {
-            Ok(created) => self.succeeded(Action::Create, scim::active_of(&created), created, None),
+            Ok(created) => self.succeeded(
+                Action::Create,
+                scim_user::active_of(&created),
+                created,
+                None,
+            ),
             Err(failure) => self.failed(Action::Create, failure, &mapped.details, None),
         }
     }
 
     /// `PUT /Users/{id}` (behaviour.md §4.3).
     fn replace(&mut self, user: &Value, mapped: &MappedProfile) -> VendorResult {
-        let Some(id) = scim::text_field(user, "id") else {
+        let Some(id) = scim_user::text_field(user, "id") else {
             let failure =
                 Failure::without_code("The user found has no id, so it cannot be updated");
             return self.failed(Action::Update, failure, &mapped.details, Some(user));
@@ -368,7 +385,8 @@ impl<T: Transport> Run<'_, '_, T> {
         let body = replacement_body(user, &mapped.app, self.allow_enable);
         match self.scim.replace_user(&id, &body) {
             Ok(replaced) => {
-                let active = scim::active_of(&replaced).or_else(|| scim::active_of(&body));
+                let active =
+                    scim_user::active_of(&replaced).or_else(|| scim_user::active_of(&body));
                 self.succeeded(Action::Update, active, replaced, Some(user))
             }
             Err(failure) => self.failed(Action::Update, failure, &mapped.details, Some(user)),
@@ -436,11 +454,11 @@ impl<T: Transport> Run<'_, '_, T> {
             }
             Ok(Some(user)) => user,
         };
-        if scim::active_of(&user) == Some(false) {
+        if scim_user::active_of(&user) == Some(false) {
             // behaviour.md §5 [fix]: details is the user as found, not null.
             return Ok(self.skipped(Action::Disable, ALREADY_DISABLED, user.clone(), Some(&user)));
         }
-        let Some(id) = scim::text_field(&user, "id") else {
+        let Some(id) = scim_user::text_field(&user, "id") else {
             let failure =
                 Failure::without_code("The user found has no id, so it cannot be disabled");
             return Ok(self.failed(Action::Disable, failure, &mapped.details, Some(&user)));
@@ -505,7 +523,7 @@ pub fn replacement_body(user: &Value, app: &Map<String, Value>, allow_enable: bo
         body.insert(key, value);
     }
     if !profile_sets_active {
-        match scim::active_of(user) {
+        match scim_user::active_of(user) {
             Some(false) if allow_enable => {
                 body.insert("active".into(), Value::Bool(true));
             }

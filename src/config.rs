@@ -44,20 +44,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// Validate the parameters (JSON object text) and the credential reference.
-    pub fn parse(params_json: &str, credential: Option<&str>) -> Result<Config, Error> {
-        let value: Value = serde_json::from_str(params_json).map_err(|e| {
-            Error::InvalidConfig(format!("the parameters are not valid JSON ({e})"))
-        })?;
-        let Value::Object(params) = value else {
-            return Err(Error::InvalidConfig(format!(
-                "expected a JSON object of parameters, got {}",
-                json_kind(&value)
-            )));
-        };
-        Config::from_params(&params, credential)
-    }
-
     pub fn from_params(
         params: &Map<String, Value>,
         credential: Option<&str>,
@@ -114,16 +100,6 @@ impl Config {
             disable_method,
             mappers,
         })
-    }
-
-    /// `{url}/scim/directory/{directory_id}`, the id encoded as one path segment.
-    pub fn scim_base(&self) -> String {
-        // behaviour.md §3 [fix]: the reference pastes the id into the path raw.
-        format!(
-            "{}/scim/directory/{}",
-            self.url,
-            crate::scim::encode_path_segment(&self.directory_id)
-        )
     }
 }
 
@@ -197,8 +173,22 @@ fn check_http_url(url: &str) -> Result<(), Error> {
 mod tests {
     use super::*;
 
+    /// The parameters as JSON text, validated with the credential reference `credential`.
+    fn parse_with(params_json: &str, credential: Option<&str>) -> Result<Config, Error> {
+        let value: Value = serde_json::from_str(params_json).map_err(|e| {
+            Error::InvalidConfig(format!("the parameters are not valid JSON ({e})"))
+        })?;
+        let Value::Object(params) = value else {
+            return Err(Error::InvalidConfig(format!(
+                "expected a JSON object of parameters, got {}",
+                json_kind(&value)
+            )));
+        };
+        Config::from_params(&params, credential)
+    }
+
     fn parse(json: &str) -> Result<Config, Error> {
-        Config::parse(json, Some("access_token"))
+        parse_with(json, Some("access_token"))
     }
 
     #[test]
@@ -289,13 +279,7 @@ mod tests {
 
     #[test]
     fn a_missing_credential_is_a_configuration_error() {
-        let err = Config::parse(r#"{"url":"https://x","directory_id":"d"}"#, None).unwrap_err();
+        let err = parse_with(r#"{"url":"https://x","directory_id":"d"}"#, None).unwrap_err();
         assert!(err.to_string().contains("access_token"));
-    }
-
-    #[test]
-    fn directory_id_is_one_encoded_path_segment() {
-        let config = parse(r#"{"url":"https://x/","directory_id":"a/b c"}"#).unwrap();
-        assert_eq!(config.scim_base(), "https://x/scim/directory/a%2Fb%20c");
     }
 }

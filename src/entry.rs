@@ -2,7 +2,7 @@
 //! `IAM.UserProfile` and the markdown table), text and JSON entries, and error entries
 //! (Type 4). The vendor result's key order is part of the contract (behaviour.md §5).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::borrow::Cow;
 
 use crate::{json, markdown};
@@ -70,14 +70,6 @@ pub struct VendorResult {
 }
 
 impl VendorResult {
-    /// The result as a JSON object, keys in the fixed order.
-    pub fn to_json(&self, instance_name: &str) -> Map<String, Value> {
-        self.fields(instance_name)
-            .into_iter()
-            .map(|(key, value)| (key.to_string(), value.into_owned()))
-            .collect()
-    }
-
     /// The fields in their fixed order; `details` borrowed, not copied.
     fn fields(&self, instance_name: &str) -> [(&'static str, Cow<'_, Value>); 13] {
         let owned = |value: Value| Cow::Owned(value);

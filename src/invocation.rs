@@ -87,9 +87,9 @@ pub fn run<T: Transport>(
     credential: Option<&str>,
     transport: &mut T,
 ) -> Outcome {
-    match parse(invocation_json).and_then(|(command, params, args)| {
-        let config = Config::from_params(&params, credential)?;
-        dispatch(command, &config, &args, transport)
+    match parse(invocation_json).and_then(|parsed| {
+        let config = Config::from_params(&parsed.params, credential)?;
+        dispatch(parsed.command, &config, &parsed.args, transport)
     }) {
         Ok(outcome) => outcome,
         Err(error) => Outcome::error(&error),
@@ -114,8 +114,17 @@ fn dispatch<T: Transport>(
     })
 }
 
+/// An invocation, parsed but not yet validated beyond its shape.
+struct Parsed {
+    command: Command,
+    /// The instance parameters.
+    params: Map<String, Value>,
+    /// The command's arguments.
+    args: Map<String, Value>,
+}
+
 /// The command, the parameters and the arguments of an invocation.
-fn parse(invocation_json: &str) -> Result<(Command, Map<String, Value>, Map<String, Value>), Error> {
+fn parse(invocation_json: &str) -> Result<Parsed, Error> {
     let value: Value = serde_json::from_str(invocation_json)
         .map_err(|e| Error::InvalidInvocation(format!("not valid JSON ({e})")))?;
     let Value::Object(mut invocation) = value else {
@@ -125,12 +134,12 @@ fn parse(invocation_json: &str) -> Result<(Command, Map<String, Value>, Map<Stri
         )));
     };
     let command = match invocation.get("command") {
-        Some(Value::String(name)) => Command::from_name(name).ok_or_else(|| {
-            Error::UnknownCommand {
+        Some(Value::String(name)) => {
+            Command::from_name(name).ok_or_else(|| Error::UnknownCommand {
                 name: name.clone(),
                 known: command_names().join(", "),
-            }
-        })?,
+            })?
+        }
         Some(other) => {
             return Err(Error::InvalidInvocation(format!(
                 "\"command\" must be a string, got {}",
@@ -149,7 +158,11 @@ fn parse(invocation_json: &str) -> Result<(Command, Map<String, Value>, Map<Stri
     };
     let params = object("params")?;
     let args = object("args")?;
-    Ok((command, params, args))
+    Ok(Parsed {
+        command,
+        params,
+        args,
+    })
 }
 
 /// The command names, in order.
@@ -182,7 +195,11 @@ mod tests {
     use crate::transport::fake::FakeTransport;
 
     fn run_offline(invocation: &str) -> Outcome {
-        run(invocation, Some(CREDENTIAL_NAME), &mut FakeTransport::answering(Vec::new()))
+        run(
+            invocation,
+            Some(CREDENTIAL_NAME),
+            &mut FakeTransport::answering(Vec::new()),
+        )
     }
 
     fn contents(outcome: &Outcome) -> String {
@@ -217,9 +234,15 @@ mod tests {
     #[test]
     fn malformed_invocations_are_error_entries() {
         let cases = [
-            ("[]", "Invalid invocation: expected a JSON object, got an array"),
+            (
+                "[]",
+                "Invalid invocation: expected a JSON object, got an array",
+            ),
             ("{}", "Invalid invocation: \"command\" is missing"),
-            (r#"{"command": 1}"#, "Invalid invocation: \"command\" must be a string, got a number"),
+            (
+                r#"{"command": 1}"#,
+                "Invalid invocation: \"command\" must be a string, got a number",
+            ),
             (
                 r#"{"command": "test-module", "params": []}"#,
                 "Invalid invocation: \"params\" must be a JSON object, got an array",
@@ -239,9 +262,14 @@ mod tests {
 
     #[test]
     fn the_configuration_is_validated_before_the_arguments() {
-        let outcome = run_offline(r#"{"command": "iam-get-user", "params": {"directory_id": "d"}}"#);
+        let outcome =
+            run_offline(r#"{"command": "iam-get-user", "params": {"directory_id": "d"}}"#);
         assert_eq!(outcome.entry_type, EntryType::Error);
-        assert!(contents(&outcome).starts_with("Invalid configuration: "), "{}", contents(&outcome));
+        assert!(
+            contents(&outcome).starts_with("Invalid configuration: "),
+            "{}",
+            contents(&outcome)
+        );
         let outcome = run_offline(
             r#"{"command": "iam-get-user", "params": {"url": "https://a.example", "directory_id": "d"}, "args": {"user-profile": [1]}}"#,
         );

@@ -9,10 +9,12 @@
 //! - [`invocation`]: the contract a host sees: one invocation in, one outcome out, and
 //!   `describe`; the only list of commands.
 //! - [`commands`]: one function per user command (behaviour.md §4).
-//! - [`scim`]: the SCIM client: URLs, filters, retries, error messages, user lookup.
+//! - [`scim`]: the SCIM client: URLs, filters, error messages; `scim::user` (reading and
+//!   finding users) and `scim::retry` (the retry policy).
 //! - [`mapper`]: the XSOAR mapper interpreter and the built-in SCIM mappers.
 //! - [`entry`] and [`markdown`]: the XSOAR entry and its `tableToMarkdown` table.
-//! - [`config`] and [`profile`]: the instance parameters and the command arguments.
+//! - [`config`] and [`profile`]: the instance parameters, and the user commands' arguments
+//!   and the lookup identifier a profile yields.
 //! - [`transport`]: the host seam; [`error`]: what becomes an error entry; [`json`]: JSON
 //!   text helpers.
 

@@ -48,7 +48,7 @@ fn is_empty_cell(value: &Value) -> bool {
 }
 
 /// The text of one cell before escaping.
-pub fn cell_text(value: &Value) -> String {
+fn cell_text(value: &Value) -> String {
     let mut out = String::new();
     write_cell(&mut out, value);
     out
@@ -117,13 +117,6 @@ fn escape_cell(text: &str) -> String {
         }
     }
     out.push_str(&text[run_start..]);
-    out
-}
-
-/// Python's `repr()` of the value `json.loads` would give.
-pub fn python_repr(value: &Value) -> String {
-    let mut out = String::new();
-    write_python_repr(&mut out, value);
     out
 }
 
@@ -233,7 +226,7 @@ fn is_python_printable(c: char) -> bool {
 }
 
 /// A JSON number as Python prints the int or float `json.loads` gives.
-pub fn python_number(n: &Number) -> String {
+fn python_number(n: &Number) -> String {
     if n.is_i64() || n.is_u64() {
         return n.to_string();
     }
@@ -245,7 +238,7 @@ pub fn python_number(n: &Number) -> String {
 
 /// Python's `repr(float)`: the shortest round-trip digits, positional for exponents in
 /// -4..16, scientific (`1e+16`, `1.5e-07`) outside, and always a `.0` on whole numbers.
-pub fn python_float(f: f64) -> String {
+fn python_float(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
     }
@@ -277,12 +270,6 @@ pub fn python_float(f: f64) -> String {
 }
 
 /// `json.dumps(value, ensure_ascii=False)`: `, ` and `: ` separators, non-ASCII kept.
-pub fn compact_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_compact_json(&mut out, value);
-    out
-}
-
 fn write_compact_json(out: &mut String, value: &Value) {
     write_value(out, value, Style::Json);
 }
@@ -291,6 +278,13 @@ fn write_compact_json(out: &mut String, value: &Value) {
 mod tests {
     use super::*;
     use serde_json::{Map, json};
+
+    /// Python's `repr()` of the value `json.loads` would give.
+    fn python_repr(value: &Value) -> String {
+        let mut out = String::new();
+        write_python_repr(&mut out, value);
+        out
+    }
 
     macro_rules! assert_text_eq {
         ($actual:expr, $expected:expr) => {{

@@ -1,9 +1,11 @@
-//! The command arguments: `user-profile` (a JSON object, or a string holding one, with an
-//! optional `olduserdata` of the same shape) and `allow-enable`.
+//! The command arguments of the user commands: `user-profile` (a JSON object, or a string
+//! holding one, with an optional `olduserdata` of the same shape), `allow-enable`, and the
+//! lookup identifier a profile yields (behaviour.md §3.1).
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, json_kind};
+use crate::scim::user::{Identifier, is_primary, scalar_text};
 
 /// The key under which a profile carries its values from before an identifier changed.
 pub const OLD_USER_DATA: &str = "olduserdata";
@@ -47,6 +49,43 @@ pub fn parse_allow_enable(argument: Option<&Value>) -> bool {
 pub fn old_user_data(profile: &Map<String, Value>) -> Option<&Map<String, Value>> {
     match profile.get(OLD_USER_DATA) {
         Some(Value::Object(old)) if !old.is_empty() => Some(old),
+        _ => None,
+    }
+}
+
+/// The message of a profile without any identifier (behaviour.md §3.1).
+pub const NO_IDENTIFIER_MESSAGE: &str = "Your user profile argument must contain at least one attribute that is mapped into one of the following attributes in the outgoing mapper: ['id', 'userName', 'emails']";
+
+/// The lookup attribute: `id` of the raw profile, else `userName`, else `emails` of the
+/// mapped one (behaviour.md §3.1).
+pub fn identifier(raw: &Map<String, Value>, mapped: &Map<String, Value>) -> Option<Identifier> {
+    if let Some(id) = raw.get("id").and_then(scalar_text) {
+        return Some(Identifier::Id(id));
+    }
+    if let Some(user_name) = mapped.get("userName").and_then(scalar_text) {
+        return Some(Identifier::UserName(user_name));
+    }
+    mapped
+        .get("emails")
+        .and_then(email_to_look_up)
+        .map(Identifier::Email)
+}
+
+/// The e-mail a mapped profile's `emails` names for a lookup: the primary entry's value,
+/// else the first entry's; an object counts as a one-entry list and a plain string is used
+/// as it is.
+fn email_to_look_up(emails: &Value) -> Option<String> {
+    match emails {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Object(_) => emails.get("value").and_then(scalar_text),
+        Value::Array(entries) => entries
+            .iter()
+            .find(|entry| is_primary(entry))
+            .or_else(|| entries.first())
+            .and_then(|entry| match entry {
+                Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+                other => other.get("value").and_then(scalar_text),
+            }),
         _ => None,
     }
 }
@@ -119,5 +158,39 @@ mod tests {
         assert!(!parse_allow_enable(Some(&json!("false"))));
         assert!(!parse_allow_enable(Some(&json!("yes"))));
         assert!(!parse_allow_enable(Some(&json!(false))));
+    }
+
+    #[test]
+    fn identifiers_are_taken_in_order_id_user_name_emails() {
+        let raw = json!({"id": "9"});
+        let mapped = json!({"userName": "u", "emails": [{"value": "e"}]});
+        let (raw, mapped) = (raw.as_object().unwrap(), mapped.as_object().unwrap());
+        assert_eq!(identifier(raw, mapped), Some(Identifier::Id("9".into())));
+        assert_eq!(
+            identifier(&Map::new(), mapped),
+            Some(Identifier::UserName("u".into()))
+        );
+        let emails = |v: Value| identifier(&Map::new(), json!({"emails": v}).as_object().unwrap());
+        assert_eq!(
+            emails(json!([{"value": "a"}, {"value": "b", "primary": true}])),
+            Some(Identifier::Email("b".into()))
+        );
+        assert_eq!(
+            emails(json!([{"value": "a"}, {"value": "b"}])),
+            Some(Identifier::Email("a".into()))
+        );
+        assert_eq!(
+            emails(json!({"value": "o"})),
+            Some(Identifier::Email("o".into()))
+        );
+        assert_eq!(
+            emails(json!("plain@x")),
+            Some(Identifier::Email("plain@x".into()))
+        );
+        assert_eq!(emails(json!([])), None);
+        assert_eq!(
+            identifier(&Map::new(), json!({"userName": ""}).as_object().unwrap()),
+            None
+        );
     }
 }

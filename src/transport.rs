@@ -27,11 +27,6 @@ impl Method {
             Method::Delete => "DELETE",
         }
     }
-
-    /// Whether repeating the request cannot create a second effect (RFC 9110 §9.2.2).
-    pub fn is_idempotent(self) -> bool {
-        !matches!(self, Method::Post)
-    }
 }
 
 impl fmt::Display for Method {
@@ -82,13 +77,6 @@ pub enum SendError {
     UnknownCredential(String),
     ResponseTooLarge(u64),
     TooManyRequests(u32),
-}
-
-impl SendError {
-    /// Failures that may pass if the request is sent again.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, SendError::Timeout | SendError::Transport(_))
-    }
 }
 
 impl fmt::Display for SendError {
