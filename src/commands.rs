@@ -10,7 +10,7 @@ use crate::entry::{self, Action, IamOutput, VendorResult};
 use crate::error::Error;
 use crate::mapper::Mapper;
 use crate::profile::{self, NO_IDENTIFIER_MESSAGE, OLD_USER_DATA};
-use crate::scim::user::{self as scim_user, Identifier};
+use crate::scim::user::{self as scim_user, FoundUser, Identifier};
 use crate::scim::{Failure, ScimClient};
 use crate::transport::Transport;
 
@@ -315,7 +315,7 @@ impl<T: Transport> Run<'_, '_, T> {
                     raw_profile,
                 ))
             }
-            Ok(Some(user)) => {
+            Ok(Some(FoundUser { resource: user, .. })) => {
                 // The incoming-mapped user replaces the profile in IAM.UserProfile.
                 let profile = match (incoming, &user) {
                     (Some(mapper), Value::Object(resource)) => {
@@ -352,7 +352,7 @@ impl<T: Transport> Run<'_, '_, T> {
                         Action::Update,
                         COMMAND_DISABLED,
                         update.details,
-                        Some(&user),
+                        Some(&user.resource),
                     ));
                 }
                 Ok(self.replace(&user, &update))
@@ -376,14 +376,10 @@ impl<T: Transport> Run<'_, '_, T> {
     }
 
     /// `PUT /Users/{id}` (behaviour.md §4.3).
-    fn replace(&mut self, user: &Value, mapped: &MappedProfile) -> VendorResult {
-        let Some(id) = scim_user::text_field(user, "id") else {
-            let failure =
-                Failure::without_code("The user found has no id, so it cannot be updated");
-            return self.failed(Action::Update, failure, &mapped.details, Some(user));
-        };
+    fn replace(&mut self, found: &FoundUser, mapped: &MappedProfile) -> VendorResult {
+        let user = &found.resource;
         let body = replacement_body(user, &mapped.app, self.allow_enable);
-        match self.scim.replace_user(&id, &body) {
+        match self.scim.replace_user(&found.id, &body) {
             Ok(replaced) => {
                 let active =
                     scim_user::active_of(&replaced).or_else(|| scim_user::active_of(&body));
@@ -440,7 +436,7 @@ impl<T: Transport> Run<'_, '_, T> {
         let Some(identifier) = self.identifier(&mapped) else {
             return Ok(self.without_identifier(Action::Disable, &mapped));
         };
-        let user = match self.scim.find_user(&identifier) {
+        let found = match self.scim.find_user(&identifier) {
             Err(failure) => {
                 return Ok(self.failed(Action::Disable, failure, &mapped.details, None));
             }
@@ -452,17 +448,13 @@ impl<T: Transport> Run<'_, '_, T> {
                     None,
                 ));
             }
-            Ok(Some(user)) => user,
+            Ok(Some(found)) => found,
         };
+        let FoundUser { id, resource: user } = found;
         if scim_user::active_of(&user) == Some(false) {
             // behaviour.md §5 [fix]: details is the user as found, not null.
             return Ok(self.skipped(Action::Disable, ALREADY_DISABLED, user.clone(), Some(&user)));
         }
-        let Some(id) = scim_user::text_field(&user, "id") else {
-            let failure =
-                Failure::without_code("The user found has no id, so it cannot be disabled");
-            return Ok(self.failed(Action::Disable, failure, &mapped.details, Some(&user)));
-        };
         let answer = match self.config.disable_method {
             DisableMethod::Patch => self.scim.deactivate_user(&id),
             DisableMethod::Delete => self.scim.delete_user(&id),
@@ -644,5 +636,77 @@ mod tests {
         );
         let kept = creation_body(&object(json!({"schemas": ["x"], "active": false})), true);
         assert_eq!(kept, json!({"schemas": ["x"], "active": false}));
+    }
+
+    /// Run a user command on a default configuration with `disable_method`, over `answers`.
+    fn run_user_command(
+        command: IamCommand,
+        disable_method: &str,
+        profile: Value,
+        transport: &mut crate::transport::fake::FakeTransport,
+    ) -> VendorResult {
+        let params = object(json!({
+            "url": "https://api.atlassian.com",
+            "directory_id": "d1",
+            "disable_method": disable_method
+        }));
+        let config = Config::from_params(&params, Some("access_token")).unwrap();
+        let args = object(json!({ "user-profile": profile }));
+        run_iam(command, &config, &args, transport).unwrap().result
+    }
+
+    #[test]
+    fn a_user_id_of_dot_or_dot_dot_in_the_profile_is_a_failed_result_and_nothing_is_sent() {
+        use crate::transport::fake::FakeTransport;
+        for command in [
+            IamCommand::GetUser,
+            IamCommand::CreateUser,
+            IamCommand::UpdateUser,
+            IamCommand::DisableUser,
+        ] {
+            for id in [".", ".."] {
+                let mut transport = FakeTransport::default();
+                let result = run_user_command(
+                    command,
+                    "delete",
+                    json!({"id": id, "email": "e@x.com"}),
+                    &mut transport,
+                );
+                assert!(!result.success && !result.skipped, "{command:?}");
+                assert_eq!(result.error_code, None);
+                assert_eq!(
+                    result.error_message,
+                    format!(r#"Invalid id "{id}": "." and ".." cannot be used as an id"#)
+                );
+                assert!(transport.sent.is_empty(), "{command:?} sent a request");
+            }
+        }
+    }
+
+    #[test]
+    fn disable_never_deletes_a_listed_user_whose_id_is_dot_dot() {
+        use crate::transport::fake::{FakeTransport, json as answer};
+        for method in ["delete", "patch"] {
+            let mut transport = FakeTransport::answering(vec![
+                answer(
+                    200,
+                    r#"{"totalResults":1,"Resources":[{"id":"..","userName":"u@x.com","active":true}]}"#,
+                ),
+                answer(204, ""),
+            ]);
+            let result = run_user_command(
+                IamCommand::DisableUser,
+                method,
+                json!({"username": "u@x.com"}),
+                &mut transport,
+            );
+            assert!(!result.success);
+            assert_eq!(result.error_code, None);
+            assert_eq!(
+                result.error_message,
+                r#"The server returned a user whose "id" is not usable"#
+            );
+            assert_eq!(transport.sent.len(), 1, "{method}");
+        }
     }
 }

@@ -21,7 +21,7 @@ pub enum DisableMethod {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Base URL without a trailing `/`.
+    /// Base URL as `parse_url` normalised it: scheme and host in lower case, no trailing `/`.
     pub url: String,
     pub directory_id: String,
     /// The reference of the host-held token.
@@ -48,9 +48,14 @@ impl Config {
         params: &Map<String, Value>,
         credential: Option<&str>,
     ) -> Result<Config, Error> {
-        let url = required_string(params, "url")?;
-        check_http_url(&url)?;
+        let url = parse_url(&required_string(params, "url")?)?;
         let directory_id = required_string(params, "directory_id")?;
+        // behaviour.md §3 [fix]: `.` and `..` cannot be a path segment, even encoded.
+        if crate::scim::is_dot_segment(&directory_id) {
+            return Err(Error::InvalidConfig(format!(
+                "\"directory_id\" must not be {directory_id:?}: \".\" and \"..\" cannot be used as an id"
+            )));
+        }
         let credential = match credential {
             Some(name) if !name.is_empty() => name.to_string(),
             _ => {
@@ -80,7 +85,7 @@ impl Config {
             }
         };
         Ok(Config {
-            url: url.trim_end_matches('/').to_string(),
+            url,
             directory_id,
             credential,
             insecure: flag(params, "insecure", false)?,
@@ -141,32 +146,96 @@ fn flag(params: &Map<String, Value>, key: &str, default: bool) -> Result<bool, E
     }
 }
 
-/// An absolute `http://` or `https://` URL with a host, and nothing after the path.
-fn check_http_url(url: &str) -> Result<(), Error> {
+/// The configured `url`, parsed and validated in this one place (behaviour.md §1): an
+/// absolute `http://` or `https://` URL with a host, an optional port from 1 to 65535 and
+/// an optional path, and nothing after the path. Returns it normalised: scheme and host in
+/// lower case, no trailing `/`.
+///
+/// A user name or password in the URL is refused without echoing the URL: it would carry a
+/// secret into the error entry. Characters that URL parsers read differently (`\`,
+/// whitespace, controls) and `.`/`..` path segments are refused, so that the URL the guest
+/// builds is the URL the host sends.
+fn parse_url(url: &str) -> Result<String, Error> {
     let invalid = || {
         Error::InvalidConfig(format!(
             "\"url\" must be an absolute http(s) URL such as https://api.atlassian.com, got {url:?}"
         ))
     };
-    let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"))
-        .ok_or_else(invalid)?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    let host_without_port = if host.starts_with('[') {
-        host.split(']').next().unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default()
-    };
-    if host_without_port.trim_start_matches('[').is_empty()
-        || authority.contains('@')
-        || url.contains(['?', '#', ' ', '\n', '\t'])
+    // The authority as any parser would see it: after an optional `scheme://`, up to the
+    // first character that ends it. Checked first, before any message quotes the URL.
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority_end = after_scheme
+        .find(['/', '\\', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    if after_scheme[..authority_end].contains('@') {
+        return Err(Error::InvalidConfig(
+            "\"url\" must not contain a user name or password".into(),
+        ));
+    }
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '\\' | '?' | '#'))
     {
         return Err(invalid());
     }
-    Ok(())
+    let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return Err(invalid());
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        // An IPv6 literal: `[` hex digits, `:` and `.` `]`, then an optional `:port`.
+        let (address, after) = bracketed.split_once(']').ok_or_else(invalid)?;
+        if address.is_empty()
+            || !address.contains(':')
+            || !address
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return Err(invalid());
+        }
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or_else(invalid)?),
+        };
+        (&authority[..address.len() + 2], port)
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let is_host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
+    if host.is_empty() || (!host.starts_with('[') && !host.chars().all(is_host_char)) {
+        return Err(invalid());
+    }
+    if let Some(port) = port {
+        let valid = !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| (1..=65_535).contains(&p));
+        if !valid {
+            return Err(Error::InvalidConfig(format!(
+                "\"url\" must have a port from 1 to 65535, got {port:?}"
+            )));
+        }
+    }
+    let path = path.trim_end_matches('/');
+    let is_dot_segment = |segment: &str| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    };
+    if path.split('/').any(is_dot_segment) {
+        return Err(invalid());
+    }
+    let mut normalised = format!("{scheme}://{}", host.to_ascii_lowercase());
+    if let Some(port) = port {
+        normalised.push(':');
+        normalised.push_str(port);
+    }
+    normalised.push_str(path);
+    Ok(normalised)
 }
 
 #[cfg(test)]
@@ -281,5 +350,92 @@ mod tests {
     fn a_missing_credential_is_a_configuration_error() {
         let err = parse_with(r#"{"url":"https://x","directory_id":"d"}"#, None).unwrap_err();
         assert!(err.to_string().contains("access_token"));
+    }
+
+    fn with_url(url: &str) -> Result<Config, Error> {
+        parse(&format!(r#"{{"url":{url:?},"directory_id":"d"}}"#))
+    }
+
+    #[test]
+    fn the_url_is_normalised_once() {
+        let cases = [
+            ("HTTPS://API.Atlassian.com/", "https://api.atlassian.com"),
+            ("http://127.0.0.1:8080//", "http://127.0.0.1:8080"),
+            ("https://[::1]:8443/Base/", "https://[::1]:8443/Base"),
+            ("https://h:65535/a/b", "https://h:65535/a/b"),
+        ];
+        for (url, normalised) in cases {
+            assert_eq!(with_url(url).unwrap().url, normalised, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_port_outside_1_to_65535_is_a_configuration_error() {
+        for (url, port) in [
+            ("https://host:99999", "99999"),
+            ("https://host:0/x", "0"),
+            ("https://host:", ""),
+            ("https://host:+443", "+443"),
+            ("https://host:44a", "44a"),
+            ("https://[::1]:123456", "123456"),
+        ] {
+            assert_eq!(
+                with_url(url).unwrap_err().to_string(),
+                format!(
+                    "Invalid configuration: \"url\" must have a port from 1 to 65535, got {port:?}"
+                ),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_user_name_or_password_in_the_url_is_refused_without_echoing_them() {
+        for url in [
+            "https://admin:s3cret-pass@api.atlassian.com",
+            "https://admin@api.atlassian.com/x",
+            "ftp://admin:s3cret-pass@host",
+            "admin:s3cret-pass@host",
+        ] {
+            let message = with_url(url).unwrap_err().to_string();
+            assert_eq!(
+                message,
+                "Invalid configuration: \"url\" must not contain a user name or password"
+            );
+            assert!(!message.contains("admin") && !message.contains("s3cret"));
+        }
+        // An @ in the path is not user info.
+        assert!(with_url("https://host/scim@x").is_ok());
+    }
+
+    #[test]
+    fn urls_parsers_would_read_differently_are_refused() {
+        for url in [
+            "https://host\\@evil/",
+            "https://ho st",
+            "https://host/a/../b",
+            "https://host/./b",
+            "https://host/%2e%2E/b",
+            "https://[zz::1]",
+            "https://[::1",
+            "https://host!/",
+            "https://[::1]x",
+        ] {
+            assert!(with_url(url).is_err(), "{url} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_directory_id_of_dot_or_dot_dot_is_a_configuration_error() {
+        for id in [".", ".."] {
+            let json = format!(r#"{{"url":"https://x","directory_id":{id:?}}}"#);
+            assert_eq!(
+                parse(&json).unwrap_err().to_string(),
+                format!(
+                    "Invalid configuration: \"directory_id\" must not be {id:?}: \".\" and \"..\" cannot be used as an id"
+                )
+            );
+        }
+        assert!(parse(r#"{"url":"https://x","directory_id":"..."}"#).is_ok());
     }
 }

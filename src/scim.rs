@@ -61,6 +61,20 @@ pub fn encode_path_segment(segment: &str) -> String {
     }
 }
 
+/// Whether an id cannot be a path segment at all: URL parsers turn `.` and `..` (also
+/// percent-encoded) back into "this folder" and "the folder above".
+pub fn is_dot_segment(id: &str) -> bool {
+    id == "." || id == ".."
+}
+
+/// The failure of an id given in the arguments that cannot be a path segment
+/// (behaviour.md §3 [fix]); nothing is sent.
+pub fn invalid_id(id: &str) -> Failure {
+    Failure::without_code(format!(
+        "Invalid id \"{id}\": \".\" and \"..\" cannot be used as an id"
+    ))
+}
+
 /// A SCIM filter string value: a JSON string's content (`\` → `\\`, `"` → `\"`, control
 /// characters as `\uXXXX`), RFC 7644 §3.4.2.2 (behaviour.md §3.1 [fix]).
 pub fn escape_filter_value(value: &str) -> String {
@@ -180,9 +194,17 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         format!("{}/{collection}", self.base)
     }
 
-    /// `{base}/{collection}/{id}`, the id as one encoded path segment.
-    fn resource_url(&self, collection: &str, id: &str) -> String {
-        format!("{}/{collection}/{}", self.base, encode_path_segment(id))
+    /// `{base}/{collection}/{id}`, the id as one encoded path segment; `.` and `..` are
+    /// refused before anything is sent.
+    fn resource_url(&self, collection: &str, id: &str) -> Result<String, Failure> {
+        if is_dot_segment(id) {
+            return Err(invalid_id(id));
+        }
+        Ok(format!(
+            "{}/{collection}/{}",
+            self.base,
+            encode_path_segment(id)
+        ))
     }
 
     /// `{base}/{collection}?filter=…`, the whole filter percent-encoded.
@@ -278,7 +300,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
 
     /// `GET {base}/{collection}/{id}`: the resource, or none on 404 or an empty 200.
     fn get_resource(&mut self, collection: &str, id: &str) -> Result<Option<Value>, Failure> {
-        let url = self.resource_url(collection, id);
+        let url = self.resource_url(collection, id)?;
         match self.call(Method::Get, url.clone(), None) {
             Ok(Answer { body: None, .. }) => Ok(None),
             Ok(Answer {
@@ -352,6 +374,23 @@ impl<'t, T: Transport> ScimClient<'t, T> {
                 message: format!("The answer to GET {url} is empty"),
             }),
         }
+    }
+}
+
+/// The message of a looked-up resource that cannot be used (behaviour.md §3 [fix]).
+fn unusable(noun: &str, field: &str) -> Failure {
+    Failure::without_code(format!(
+        "The server returned a {noun} whose \"{field}\" is not usable"
+    ))
+}
+
+/// The `id` of a looked-up resource (a `user` or `group`): a non-empty string that can be a
+/// path segment, else the failure naming it (behaviour.md §3 [fix]: a user whose id is
+/// `..` must never become `DELETE …/Users/..`).
+fn usable_id(resource: &Value, noun: &str) -> Result<String, Failure> {
+    match resource.get("id") {
+        Some(Value::String(id)) if !id.is_empty() && !is_dot_segment(id) => Ok(id.clone()),
+        _ => Err(unusable(noun, "id")),
     }
 }
 
@@ -497,5 +536,31 @@ pub(crate) mod tests {
             "{}",
             failure.message
         );
+    }
+
+    #[test]
+    fn an_id_of_dot_or_dot_dot_is_refused_and_nothing_is_sent() {
+        let mut transport = FakeTransport::answering(vec![json(200, r#"{"id":"1"}"#)]);
+        let mut scim = client(&mut transport);
+        for id in [".", ".."] {
+            let refused = invalid_id(id);
+            assert_eq!(
+                refused.message,
+                format!(r#"Invalid id "{id}": "." and ".." cannot be used as an id"#)
+            );
+            assert_eq!(refused.code, None);
+            assert_eq!(scim.get_user(id).unwrap_err(), refused);
+            assert_eq!(
+                scim.find_user(&Identifier::Id(id.into())).unwrap_err(),
+                refused
+            );
+            assert_eq!(
+                scim.replace_user(id, &serde_json::json!({})).unwrap_err(),
+                refused
+            );
+            assert_eq!(scim.deactivate_user(id).unwrap_err(), refused);
+            assert_eq!(scim.delete_user(id).unwrap_err(), refused);
+        }
+        assert!(transport.sent.is_empty());
     }
 }

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Failure, ScimClient, body_or_sent, eq_filter, expect_object};
+use super::{Failure, ScimClient, body_or_sent, eq_filter, expect_object, unusable, usable_id};
 use crate::transport::{LogLevel, Method, Transport};
 
 const USERS: &str = "Users";
@@ -18,6 +18,36 @@ pub enum Identifier {
     Id(String),
     UserName(String),
     Email(String),
+}
+
+/// A user as a lookup found it, checked: its id can be used in a path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundUser {
+    pub id: String,
+    /// The user resource as read.
+    pub resource: Value,
+}
+
+impl FoundUser {
+    /// Check a user resource a lookup returned before anything uses it (behaviour.md §3
+    /// [fix]): `id` a usable non-empty string; `userName` absent, null or a string; `active`
+    /// absent, null, a boolean or `"true"`/`"false"` in any case.
+    pub fn check(resource: Value) -> Result<FoundUser, Failure> {
+        let id = usable_id(&resource, "user")?;
+        if !matches!(
+            resource.get("userName"),
+            None | Some(Value::Null | Value::String(_))
+        ) {
+            return Err(unusable("user", "userName"));
+        }
+        match resource.get("active") {
+            None | Some(Value::Null | Value::Bool(_)) => {}
+            Some(Value::String(s))
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {}
+            Some(_) => return Err(unusable("user", "active")),
+        }
+        Ok(FoundUser { id, resource })
+    }
 }
 
 /// A non-empty string, or a number as its decimal text.
@@ -71,13 +101,15 @@ pub fn text_field(user: &Value, key: &str) -> Option<String> {
 
 impl<T: Transport> ScimClient<'_, T> {
     /// `GET /Users/{id}`: the user, or none on 404 (behaviour.md §3.1 [fix]).
-    pub fn get_user(&mut self, id: &str) -> Result<Option<Value>, Failure> {
-        self.get_resource(USERS, id)
+    pub fn get_user(&mut self, id: &str) -> Result<Option<FoundUser>, Failure> {
+        self.get_resource(USERS, id)?
+            .map(FoundUser::check)
+            .transpose()
     }
 
     /// Find the user by an identifier: none when there is none, a failure when the match is
     /// ambiguous.
-    pub fn find_user(&mut self, identifier: &Identifier) -> Result<Option<Value>, Failure> {
+    pub fn find_user(&mut self, identifier: &Identifier) -> Result<Option<FoundUser>, Failure> {
         match identifier {
             Identifier::Id(id) => self.get_user(id),
             Identifier::UserName(user_name) => {
@@ -102,8 +134,10 @@ impl<T: Transport> ScimClient<'_, T> {
         }
     }
 
-    fn find_user_by_filter(&mut self, filter: &str) -> Result<Option<Value>, Failure> {
-        self.find_resource(USERS, "users", filter)
+    fn find_user_by_filter(&mut self, filter: &str) -> Result<Option<FoundUser>, Failure> {
+        self.find_resource(USERS, "users", filter)?
+            .map(FoundUser::check)
+            .transpose()
     }
 
     /// `POST /Users`: the created user (the sent body when the answer had none).
@@ -115,14 +149,14 @@ impl<T: Transport> ScimClient<'_, T> {
 
     /// `PUT /Users/{id}`: the replaced user (the sent body when the answer had none).
     pub fn replace_user(&mut self, id: &str, body: &Value) -> Result<Value, Failure> {
-        let url = self.resource_url(USERS, id);
+        let url = self.resource_url(USERS, id)?;
         let answer = self.call(Method::Put, url.clone(), Some(body))?;
         body_or_sent(answer, body, Method::Put, &url)
     }
 
     /// `PATCH /Users/{id}` setting `active` to false: the answer's user, if it sent one.
     pub fn deactivate_user(&mut self, id: &str) -> Result<Option<Value>, Failure> {
-        let url = self.resource_url(USERS, id);
+        let url = self.resource_url(USERS, id)?;
         let body = json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "replace", "path": "active", "value": false}]
@@ -136,7 +170,7 @@ impl<T: Transport> ScimClient<'_, T> {
 
     /// `DELETE /Users/{id}`; 404 means already gone (behaviour.md §4.4).
     pub fn delete_user(&mut self, id: &str) -> Result<Option<Value>, Failure> {
-        let url = self.resource_url(USERS, id);
+        let url = self.resource_url(USERS, id)?;
         match self.call(Method::Delete, url.clone(), None) {
             Ok(answer) => answer
                 .body
@@ -216,7 +250,8 @@ mod tests {
             .find_user(&Identifier::Email("a@b.c".into()))
             .unwrap()
             .unwrap();
-        assert_eq!(user["id"], "7");
+        assert_eq!(user.id, "7");
+        assert_eq!(user.resource["userName"], "a@b.c");
         assert!(
             transport.sent[0]
                 .url
@@ -263,5 +298,64 @@ mod tests {
             Some("b".into())
         );
         assert_eq!(primary_email(&json!({"emails":[{"value":"a"}]})), None);
+    }
+
+    #[test]
+    fn a_looked_up_user_must_have_a_usable_id_user_name_and_active() {
+        let unusable = |field: &str| {
+            Failure::without_code(format!(
+                "The server returned a user whose \"{field}\" is not usable"
+            ))
+        };
+        let cases = [
+            (r#"{"userName":"u"}"#, "id"),
+            (r#"{"id":"","userName":"u"}"#, "id"),
+            (r#"{"id":7}"#, "id"),
+            (r#"{"id":null}"#, "id"),
+            (r#"{"id":".."}"#, "id"),
+            (r#"{"id":"."}"#, "id"),
+            (r#"{"id":"1","userName":5}"#, "userName"),
+            (r#"{"id":"1","userName":["u"]}"#, "userName"),
+            (r#"{"id":"1","active":"yes"}"#, "active"),
+            (r#"{"id":"1","active":1}"#, "active"),
+            (r#"{"id":"1","active":{}}"#, "active"),
+            (r#"{"userName":5,"active":1}"#, "id"),
+            (r#"{"id":"1","userName":5,"active":1}"#, "userName"),
+        ];
+        for (user, field) in cases {
+            // By id, and as the resource of a list answer.
+            let list = format!(r#"{{"totalResults":1,"Resources":[{user}]}}"#);
+            let mut transport = FakeTransport::answering(vec![json(200, user), json(200, &list)]);
+            let mut scim = client(&mut transport);
+            assert_eq!(scim.get_user("1").unwrap_err(), unusable(field), "{user}");
+            assert_eq!(
+                scim.find_user(&Identifier::UserName("u".into()))
+                    .unwrap_err(),
+                unusable(field),
+                "{user}"
+            );
+        }
+        for user in [
+            r#"{"id":"1"}"#,
+            r#"{"id":" ","userName":null,"active":null}"#,
+            r#"{"id":"...","userName":"","active":"FALSE"}"#,
+            r#"{"id":"1","active":true}"#,
+            r#"{"id":"1","active":"True"}"#,
+        ] {
+            let mut transport = FakeTransport::answering(vec![json(200, user)]);
+            let found = client(&mut transport).get_user("1").unwrap().unwrap();
+            assert_eq!(found.resource, serde_json::from_str::<Value>(user).unwrap());
+        }
+    }
+
+    #[test]
+    fn answers_to_writes_are_not_checked_like_lookups() {
+        let mut transport = FakeTransport::answering(vec![
+            json(201, r#"{"id":7,"active":"yes"}"#),
+            json(200, r#"{"userName":5}"#),
+        ]);
+        let mut scim = client(&mut transport);
+        assert_eq!(scim.create_user(&json!({})).unwrap()["id"], 7);
+        assert_eq!(scim.replace_user("1", &json!({})).unwrap()["userName"], 5);
     }
 }
