@@ -1,12 +1,26 @@
-//! `Backend`: how the host carries a request that policy has allowed. `Replay` answers from
-//! a cassette in order and in virtual time; the live and recording backends talk to real
-//! servers (`live.rs`).
+//! `Backend`: how the host carries a request that policy has allowed. Four of them, one
+//! module each: [`replay`] answers from a cassette in order and in virtual time, [`live`]
+//! talks to real servers (through the proxy [`proxy`] chooses), and [`record`] does what
+//! `live` does while writing a cassette. They know nothing of the guest, the policy or the
+//! limits: by the time a request gets here the host has checked it, attached the credential
+//! and set its timeout.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
-use crate::cassette::{ActualRequest, Cassette, Matcher};
+pub mod live;
+pub mod proxy;
+pub mod record;
+pub mod replay;
+
+pub use live::{Live, LiveOptions};
+pub use record::Record;
+pub use replay::{PreparedCassette, Replay};
+
+/// A future a backend returns; boxed so that `Backend` stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A request as it leaves the host: the credential attached.
 #[derive(Debug, Clone)]
@@ -30,7 +44,12 @@ pub struct IncomingResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendError {
     Timeout,
+    /// DNS, connect, reset: a retry may cure it.
     Transport(String),
+    /// The certificate was refused or the handshake failed: a retry cannot cure it.
+    Tls(String),
+    /// The answer was not valid HTTP: a retry cannot cure it.
+    Protocol(String),
     /// The body exceeded the cap; the backend stopped reading.
     TooLarge,
     /// The host cannot go on with this command (a replay mismatch): it ends the sandbox.
@@ -39,13 +58,13 @@ pub enum BackendError {
 
 pub trait Backend: Send {
     /// Send one request; a body larger than `max_body_bytes` is `TooLarge`.
-    fn send(
-        &mut self,
-        request: &OutgoingRequest,
+    fn send<'a>(
+        &'a mut self,
+        request: &'a OutgoingRequest,
         max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError>;
+    ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>>;
     /// Wait before a retry.
-    fn sleep(&mut self, millis: u64);
+    fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()>;
     /// Milliseconds since the Unix epoch.
     fn now_millis(&mut self) -> u64;
     /// Called once after the command: a replay checks that every interaction was used, a
@@ -58,120 +77,4 @@ pub fn system_now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A cassette with its responses rendered once, to replay any number of times.
-pub struct PreparedCassette {
-    cassette: Cassette,
-    matchers: Vec<Matcher>,
-    responses: Vec<IncomingResponse>,
-}
-
-impl From<Cassette> for PreparedCassette {
-    fn from(cassette: Cassette) -> PreparedCassette {
-        let responses = cassette
-            .interactions
-            .iter()
-            .map(|interaction| IncomingResponse {
-                status: interaction.response.status,
-                headers: interaction.response.header_pairs(),
-                body: interaction.response.body_bytes(),
-            })
-            .collect();
-        let matchers = cassette
-            .interactions
-            .iter()
-            .map(|interaction| interaction.request.matcher())
-            .collect();
-        PreparedCassette {
-            cassette,
-            matchers,
-            responses,
-        }
-    }
-}
-
-/// Answers from a cassette, in order, and sleeps in virtual time.
-pub struct Replay {
-    prepared: Arc<PreparedCassette>,
-    next: usize,
-    virtual_now: u64,
-    /// Total virtual time slept, for reports and tests.
-    pub slept_millis: u64,
-}
-
-impl Replay {
-    pub fn new(cassette: Cassette) -> Replay {
-        Replay::shared(Arc::new(cassette.into()))
-    }
-
-    /// A replay of a cassette shared with other replays (benchmarks, many tenants).
-    pub fn shared(prepared: Arc<PreparedCassette>) -> Replay {
-        Replay {
-            prepared,
-            next: 0,
-            virtual_now: system_now_millis(),
-            slept_millis: 0,
-        }
-    }
-}
-
-impl Backend for Replay {
-    fn send(
-        &mut self,
-        request: &OutgoingRequest,
-        _max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        let actual = ActualRequest {
-            method: &request.method,
-            url: &request.url,
-            headers: &request.headers,
-            body: request.body.as_deref(),
-        };
-        let interactions = &self.prepared.cassette.interactions;
-        let (Some(interaction), Some(matcher), Some(response)) = (
-            interactions.get(self.next),
-            self.prepared.matchers.get(self.next),
-            self.prepared.responses.get(self.next),
-        ) else {
-            return Err(BackendError::Fault(format!(
-                "request #{} matched no recorded interaction (the cassette has only {}):\n  actual:   {}\n  hint: record it with --live --record, or add it to the cassette",
-                self.next + 1,
-                interactions.len(),
-                actual.describe()
-            )));
-        };
-        if let Some(why) = matcher.mismatch(&interaction.request, &actual) {
-            return Err(BackendError::Fault(format!(
-                "request #{} does not match the recorded interaction: {why}\n  expected: {}\n  actual:   {}\n  hint: interactions are replayed in order; re-record the cassette if the connector's requests changed",
-                self.next + 1,
-                interaction.request.describe(),
-                actual.describe()
-            )));
-        }
-        self.next += 1;
-        Ok(response.clone())
-    }
-
-    fn sleep(&mut self, millis: u64) {
-        self.virtual_now = self.virtual_now.saturating_add(millis);
-        self.slept_millis = self.slept_millis.saturating_add(millis);
-    }
-
-    fn now_millis(&mut self) -> u64 {
-        self.virtual_now
-    }
-
-    fn finish(&mut self) -> Result<(), String> {
-        let unused = &self.prepared.cassette.interactions
-            [self.next.min(self.prepared.cassette.interactions.len())..];
-        match unused.first() {
-            None => Ok(()),
-            Some(first) => Err(format!(
-                "{} recorded interaction(s) were not used; the first: {}\n  hint: the connector made fewer requests than recorded",
-                unused.len(),
-                first.request.describe()
-            )),
-        }
-    }
 }

@@ -3,9 +3,13 @@
 //! engine's compatibility hash, one `ConnectorPre`, and a fresh `Store` per command. A trap
 //! becomes a `Stop` that names its cause; it never unwinds into the host.
 //!
+//! Commands run with wasmtime's async support: each runs on its own fiber, and a command
+//! waiting in a host call (the network, a retry's sleep) yields its thread to the others.
+//!
 //! The CPU limit is enforced here: the epoch ticker interrupts the guest every few ticks, and
-//! the deadline callback asks the command's `Meter` how much of its CPU and wall-clock time
-//! is left (time blocked in host calls is not the guest's CPU time).
+//! the deadline callback asks the command's `Meter` how much of its CPU time is left (time
+//! blocked in host calls is not the guest's CPU time); a guest with time left yields to the
+//! executor, so a computing guest never starves the commands waiting beside it.
 
 use anyhow::{Context as _, Result};
 use sha2::{Digest, Sha256};
@@ -20,9 +24,13 @@ use wasmtime::{
     PoolingAllocationConfig, Store, Trap, UpdateDeadline,
 };
 
-use crate::bindings::{Connector, ConnectorPre};
+use crate::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
+use crate::bindings::{Connector, ConnectorPre, Description};
 use crate::limits::{LimitHit, Limits};
+use crate::policy::Policy;
 use crate::store::{GUEST_STDERR_BYTES, StoreState};
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 /// Bytes of a pooled memory or table kept resident between commands: the connector's
 /// working set (its peak linear memory is about 1 MiB, most of it untouched stack).
@@ -31,16 +39,19 @@ const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 const DECOMMIT_BATCH: usize = 16;
 /// Granularity of the CPU deadline: a tick costs nothing, and 10 ms is far below any limit.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Instances alive at once in the pool: one per concurrent command; the host runs a few
-/// threads, so 256 never binds while keeping the reservation small. A command that finds
-/// the pool full ends with a Type 4 entry saying so.
-const POOLED_INSTANCES: u32 = 256;
+/// Instances alive at once in the pool: one per command in flight. A batch holds up to its
+/// `--concurrency` (600 in the in-flight benchmark) waiting on the network at once; 1024
+/// leaves room. A command that finds the pool full ends with a Type 4 entry saying so.
+pub const POOLED_INSTANCES: u32 = 1024;
+/// The native stack of a command's fiber: wasm frames (at most `max_wasm_stack`, 512 KiB by
+/// default) plus the host calls beneath them. Only the pages a command touches are resident.
+const ASYNC_STACK_BYTES: usize = 1 << 20;
 /// Core instances per component instance: the guest's module and the two small modules
 /// `wasm-component-ld` adds (shim and fixups) make 3; 8 leaves room and costs only metadata.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
 /// Linear memories per component instance: the guest has one. Each pooled memory reserves
 /// `Config::memory_reservation` (4 GiB) of address space, so this multiplies the host's
-/// reservation: 2 allows one more (an adapter's) while 256 instances stay near 2 TiB of the
+/// reservation: 2 allows one more (an adapter's) while 1024 instances stay near 8 TiB of the
 /// 128 TiB a process has, so several hosts fit in one process.
 const MEMORIES_PER_COMPONENT: u32 = 2;
 /// Tables per component instance: the guest's and the shim's.
@@ -77,7 +88,10 @@ pub enum Stop {
 pub fn engine(limits: &Limits) -> Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    // Async host calls and fibers, without the component model's own concurrency (p3), which
+    // the connector does not use and which makes every call dearer.
     config.concurrency_support(false);
+    config.async_stack_size(ASYNC_STACK_BYTES);
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(POOLED_INSTANCES)
@@ -87,6 +101,7 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
         .max_memories_per_component(MEMORIES_PER_COMPONENT)
         .total_tables(POOLED_INSTANCES * TABLES_PER_COMPONENT)
         .max_tables_per_component(TABLES_PER_COMPONENT)
+        .total_stacks(POOLED_INSTANCES)
         .max_memory_size(limits.memory_bytes.max(1 << 16))
         // Reset a used slot by rewriting only the pages the command touched (PAGEMAP_SCAN,
         // Linux 6.7+) instead of madvise: a command touches well under a megabyte, and
@@ -117,7 +132,7 @@ impl Runtime {
             }
         })?;
         let mut linker = Linker::<StoreState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
         Connector::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)
             .map_err(|e| anyhow::anyhow!("cannot link the host imports: {e}"))?;
@@ -143,7 +158,7 @@ impl Runtime {
     }
 
     /// A fresh store and instance for one command.
-    pub fn instantiate(
+    pub async fn instantiate(
         &self,
         state: StoreState,
     ) -> std::result::Result<(Store<StoreState>, Connector), Stop> {
@@ -152,21 +167,80 @@ impl Runtime {
         store.limiter(|state| state.limiter());
         store.set_epoch_deadline(first_check);
         // At each deadline, compare the guest's own time with its limits: blocked host calls
-        // moved the deadline closer without the guest computing, so it may go on.
+        // moved the deadline closer without the guest computing, so it may go on, after
+        // letting the other commands on this thread run.
         store.epoch_deadline_callback(|mut context| {
             let state = context.data_mut();
             match state.meter.compute_left(&state.limits) {
-                Ok(left) => Ok(UpdateDeadline::Continue(ticks(left))),
+                Ok(left) => Ok(UpdateDeadline::YieldCustom(
+                    ticks(left),
+                    Box::pin(state.meter.yield_now()),
+                )),
                 Err(hit) => {
                     state.meter.hit = Some(hit);
                     Ok(UpdateDeadline::Interrupt)
                 }
             }
         });
-        match self.pre.instantiate(&mut store) {
+        match self.pre.instantiate_async(&mut store).await {
             Ok(connector) => Ok((store, connector)),
             Err(error) => Err(classify(&store, &error)),
         }
+    }
+}
+
+impl Runtime {
+    /// The component's `describe`, read once when the host loads it. `describe` makes no host
+    /// call that waits, so its future completes without an async runtime: a host can be
+    /// loaded from plain code or from inside one.
+    pub fn describe(&self, limits: &Limits) -> Result<Description> {
+        let state = StoreState::new(Policy::default(), *limits, Box::new(NoNetwork));
+        poll_to_completion(async {
+            let (mut store, connector) = self.instantiate(state).await.map_err(|stop| {
+                anyhow::anyhow!("the component cannot be instantiated: {stop:?}")
+            })?;
+            connector
+                .iam_atlassian_commands()
+                .call_describe(&mut store)
+                .await
+                .map_err(|e| anyhow::anyhow!("the component's describe failed: {e}"))
+        })
+    }
+}
+
+/// Drive a future that never waits on I/O to its end, on this thread.
+fn poll_to_completion<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The backend of `describe`: it has no network.
+struct NoNetwork;
+
+impl Backend for NoNetwork {
+    fn send<'a>(
+        &'a mut self,
+        _request: &'a OutgoingRequest,
+        _max_body_bytes: u64,
+    ) -> BoxFuture<'a, std::result::Result<IncomingResponse, BackendError>> {
+        Box::pin(std::future::ready(Err(BackendError::Fault(
+            "describe may not send requests".into(),
+        ))))
+    }
+    fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
+    fn now_millis(&mut self) -> u64 {
+        0
+    }
+    fn finish(&mut self) -> std::result::Result<(), String> {
+        Ok(())
     }
 }
 
@@ -258,7 +332,7 @@ fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
 }
 
 /// Compile once; afterwards load the precompiled artifact this host wrote.
-fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Component> {
+pub fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Component> {
     let wasm = std::fs::read(wasm_path)
         .with_context(|| format!("cannot read component {}", wasm_path.display()))?;
     let cached = cache_path(engine, &wasm, cache_dir);

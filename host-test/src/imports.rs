@@ -1,17 +1,18 @@
-//! The component's imports, implemented on `StoreState`. `send` checks in a fixed order:
-//! policy (request size, origin, headers, credential), then the request budget, then the
-//! backend under the wall-clock limit and the response size cap (Spin's `send_request`).
-//! Refusals are typed `http-error` values; a host fault (a replay mismatch) and a limit
-//! overrun (a guest that ignores its refusals, or runs past its wall-clock time) are traps.
-//! The time a guest spends blocked in `send` and `sleep` is metered, so that it counts
-//! against the wall-clock limit and not against the CPU limit.
+//! The component's imports, implemented on `StoreState`. `send` is a fixed sequence of small
+//! steps (Spin's `send_request`): the request's size, policy (URL, headers, method, then the
+//! credential attached), the request budget, the backend under the time that is left, and
+//! the response's size. Refusals are typed `http-error` values; a host fault (a replay
+//! mismatch) and a limit overrun (a guest that ignores its refusals, or runs past its
+//! wall-clock time) are traps. The time a guest spends blocked in `send` and `sleep` is
+//! metered, so that it counts against the wall-clock limit and not against the CPU limit.
 
 use std::time::Instant;
 use wasmtime::Result;
 
-use crate::backend::{BackendError, OutgoingRequest};
+use crate::backend::{BackendError, IncomingResponse, OutgoingRequest};
 use crate::bindings::{Header, HostImports, HttpError, HttpImports, LogLevel, Request, Response};
 use crate::limits::LimitHit;
+use crate::policy::{GuestAsk, Refusal};
 use crate::store::{GuestRequest, LogLine, StoreState};
 
 /// Log lines kept per command: a command logs a handful (one per retry).
@@ -21,8 +22,8 @@ const MAX_LOG_LINE_BYTES: usize = 2048;
 /// Requests refused for the spent budget before the sandbox ends: the connector stops at the
 /// first refusal; a guest that sends this many more is looping, not handling an error.
 const MAX_REFUSED_REQUESTS: u32 = 4;
-/// Requests kept for the report: twice the default budget shows everything a well-behaved
-/// guest asked, while a guest looping on denied requests cannot grow the host's memory.
+/// Requests kept for the report: enough to show what a well-behaved guest asked, while a
+/// guest looping on denied requests cannot grow the host's memory.
 const MAX_RECORDED_REQUESTS: usize = 64;
 
 /// Bytes of a request the host would copy: URL, headers and body.
@@ -37,24 +38,30 @@ fn request_bytes(request: &Request) -> u64 {
 }
 
 /// Bytes of a response the host would copy into the guest: headers and body.
-fn response_bytes(headers: &[(String, String)], body: &[u8]) -> u64 {
-    let headers: usize = headers
+fn response_bytes(response: &IncomingResponse) -> u64 {
+    let headers: usize = response
+        .headers
         .iter()
         .map(|(name, value)| name.len() + value.len())
         .sum();
-    (headers + body.len()) as u64
+    (headers + response.body.len()) as u64
 }
 
-impl HttpImports for StoreState {
-    fn send(&mut self, request: Request) -> Result<Result<Response, HttpError>> {
-        // 1. Policy. The size first, before the host copies anything of the request.
-        let size = request_bytes(&request);
-        if size > self.limits.request_bytes {
-            let cap = self.limits.request_bytes;
-            return Ok(Err(HttpError::Denied(format!(
+impl StoreState {
+    /// Step 1: a request larger than the cap is refused before the host copies anything.
+    fn check_size(&self, request: &Request) -> Result<(), HttpError> {
+        let size = request_bytes(request);
+        let cap = self.limits.request_bytes;
+        if size > cap {
+            return Err(HttpError::Denied(format!(
                 "the request of {size} bytes is larger than the host's cap of {cap} bytes"
-            ))));
+            )));
         }
+        Ok(())
+    }
+
+    /// Keep the request as the guest asked for it, for the report.
+    fn note_request(&mut self, request: &Request) {
         if self.guest_requests.len() < MAX_RECORDED_REQUESTS {
             self.guest_requests.push(GuestRequest {
                 method: request.method.clone(),
@@ -68,35 +75,11 @@ impl HttpImports for StoreState {
                 auth: request.auth.clone(),
             });
         }
-        let header_names: Vec<&str> = request.headers.iter().map(|h| h.name.as_str()).collect();
-        let url = match self.policy.check(&request.url, &header_names) {
-            Ok(url) => url,
-            Err(why) => return Ok(Err(HttpError::Denied(why))),
-        };
-        let mut headers: Vec<(String, String)> = request
-            .headers
-            .into_iter()
-            .map(|h| (h.name, h.value))
-            .collect();
-        if let Some(name) = &request.auth {
-            match self.policy.credential(name) {
-                Some(secret) => headers.push((
-                    "Authorization".into(),
-                    format!("Bearer {}", secret.expose()),
-                )),
-                None => return Ok(Err(HttpError::UnknownCredential(name.clone()))),
-            }
-        }
-        if !matches!(
-            request.method.as_str(),
-            "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
-        ) {
-            return Ok(Err(HttpError::Denied(format!(
-                "method {:?} is not allowed",
-                request.method
-            ))));
-        }
-        // 2. Budget. The first refusals are values the guest reports; ignoring them ends it.
+    }
+
+    /// Step 3: the budget. The first refusals are values the guest reports; a guest that
+    /// ignores them is stopped.
+    fn spend_request(&mut self) -> Result<Result<(), HttpError>> {
         if self.meter.requests_made >= self.limits.max_requests {
             self.meter.requests_refused += 1;
             if self.meter.requests_refused > MAX_REFUSED_REQUESTS {
@@ -105,16 +88,77 @@ impl HttpImports for StoreState {
             return Ok(Err(HttpError::TooManyRequests(self.limits.max_requests)));
         }
         self.meter.requests_made += 1;
-        // 3. The backend, given no more time than the command has left (a backend that
-        // honours its timeout thereby keeps the command within its wall-clock limit), then
-        // the size cap.
+        Ok(Ok(()))
+    }
+
+    /// Step 5: the answer as the guest receives it.
+    fn answer(
+        &mut self,
+        answer: Result<IncomingResponse, BackendError>,
+    ) -> Result<Result<Response, HttpError>> {
+        let cap = self.limits.response_bytes;
+        Ok(match answer {
+            Ok(response) if response_bytes(&response) > cap => {
+                Err(HttpError::ResponseTooLarge(cap))
+            }
+            Ok(response) => Ok(Response {
+                status: response.status,
+                headers: response
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| Header { name, value })
+                    .collect(),
+                body: response.body,
+            }),
+            Err(BackendError::Timeout) => Err(HttpError::Timeout),
+            Err(BackendError::Transport(why)) => Err(HttpError::Transport(why)),
+            Err(BackendError::Tls(why)) => Err(HttpError::Tls(why)),
+            Err(BackendError::Protocol(why)) => Err(HttpError::Protocol(why)),
+            Err(BackendError::TooLarge) => Err(HttpError::ResponseTooLarge(cap)),
+            Err(BackendError::Fault(why)) => {
+                self.fault = Some(why.clone());
+                return Err(wasmtime::Error::msg(why));
+            }
+        })
+    }
+}
+
+impl HttpImports for StoreState {
+    async fn send(&mut self, request: Request) -> Result<Result<Response, HttpError>> {
+        if let Err(refused) = self.check_size(&request) {
+            return Ok(Err(refused));
+        }
+        self.note_request(&request);
+        // 2. Policy: every check, then the credential.
+        let ask = GuestAsk {
+            method: &request.method,
+            url: &request.url,
+            headers: request
+                .headers
+                .iter()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
+            auth: request.auth.as_deref(),
+        };
+        let allowed = match self.policy.authorize(ask) {
+            Ok(allowed) => allowed,
+            Err(Refusal::Denied(why)) => return Ok(Err(HttpError::Denied(why))),
+            Err(Refusal::UnknownCredential(name)) => {
+                return Ok(Err(HttpError::UnknownCredential(name)));
+            }
+        };
+        if let Err(refused) = self.spend_request()? {
+            return Ok(Err(refused));
+        }
+        // 4. The backend, given no more time than the command has left (a backend that
+        // honours its timeout thereby keeps the command within its wall-clock limit).
         let Some(wall_left) = self.meter.wall_left(&self.limits) else {
             return self.stop(LimitHit::WallClock);
         };
         let outgoing = OutgoingRequest {
             method: request.method,
-            url,
-            headers,
+            url: allowed.url,
+            headers: allowed.headers,
             body: request.body,
             timeout: self
                 .limits
@@ -123,39 +167,19 @@ impl HttpImports for StoreState {
         };
         let cap = self.limits.response_bytes;
         let entered = Instant::now();
-        let answer = self.backend.send(&outgoing, cap);
+        let answer = self.backend.send(&outgoing, cap).await;
         self.meter.add_host_time(entered);
         if !matches!(answer, Err(BackendError::Fault(_)))
             && self.meter.wall_left(&self.limits).is_none()
         {
             return self.stop(LimitHit::WallClock);
         }
-        match answer {
-            Ok(response) if response_bytes(&response.headers, &response.body) > cap => {
-                Ok(Err(HttpError::ResponseTooLarge(cap)))
-            }
-            Ok(response) => Ok(Ok(Response {
-                status: response.status,
-                headers: response
-                    .headers
-                    .into_iter()
-                    .map(|(name, value)| Header { name, value })
-                    .collect(),
-                body: response.body,
-            })),
-            Err(BackendError::Timeout) => Ok(Err(HttpError::Timeout)),
-            Err(BackendError::Transport(why)) => Ok(Err(HttpError::Transport(why))),
-            Err(BackendError::TooLarge) => Ok(Err(HttpError::ResponseTooLarge(cap))),
-            Err(BackendError::Fault(why)) => {
-                self.fault = Some(why.clone());
-                Err(wasmtime::Error::msg(why))
-            }
-        }
+        self.answer(answer)
     }
 }
 
 impl HostImports for StoreState {
-    fn log(&mut self, level: LogLevel, message: String) -> Result<()> {
+    async fn log(&mut self, level: LogLevel, message: String) -> Result<()> {
         let level = match level {
             LogLevel::Debug => "debug",
             LogLevel::Info => "info",
@@ -178,7 +202,7 @@ impl HostImports for StoreState {
         Ok(())
     }
 
-    fn sleep(&mut self, millis: u64) -> Result<()> {
+    async fn sleep(&mut self, millis: u64) -> Result<()> {
         // A wait that would end past the wall-clock limit is not begun: the command could
         // only be stopped at its end.
         match self.meter.wall_left(&self.limits) {
@@ -186,12 +210,12 @@ impl HostImports for StoreState {
             _ => return self.stop(LimitHit::WallClock),
         }
         let entered = Instant::now();
-        self.backend.sleep(millis);
+        self.backend.sleep(millis).await;
         self.meter.add_host_time(entered);
         Ok(())
     }
 
-    fn now_millis(&mut self) -> Result<u64> {
+    async fn now_millis(&mut self) -> Result<u64> {
         Ok(self.backend.now_millis())
     }
 }

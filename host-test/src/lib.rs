@@ -1,97 +1,55 @@
-//! The wasmtime host of the Atlassian IAM component: it loads the component once, runs each
+//! The wasmtime host of the Atlassian IAM component. It loads the component once, runs each
 //! command in a fresh sandbox with the tenant's policy and limits, and carries its HTTP
-//! through a `Backend` (replayed cassettes, or live servers).
+//! through a [`Backend`] (replayed cassettes, or live servers).
 //!
-//! The public entry is [`Host`]: `Host::new(HostConfig)`, then `Host::run(&Invocation, backend)`
-//! from any number of threads. The CLI (`main.rs`) is a thin layer over it.
+//! The host knows no command. It hands the component one invocation (the command's name,
+//! the instance parameters with the token taken out, and the arguments) and gets back the
+//! entry to print; the list of commands and the credential names come from the component's
+//! `describe` (WIT `iam:atlassian@0.2.0`, `wit/iam.wit`). Adding a command changes no host.
 //!
-//! Modules: [`engine`] (Engine, cache, instantiation, traps), [`imports`] (the imports on
-//! [`store::StoreState`]), [`policy`] (allowlist, credentials), [`limits`], [`backend`]
-//! (the HTTP backends), [`live`] (the live and recording backends), [`cassette`] (format
-//! and matching), [`artifact`] (finding or building the component), and `bindings` (the
-//! only generated code).
+//! The public entry is [`Host`]: `Host::new(HostConfig)`, then `Host::run(&Invocation,
+//! backend).await` from any number of tasks (or `run_blocking` from plain threads). The CLI
+//! (`main.rs`) is a thin layer over it.
+//!
+//! Private modules: `engine` (Engine, cache, instantiation, traps), `store` (one command's
+//! state), `imports` (the imports on it), `policy` (credentials, origin, headers) and
+//! `bindings` (the only generated code).
 
 pub mod artifact;
 pub mod backend;
 pub mod bench;
 mod bindings;
 pub mod cassette;
-pub mod engine;
+mod engine;
 mod imports;
 pub mod limits;
-pub mod live;
-pub mod policy;
-pub mod store;
+mod policy;
+mod store;
 
 use anyhow::Result;
+use serde::Serialize;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use backend::Backend;
-use bindings::WitConfig;
+pub use backend::Backend;
+pub use bindings::Description;
+pub use bindings::exports::iam::atlassian::commands::{CommandResult, GroupResult, UserResult};
+pub use policy::{CREDENTIAL_NAME, Secret, split_secret};
+pub use store::{GuestRequest, LogLine};
+
+use bindings::{WitEntryType, WitInvocation};
 use engine::{Runtime, Stop};
 use limits::Limits;
-use policy::{Policy, Secret};
-use store::{GuestRequest, LogLine, StoreState};
+use policy::Policy;
+use store::StoreState;
 
-/// The reference under which the host keeps a tenant's access token.
-pub const CREDENTIAL_NAME: &str = "access_token";
-
-/// The commands of the connector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    GetUser,
-    CreateUser,
-    UpdateUser,
-    DisableUser,
-    TestModule,
-    GetMappingFields,
-}
-
-impl Command {
-    pub const ALL: [Command; 6] = [
-        Command::GetUser,
-        Command::CreateUser,
-        Command::UpdateUser,
-        Command::DisableUser,
-        Command::TestModule,
-        Command::GetMappingFields,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Command::GetUser => "iam-get-user",
-            Command::CreateUser => "iam-create-user",
-            Command::UpdateUser => "iam-update-user",
-            Command::DisableUser => "iam-disable-user",
-            Command::TestModule => "test-module",
-            Command::GetMappingFields => "get-mapping-fields",
-        }
-    }
-}
-
-impl FromStr for Command {
-    type Err = String;
-    fn from_str(name: &str) -> Result<Command, String> {
-        Command::ALL
-            .into_iter()
-            .find(|c| c.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Command::ALL.iter().map(|c| c.name()).collect();
-                format!(
-                    "unknown command {name:?}; expected one of {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
-
-/// One command to run: the XSOAR instance parameters (token included) and the arguments.
+/// One command to run: its name, the XSOAR instance parameters (token included) and the
+/// arguments.
 #[derive(Debug, Clone)]
 pub struct Invocation {
-    pub command: Command,
+    pub command: String,
     pub params: Map<String, Value>,
     pub args: Map<String, Value>,
 }
@@ -121,6 +79,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub outcome: Outcome,
+    /// The typed result, for commands that have one and ended in a Type 1 entry.
+    pub typed: Option<CommandResult>,
     /// The requests as the guest asked for them (before the host added the credential).
     pub guest_requests: Vec<GuestRequest>,
     pub log: Vec<LogLine>,
@@ -134,97 +94,96 @@ pub struct HostConfig {
     pub limits: Limits,
 }
 
-impl HostConfig {
-    /// This repository's component (built when missing), the default cache and limits.
-    pub fn with_default_component() -> Result<HostConfig> {
-        Ok(HostConfig {
-            component: artifact::ensure_default_component()?,
-            cache_dir: artifact::default_cache_dir(),
-            limits: Limits::default(),
-        })
-    }
-}
-
 /// The loaded component, ready to run commands for any tenant, from any thread.
 pub struct Host {
     runtime: Runtime,
     limits: Limits,
+    description: Description,
     /// The most linear memory any command has used, for the benchmark.
     peak_memory_bytes: AtomicUsize,
 }
 
+/// The invocation as the component reads it (`invocation.json` in the WIT).
+#[derive(Serialize)]
+struct WireInvocation<'a> {
+    command: &'a str,
+    params: &'a Map<String, Value>,
+    args: &'a Map<String, Value>,
+}
+
 impl Host {
+    /// Load (or compile and cache) the component and read its description.
     pub fn new(config: HostConfig) -> Result<Host> {
         let runtime = Runtime::load(&config.component, &config.cache_dir, &config.limits)?;
+        let description = runtime.describe(&config.limits)?;
         Ok(Host {
             runtime,
             limits: config.limits,
+            description,
             peak_memory_bytes: AtomicUsize::new(0),
         })
     }
 
+    /// The component's own description: its name, version, commands and credentials.
+    pub fn description(&self) -> &Description {
+        &self.description
+    }
+
+    /// Whether the component has a command of this name.
+    pub fn has_command(&self, name: &str) -> bool {
+        self.description.commands.iter().any(|c| c == name)
+    }
+
     /// Run one command in a fresh sandbox, its HTTP carried by `backend`.
-    pub fn run(&self, invocation: &Invocation, backend: Box<dyn Backend>) -> Report {
+    pub async fn run(&self, invocation: &Invocation, backend: Box<dyn Backend>) -> Report {
         let (params, token) = split_secret(&invocation.params);
         let policy = Policy::for_instance(
             params.get("url").and_then(Value::as_str),
             CREDENTIAL_NAME,
             token.clone(),
         );
-        let config = WitConfig {
-            params_json: Value::Object(params).to_string(),
+        let wire = WireInvocation {
+            command: &invocation.command,
+            params: &params,
+            args: &invocation.args,
+        };
+        let invocation_json = serde_json::to_string(&wire).unwrap_or_default();
+        let wit = WitInvocation {
+            json: invocation_json,
             credential: token.map(|_| CREDENTIAL_NAME.to_string()),
         };
         let state = StoreState::new(policy, self.limits, backend);
-        let (mut store, connector) = match self.runtime.instantiate(state) {
+        let (mut store, connector) = match self.runtime.instantiate(state).await {
             Ok(instance) => instance,
             Err(stop) => {
                 return Report {
-                    outcome: stopped(invocation.command, stop),
+                    outcome: stopped(&invocation.command, stop),
+                    typed: None,
                     guest_requests: Vec::new(),
                     log: Vec::new(),
                 };
             }
         };
-        let profile_json = invocation
-            .args
-            .get("user-profile")
-            .filter(|v| !v.is_null())
-            .map(Value::to_string);
-        let allow_enable =
-            atlassian_iam::profile::parse_allow_enable(invocation.args.get("allow-enable"));
-        let commands = connector.iam_atlassian_commands();
-        let profile = profile_json.as_deref();
-        let called = match invocation.command {
-            Command::GetUser => commands
-                .call_get_user(&mut store, &config, profile)
-                .map(iam_entry),
-            Command::CreateUser => commands
-                .call_create_user(&mut store, &config, profile, allow_enable)
-                .map(iam_entry),
-            Command::UpdateUser => commands
-                .call_update_user(&mut store, &config, profile, allow_enable)
-                .map(iam_entry),
-            Command::DisableUser => commands
-                .call_disable_user(&mut store, &config, profile)
-                .map(iam_entry),
-            Command::TestModule => commands
-                .call_test_module(&mut store, &config)
-                .map(|r| r.map_err(|e| e.entry_json)),
-            Command::GetMappingFields => commands
-                .call_get_mapping_fields(&mut store, &config)
-                .map(|r| r.map(|m| m.entry_json).map_err(|e| e.entry_json)),
-        };
-        let mut outcome = match called {
-            Ok(Ok(entry_json)) => Outcome::Entry {
-                entry_type: EntryType::Note,
-                entry_json,
-            },
-            Ok(Err(entry_json)) => Outcome::Entry {
-                entry_type: EntryType::Error,
-                entry_json,
-            },
-            Err(error) => stopped(invocation.command, engine::classify(&store, &error)),
+        let called = connector
+            .iam_atlassian_commands()
+            .call_run(&mut store, &wit)
+            .await;
+        let (mut outcome, typed) = match called {
+            Ok(outcome) => {
+                let entry_type = match outcome.entry_type {
+                    WitEntryType::Note => EntryType::Note,
+                    WitEntryType::Error => EntryType::Error,
+                };
+                let entry = Outcome::Entry {
+                    entry_type,
+                    entry_json: outcome.entry_json,
+                };
+                (entry, outcome.typed)
+            }
+            Err(error) => (
+                stopped(&invocation.command, engine::classify(&store, &error)),
+                None,
+            ),
         };
         let mut state = store.into_data();
         self.peak_memory_bytes
@@ -236,25 +195,49 @@ impl Host {
         }
         Report {
             outcome,
+            typed,
             guest_requests: state.guest_requests,
             log: state.log,
         }
     }
-}
 
-impl Host {
+    /// `run` for callers without an async runtime (the CLI's `run`, tests, benchmarks): the
+    /// command runs on a runtime of this thread's own. Not for use from inside an async task.
+    pub fn run_blocking(&self, invocation: &Invocation, backend: Box<dyn Backend>) -> Report {
+        thread_local! {
+            static RUNTIME: RefCell<Option<tokio::runtime::Runtime>> = const { RefCell::new(None) };
+        }
+        RUNTIME.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok();
+            }
+            match slot.as_ref() {
+                Some(runtime) => runtime.block_on(self.run(invocation, backend)),
+                None => Report {
+                    outcome: stopped(
+                        &invocation.command,
+                        Stop::Trapped("the host could not start an async runtime".into()),
+                    ),
+                    typed: None,
+                    guest_requests: Vec::new(),
+                    log: Vec::new(),
+                },
+            }
+        })
+    }
+
     /// The most linear memory (summed over the component's memories) any command has used.
     pub fn peak_memory_bytes(&self) -> usize {
         self.peak_memory_bytes.load(Ordering::Relaxed)
     }
 }
 
-fn iam_entry(result: Result<bindings::IamResult, bindings::ErrorEntry>) -> Result<String, String> {
-    result.map(|r| r.entry_json).map_err(|e| e.entry_json)
-}
-
 /// A sandbox stop as an outcome: a replay fault, or a Type 4 entry naming the cause.
-fn stopped(command: Command, stop: Stop) -> Outcome {
+fn stopped(command: &str, stop: Stop) -> Outcome {
     match stop {
         Stop::Fault(why) => Outcome::ReplayFailed(why),
         Stop::Trapped(why) => Outcome::Entry {
@@ -262,67 +245,9 @@ fn stopped(command: Command, stop: Stop) -> Outcome {
             entry_json: serde_json::json!({
                 "Type": 4,
                 "ContentsFormat": "text",
-                "Contents": format!("The {} command was stopped by the host: {why}", command.name()),
+                "Contents": format!("The {command} command was stopped by the host: {why}"),
             })
             .to_string(),
         },
-    }
-}
-
-/// Take the token out of the instance parameters: `access_token_creds.password` when
-/// non-empty, else `access_token` (behaviour.md §1). Both keys are removed either way.
-pub fn split_secret(params: &Map<String, Value>) -> (Map<String, Value>, Option<Secret>) {
-    let mut rest = params.clone();
-    let creds = rest.shift_remove("access_token_creds");
-    let plain = rest.shift_remove("access_token");
-    let from_creds = creds
-        .as_ref()
-        .and_then(|c| c.get("password"))
-        .and_then(Value::as_str)
-        .filter(|p| !p.is_empty());
-    let from_plain = plain
-        .as_ref()
-        .and_then(Value::as_str)
-        .filter(|p| !p.is_empty());
-    let token = from_creds.or(from_plain).map(Secret::new);
-    (rest, token)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_token_is_taken_out_of_the_parameters_and_creds_win() {
-        let params = json!({"url": "u", "access_token": "plain", "access_token_creds": {"password": "creds"}});
-        let (rest, token) = split_secret(params.as_object().unwrap());
-        assert_eq!(Value::Object(rest), json!({"url": "u"}));
-        assert_eq!(token.map(|t| t.expose().to_string()), Some("creds".into()));
-        let params = json!({"access_token": "plain", "access_token_creds": {"password": ""}});
-        assert_eq!(
-            split_secret(params.as_object().unwrap())
-                .1
-                .map(|t| t.expose().to_string()),
-            Some("plain".into())
-        );
-        assert!(
-            split_secret(json!({"access_token": 5}).as_object().unwrap())
-                .1
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn command_names_round_trip() {
-        for command in Command::ALL {
-            assert_eq!(command.name().parse::<Command>(), Ok(command));
-        }
-        assert!(
-            "iam-delete-user"
-                .parse::<Command>()
-                .unwrap_err()
-                .contains("expected one of iam-get-user")
-        );
     }
 }

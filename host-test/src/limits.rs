@@ -5,6 +5,8 @@
 //! the engine's epoch callback, requests and wall-clock time in the imports.
 
 use serde::Deserialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Linear memory per command: the connector needs well under 2 MiB; 64 MiB leaves room for
@@ -12,9 +14,9 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_MEMORY_BYTES: usize = 64 << 20;
 /// CPU per command: a command computes for microseconds; two seconds only stops a loop.
 pub const DEFAULT_CPU_MILLIS: u64 = 2_000;
-/// HTTP requests per command: the longest flow is lookup (2 with the e-mail fallback) and a
-/// write, each retried at most 3 times: 16. 32 leaves headroom and stops a request flood.
-pub const DEFAULT_MAX_REQUESTS: u32 = 32;
+/// HTTP requests per command: a full 15,000-id iam-update-group is 150 PATCH requests, and
+/// retries come on top (behaviour.md §8.2); 256 fits it and still stops a request flood.
+pub const DEFAULT_MAX_REQUESTS: u32 = 256;
 /// Response body cap: a SCIM user or list page is kilobytes; 10 MiB stops a hostile server.
 pub const DEFAULT_RESPONSE_BYTES: u64 = 10 << 20;
 /// Connect timeout for live requests: a healthy API answers a TCP handshake in milliseconds.
@@ -118,6 +120,9 @@ pub struct Meter {
     started: Instant,
     /// Time spent blocked in host calls that wait (`send`, `sleep`): not the guest's CPU.
     host_time: Duration,
+    /// Nanoseconds the command spent yielded at an epoch deadline while other commands ran
+    /// on its thread: not the guest's CPU either. Shared with the yield futures.
+    yielded_nanos: Arc<AtomicU64>,
     /// Requests passed to the backend.
     pub requests_made: u32,
     /// Requests refused because the budget was spent.
@@ -131,6 +136,7 @@ impl Meter {
         Meter {
             started: Instant::now(),
             host_time: Duration::ZERO,
+            yielded_nanos: Arc::new(AtomicU64::new(0)),
             requests_made: 0,
             requests_refused: 0,
             hit: None,
@@ -140,6 +146,18 @@ impl Meter {
     /// Count time spent blocked in a host call that began at `entered`.
     pub fn add_host_time(&mut self, entered: Instant) {
         self.host_time = self.host_time.saturating_add(entered.elapsed());
+    }
+
+    /// A future that lets the other commands on this thread run, and counts the time it
+    /// took as not the guest's.
+    pub fn yield_now(&self) -> impl Future<Output = ()> + Send + 'static {
+        let yielded = self.yielded_nanos.clone();
+        async move {
+            let entered = Instant::now();
+            tokio::task::yield_now().await;
+            let nanos = u64::try_from(entered.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            yielded.fetch_add(nanos, Ordering::Relaxed);
+        }
     }
 
     /// Wall-clock time left; none once the limit has passed.
@@ -155,7 +173,12 @@ impl Meter {
     /// slow server or a retry wait never counts as the guest's computing.
     pub fn compute_left(&self, limits: &Limits) -> Result<Duration, LimitHit> {
         let wall_left = self.wall_left(limits).ok_or(LimitHit::WallClock)?;
-        let guest_time = self.started.elapsed().saturating_sub(self.host_time);
+        let yielded = Duration::from_nanos(self.yielded_nanos.load(Ordering::Relaxed));
+        let guest_time = self
+            .started
+            .elapsed()
+            .saturating_sub(self.host_time)
+            .saturating_sub(yielded);
         let cpu_left = limits
             .cpu()
             .checked_sub(guest_time)
@@ -256,7 +279,7 @@ mod tests {
         assert!(
             LimitHit::Requests
                 .describe(&limits)
-                .contains("budget of 32")
+                .contains("budget of 256")
         );
     }
 }

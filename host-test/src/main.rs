@@ -1,39 +1,111 @@
 //! `iam-host`: run a connector command from the command line.
 //!
 //! ```text
-//! iam-host run <COMMAND> --config <config.json> [--args <args.json>]
-//!              (--cassette <cassette.json> | --live [--record <out.json>])
+//! iam-host run <COMMAND> --config <config.json> [--args <args.json | inline JSON>]
+//!              (--cassette <cassette.json> | --live [--record <out.json> [--overwrite]])
 //!              [--component <file.wasm>] [--limits <limits.json>]
-//! iam-host describe
+//! iam-host describe [--component <file.wasm>]
+//! iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]
 //! ```
 //!
 //! stdout carries exactly one JSON entry; everything else goes to stderr. Exit status: 0 for
 //! a Type 1 entry, 1 for a Type 4 entry, 2 for usage errors and unreadable or invalid files,
-//! 3 when replay failed.
+//! 3 when replay failed. The commands are the component's (`describe`): this binary knows
+//! none of them.
 
 use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use iam_host::backend::{Backend, Replay};
+use iam_host::backend::{Backend, Live, LiveOptions, Record, Replay};
 use iam_host::bench::BenchOptions;
 use iam_host::cassette::Cassette;
 use iam_host::limits::Limits;
-use iam_host::live::{Live, LiveOptions, Record};
-use iam_host::{Command, EntryType, Host, HostConfig, Invocation, Outcome, artifact};
+use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, artifact};
 
-const USAGE: &str = "usage: iam-host run <COMMAND> --config <config.json> [--args <args.json>]
-                    (--cassette <cassette.json> | --live [--record <out.json>])
-                    [--component <file.wasm>] [--limits <limits.json>]
-       iam-host describe
-       iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]
-commands: iam-get-user, iam-create-user, iam-update-user, iam-disable-user, test-module, get-mapping-fields";
+/// Run the Atlassian IAM component's commands in a sandbox.
+#[derive(Parser)]
+#[command(name = "iam-host", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Subcommands,
+}
+
+#[derive(Subcommand)]
+enum Subcommands {
+    /// Run one command and print its XSOAR entry (exactly one JSON document) on stdout.
+    Run(RunArgs),
+    /// Print the component's description: its name, version, commands and credentials.
+    Describe {
+        /// The component (default: this repository's, built when missing or stale).
+        #[arg(long, value_name = "FILE")]
+        component: Option<PathBuf>,
+    },
+    /// Measure the host: per-command latency, throughput, load time, memory.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The command, one of those the component's `describe` lists (e.g. iam-get-user).
+    #[arg(value_name = "COMMAND")]
+    command: String,
+    /// The XSOAR instance parameters (url, access_token, directory_id, …) as a JSON file.
+    #[arg(long, value_name = "config.json")]
+    config: Option<PathBuf>,
+    /// The command's arguments: a JSON file, or inline JSON when the value starts with `{`.
+    #[arg(long, value_name = "args.json | JSON")]
+    args: Option<String>,
+    /// Replay HTTP from this cassette, strictly in order.
+    #[arg(long, value_name = "cassette.json")]
+    cassette: Option<PathBuf>,
+    /// Talk to the configured url for real.
+    #[arg(long)]
+    live: bool,
+    /// With --live: also write what happened as a cassette (the token redacted).
+    #[arg(long, value_name = "out.json")]
+    record: Option<PathBuf>,
+    /// With --record: replace a cassette that already exists.
+    #[arg(long)]
+    overwrite: bool,
+    /// The component (default: this repository's, built when missing or stale).
+    #[arg(long, value_name = "FILE")]
+    component: Option<PathBuf>,
+    /// Per-command sandbox limits as a JSON object (memory_bytes, cpu_millis, …).
+    #[arg(long, value_name = "limits.json")]
+    limits: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Also print the figures as one JSON object on the last line.
+    #[arg(long)]
+    json: bool,
+    /// Commands timed for the latency figures.
+    #[arg(long, default_value_t = 20_000)]
+    iterations: usize,
+    /// Threads for the throughput figure (default: the number of cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Seconds the throughput figure runs.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// The component (default: this repository's).
+    #[arg(long, value_name = "FILE")]
+    component: Option<PathBuf>,
+}
 
 /// What ended the process, decided in one place (`exit_code`).
 enum Ending {
+    /// An entry (or replay failure), and an error that came after it was decided (a
+    /// recording that could not be written): that one wins the exit status.
     Printed(Outcome),
+    /// Printed text that is not an entry (describe, bench).
+    Text(String),
     /// Bad usage or an unreadable or invalid file.
     Usage(String),
 }
@@ -43,7 +115,8 @@ fn exit_code(ending: &Ending) -> ExitCode {
         Ending::Printed(Outcome::Entry {
             entry_type: EntryType::Note,
             ..
-        }) => ExitCode::from(0),
+        })
+        | Ending::Text(_) => ExitCode::from(0),
         Ending::Printed(Outcome::Entry {
             entry_type: EntryType::Error,
             ..
@@ -59,66 +132,42 @@ enum Transport {
     Live { record: Option<PathBuf> },
 }
 
-/// The validated command line of `run`.
-struct RunArgs {
-    command: Command,
-    config: PathBuf,
-    args: Option<PathBuf>,
-    transport: Transport,
-    component: Option<PathBuf>,
-    limits: Option<PathBuf>,
-}
-
-fn parse_run(mut words: impl Iterator<Item = String>) -> Result<RunArgs, String> {
-    let command = words
-        .next()
-        .ok_or("missing <COMMAND>")?
-        .parse::<Command>()?;
-    let (mut config, mut args, mut cassette, mut live, mut record, mut component, mut limits) =
-        (None, None, None, false, None, None, None);
-    while let Some(word) = words.next() {
-        let mut value = |flag: &str| {
-            words
-                .next()
-                .map(PathBuf::from)
-                .ok_or(format!("{flag} needs a value"))
-        };
-        match word.as_str() {
-            "--config" => config = Some(value("--config")?),
-            "--args" => args = Some(value("--args")?),
-            "--cassette" => cassette = Some(value("--cassette")?),
-            "--record" => record = Some(value("--record")?),
-            "--component" => component = Some(value("--component")?),
-            "--limits" => limits = Some(value("--limits")?),
-            "--live" => live = true,
-            other => return Err(format!("unexpected argument {other:?}")),
-        }
+/// The checks of the command line that need no file: each a usage error.
+fn transport_of(run: &RunArgs) -> Result<Transport, String> {
+    if run.overwrite && run.record.is_none() {
+        return Err("--overwrite goes with --record".into());
     }
-    let config = config.ok_or("--config <config.json> is required")?;
-    let transport = match (cassette, live, record) {
-        (Some(path), false, None) => Transport::Cassette(path),
-        (None, true, record) => Transport::Live { record },
-        (None, false, Some(_)) => return Err("--record needs --live".into()),
-        (None, false, None) => return Err("give --cassette <file> or --live".into()),
-        (Some(_), _, _) => return Err("--cassette and --live exclude each other".into()),
-    };
-    Ok(RunArgs {
-        command,
-        config,
-        args,
-        transport,
-        component,
-        limits,
-    })
+    match (&run.cassette, run.live, &run.record) {
+        (Some(path), false, None) => Ok(Transport::Cassette(path.clone())),
+        (None, true, record) => Ok(Transport::Live {
+            record: record.clone(),
+        }),
+        (None, false, Some(_)) => Err("--record needs --live".into()),
+        (None, false, None) => Err("give --cassette <file> or --live".into()),
+        (Some(_), _, _) => Err("--cassette and --live exclude each other".into()),
+    }
 }
 
 fn read_json_object(path: &Path, what: &str) -> Result<Map<String, Value>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {what} {}", path.display()))?;
-    match serde_json::from_str::<Value>(&text) {
+    parse_json_object(&text, &format!("{what} {}", path.display()))
+}
+
+fn parse_json_object(text: &str, what: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => bail!("{what} {} must hold a JSON object", path.display()),
-        Err(e) => bail!("{what} {} is not valid JSON: {e}", path.display()),
+        Ok(_) => bail!("{what} must hold a JSON object"),
+        Err(e) => bail!("{what} is not valid JSON: {e}"),
+    }
+}
+
+/// `--args`: inline JSON when the value starts with `{` (after spaces), else a file.
+fn read_args(value: &str) -> Result<Map<String, Value>> {
+    if value.trim_start().starts_with('{') {
+        parse_json_object(value, "--args")
+    } else {
+        read_json_object(Path::new(value), "args file")
     }
 }
 
@@ -145,11 +194,22 @@ fn writable(path: &Path) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
-fn run(run_args: RunArgs) -> Result<Outcome> {
-    let params = read_json_object(&run_args.config, "config file")?;
-    let args = match &run_args.args {
-        Some(path) => read_json_object(path, "args file")?,
-        None => Map::new(),
+fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Host> {
+    let component = match component {
+        Some(path) => path,
+        None => artifact::ensure_default_component()?,
+    };
+    Host::new(HostConfig {
+        component,
+        cache_dir: artifact::default_cache_dir(),
+        limits,
+    })
+}
+
+fn run(run_args: RunArgs) -> Result<Ending> {
+    let transport = match transport_of(&run_args) {
+        Ok(transport) => transport,
+        Err(why) => return Ok(Ending::Usage(why)),
     };
     let limits = match &run_args.limits {
         Some(path) => {
@@ -160,26 +220,37 @@ fn run(run_args: RunArgs) -> Result<Outcome> {
         }
         None => Limits::default(),
     };
-    let backend: Box<dyn Backend> = match &run_args.transport {
+    let host = load_host(run_args.component.clone(), limits)?;
+    if !host.has_command(&run_args.command) {
+        return Ok(Ending::Usage(format!(
+            "unknown command {:?}; expected one of {}",
+            run_args.command,
+            host.description().commands.join(", ")
+        )));
+    }
+    let Some(config) = &run_args.config else {
+        return Ok(Ending::Usage("--config <config.json> is required".into()));
+    };
+    let params = read_json_object(config, "config file")?;
+    let args = match &run_args.args {
+        Some(value) => read_args(value)?,
+        None => Map::new(),
+    };
+    let backend: Box<dyn Backend> = match &transport {
         Transport::Cassette(path) => Box::new(Replay::new(Cassette::load(path)?)),
         Transport::Live { record } => {
-            let live = Live::new(LiveOptions::for_instance(&params, &limits));
+            let options = LiveOptions::for_instance(
+                &params,
+                Duration::from_millis(limits.connect_timeout_millis),
+            );
+            let live = Live::new(options);
             match record {
                 None => Box::new(live),
                 Some(path) => Box::new(Record::new(live, writable(path)?)),
             }
         }
     };
-    let component = match run_args.component {
-        Some(path) => path,
-        None => artifact::ensure_default_component()?,
-    };
-    let host = Host::new(HostConfig {
-        component,
-        cache_dir: artifact::default_cache_dir(),
-        limits,
-    })?;
-    let report = host.run(
+    let report = host.run_blocking(
         &Invocation {
             command: run_args.command,
             params,
@@ -193,73 +264,42 @@ fn run(run_args: RunArgs) -> Result<Outcome> {
             &format!("iam-host: guest {}: {}", line.level, line.message),
         );
     }
-    Ok(report.outcome)
+    Ok(Ending::Printed(report.outcome))
 }
 
-fn describe() -> Result<Outcome> {
-    let about = atlassian_iam::commands::describe();
+fn describe(component: Option<PathBuf>) -> Result<Ending> {
+    let host = load_host(component, Limits::default())?;
+    let about = host.description();
     let json = serde_json::json!({
         "name": about.name, "version": about.version, "commands": about.commands,
         "origins": about.origins, "credentials": about.credentials,
     });
-    Ok(Outcome::Entry {
-        entry_type: EntryType::Note,
-        entry_json: json.to_string(),
-    })
+    Ok(Ending::Text(json.to_string()))
 }
 
-/// `iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]`:
-/// a table of the figures and their targets, and with `--json` one JSON object as the last
+/// A table of the figures and their targets, and with `--json` one JSON object as the last
 /// line.
-fn bench(mut words: impl Iterator<Item = String>) -> Result<Outcome> {
-    let mut options = BenchOptions {
-        component: PathBuf::new(),
+fn bench(args: BenchArgs) -> Result<Ending> {
+    let options = BenchOptions {
+        component: match args.component {
+            Some(path) => path,
+            None => artifact::ensure_default_component()?,
+        },
         cache_dir: artifact::default_cache_dir(),
-        iterations: 20_000,
-        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        throughput_duration: std::time::Duration::from_secs(3),
+        iterations: args.iterations.max(1),
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1),
+        throughput_duration: Duration::from_secs_f64(args.seconds.max(0.1)),
         cli: std::env::current_exe().ok(),
-    };
-    let (mut json, mut component) = (false, None);
-    while let Some(word) = words.next() {
-        let mut number = |flag: &str| -> Result<f64> {
-            let text = words
-                .next()
-                .with_context(|| format!("{flag} needs a value"))?;
-            text.parse()
-                .with_context(|| format!("{flag} needs a number, got {text:?}"))
-        };
-        match word.as_str() {
-            "--json" => json = true,
-            "--iterations" => options.iterations = number("--iterations")?.max(1.0) as usize,
-            "--threads" => options.threads = number("--threads")?.max(1.0) as usize,
-            "--seconds" => {
-                options.throughput_duration =
-                    std::time::Duration::from_secs_f64(number("--seconds")?.max(0.1))
-            }
-            "--component" => {
-                component = Some(PathBuf::from(
-                    words.next().context("--component needs a value")?,
-                ))
-            }
-            other => bail!(
-                "unexpected argument {other:?}; usage: iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]"
-            ),
-        }
-    }
-    options.component = match component {
-        Some(path) => path,
-        None => artifact::ensure_default_component()?,
     };
     let report = iam_host::bench::run(&options)?;
     let mut printed = report.summary();
-    if json {
+    if args.json {
         printed.push_str(&serde_json::to_string(&report).context("cannot serialise the report")?);
     }
-    Ok(Outcome::Entry {
-        entry_type: EntryType::Note,
-        entry_json: printed.trim_end().to_string(),
-    })
+    Ok(Ending::Text(printed.trim_end().to_string()))
 }
 
 /// Write one line. A reader that went away (`iam-host … | head`) leaves nowhere to report
@@ -268,36 +308,42 @@ fn write_line(mut out: impl Write, text: &str) {
     writeln!(out, "{text}").and_then(|()| out.flush()).ok();
 }
 
+/// An entry goes out indented when a person reads it, compact for scripts and pipes.
+fn entry_text(entry_json: &str) -> String {
+    if std::io::stdout().is_terminal()
+        && let Ok(value) = serde_json::from_str::<Value>(entry_json)
+        && let Ok(pretty) = serde_json::to_string_pretty(&value)
+    {
+        return pretty;
+    }
+    entry_json.to_string()
+}
+
 fn main() -> ExitCode {
-    let mut words = std::env::args().skip(1);
-    let ending = match words.next().as_deref() {
-        Some("run") => match parse_run(words) {
-            Ok(run_args) => {
-                run(run_args).map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed)
-            }
-            Err(why) => Ending::Usage(format!("{why}\n{USAGE}")),
-        },
-        Some("describe") => {
-            describe().map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed)
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version print on stdout and succeed; the rest are usage errors.
+            let code = if error.use_stderr() { 2 } else { 0 };
+            error.print().ok();
+            return ExitCode::from(code);
         }
-        Some("bench") => {
-            bench(words).map_or_else(|e| Ending::Usage(format!("{e:#}")), Ending::Printed)
-        }
-        Some("-h" | "--help" | "help") => {
-            write_line(std::io::stdout(), USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => Ending::Usage(format!("unknown subcommand {other:?}\n{USAGE}")),
-        None => Ending::Usage(USAGE.to_string()),
     };
+    let ended = match cli.command {
+        Subcommands::Run(run_args) => run(run_args),
+        Subcommands::Describe { component } => describe(component),
+        Subcommands::Bench(args) => bench(args),
+    };
+    let ending = ended.unwrap_or_else(|e| Ending::Usage(format!("{e:#}")));
     match &ending {
         Ending::Printed(Outcome::Entry { entry_json, .. }) => {
-            write_line(std::io::stdout(), entry_json)
+            write_line(std::io::stdout(), &entry_text(entry_json))
         }
         Ending::Printed(Outcome::ReplayFailed(why)) => write_line(
             std::io::stderr(),
             &format!("iam-host: replay failed: {why}"),
         ),
+        Ending::Text(text) => write_line(std::io::stdout(), text),
         Ending::Usage(why) => write_line(std::io::stderr(), &format!("iam-host: {why}")),
     }
     exit_code(&ending)

@@ -1,11 +1,20 @@
-//! A tenant's policy: the one origin its requests may reach (that of the configured `url`),
-//! plain http only to a loopback address, the credentials the host holds for it, and the
-//! headers a guest may not set. Pure functions; the order of checks in `send` lives in
-//! `imports.rs`.
+//! A tenant's policy, all of it: the secret taken out of the instance parameters, the one
+//! origin its requests may reach (that of the configured `url`, parsed here once), plain
+//! http only to a loopback address, the methods and headers a guest may use, and the
+//! credential attached to a request only after every check has passed. Pure functions.
 
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fmt;
-use url::{Host, Url};
+use url::Url;
+
+use crate::backend::proxy::is_loopback;
+
+/// The reference under which the host keeps a tenant's access token.
+pub const CREDENTIAL_NAME: &str = "access_token";
+
+/// The methods a guest may use: SCIM's.
+const ALLOWED_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// Headers only the host may set: credentials and routing.
 const FORBIDDEN_GUEST_HEADERS: [&str; 5] = [
@@ -59,6 +68,54 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A guest-supplied text in a denial, quoted as a JSON string: denials reach the guest and so
+/// the entry, and every host (Node's `JSON.stringify`) quotes the same way.
+fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// Take the token out of the instance parameters: `access_token_creds.password` when
+/// non-empty, else `access_token` (behaviour.md §1). Both keys are removed either way.
+pub fn split_secret(params: &Map<String, Value>) -> (Map<String, Value>, Option<Secret>) {
+    let mut rest = params.clone();
+    let creds = rest.shift_remove("access_token_creds");
+    let plain = rest.shift_remove("access_token");
+    let from_creds = creds
+        .as_ref()
+        .and_then(|c| c.get("password"))
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty());
+    let from_plain = plain
+        .as_ref()
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty());
+    let token = from_creds.or(from_plain).map(Secret::new);
+    (rest, token)
+}
+
+/// A guest's request as policy sees it.
+pub struct GuestAsk<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: Vec<(String, String)>,
+    /// The credential reference the guest names, if any.
+    pub auth: Option<&'a str>,
+}
+
+/// A request policy allowed: its parsed URL and its headers, the credential attached.
+#[derive(Debug)]
+pub struct Allowed {
+    pub url: Url,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Why policy refused a request: values the guest handles, never traps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Denied(String),
+    UnknownCredential(String),
+}
+
 /// What one tenant's commands may do.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
@@ -87,8 +144,8 @@ impl Policy {
     /// Check a guest request's URL and headers; the parsed URL when allowed.
     pub fn check(&self, url: &str, header_names: &[&str]) -> Result<Url, String> {
         let parsed =
-            Url::parse(url).map_err(|e| format!("{url:?} is not an absolute URL ({e})"))?;
-        let origin = Origin::of(&parsed).ok_or_else(|| format!("{url:?} has no host"))?;
+            Url::parse(url).map_err(|e| format!("{} is not an absolute URL ({e})", quoted(url)))?;
+        let origin = Origin::of(&parsed).ok_or_else(|| format!("{} has no host", quoted(url)))?;
         match &self.allowed_origin {
             Some(allowed) if *allowed == origin => {}
             Some(allowed) => {
@@ -117,24 +174,41 @@ impl Policy {
                 .iter()
                 .any(|f| f.eq_ignore_ascii_case(name))
         }) {
-            return Err(format!("the guest may not set the {name:?} header"));
+            return Err(format!("the guest may not set the {} header", quoted(name)));
         }
         Ok(parsed)
     }
 
+    /// Every check, in order (URL and origin, headers, method, credential), and only then
+    /// the credential attached as `Authorization: Bearer …`.
+    pub fn authorize(&self, ask: GuestAsk<'_>) -> Result<Allowed, Refusal> {
+        let names: Vec<&str> = ask.headers.iter().map(|(name, _)| name.as_str()).collect();
+        let url = self.check(ask.url, &names).map_err(Refusal::Denied)?;
+        if !ALLOWED_METHODS.contains(&ask.method) {
+            return Err(Refusal::Denied(format!(
+                "method {} is not allowed",
+                quoted(ask.method)
+            )));
+        }
+        let secret = match ask.auth {
+            None => None,
+            Some(name) => Some(
+                self.credential(name)
+                    .ok_or_else(|| Refusal::UnknownCredential(name.to_string()))?,
+            ),
+        };
+        let mut headers = ask.headers;
+        if let Some(secret) = secret {
+            headers.push((
+                "Authorization".into(),
+                format!("Bearer {}", secret.expose()),
+            ));
+        }
+        Ok(Allowed { url, headers })
+    }
+
     pub fn credential(&self, name: &str) -> Option<&Secret> {
         self.credentials.get(name)
-    }
-}
-
-/// Whether a URL names this machine: a loopback IP literal, or `localhost` (RFC 6761 reserves
-/// it for loopback).
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 
@@ -248,6 +322,89 @@ mod tests {
             Policy::for_instance(None, "a", None)
                 .check("https://a/", &[])
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn the_credential_is_attached_only_after_every_check() {
+        let ask = |method, url, headers: Vec<(String, String)>, auth| GuestAsk {
+            method,
+            url,
+            headers,
+            auth,
+        };
+        let allowed = policy()
+            .authorize(ask(
+                "GET",
+                "https://api.atlassian.com/x",
+                vec![("Accept".into(), "application/json".into())],
+                Some("access_token"),
+            ))
+            .unwrap();
+        assert_eq!(
+            allowed.headers,
+            [
+                ("Accept".to_string(), "application/json".to_string()),
+                ("Authorization".to_string(), "Bearer t0k3n".to_string())
+            ]
+        );
+        let refusals = [
+            ask(
+                "TRACE",
+                "https://api.atlassian.com/x",
+                vec![],
+                Some("access_token"),
+            ),
+            ask(
+                "GET",
+                "https://evil.example/x",
+                vec![],
+                Some("access_token"),
+            ),
+            ask(
+                "GET",
+                "https://api.atlassian.com/x",
+                vec![("Cookie".into(), "a".into())],
+                Some("access_token"),
+            ),
+        ];
+        for refused in refusals {
+            assert!(matches!(
+                policy().authorize(refused),
+                Err(Refusal::Denied(_))
+            ));
+        }
+        assert_eq!(
+            policy()
+                .authorize(ask(
+                    "GET",
+                    "https://api.atlassian.com/x",
+                    vec![],
+                    Some("other")
+                ))
+                .unwrap_err(),
+            Refusal::UnknownCredential("other".into())
+        );
+    }
+
+    #[test]
+    fn the_token_is_taken_out_of_the_parameters_and_creds_win() {
+        use serde_json::json;
+        let params = json!({"url": "u", "access_token": "plain", "access_token_creds": {"password": "creds"}});
+        let (rest, token) = split_secret(params.as_object().unwrap());
+        assert_eq!(Value::Object(rest), json!({"url": "u"}));
+        assert_eq!(token.map(|t| t.expose().to_string()), Some("creds".into()));
+        let params = json!({"access_token": "plain", "access_token_creds": {"password": ""}});
+        assert_eq!(
+            split_secret(params.as_object().unwrap())
+                .1
+                .map(|t| t.expose().to_string()),
+            Some("plain".into())
+        );
+        assert!(
+            split_secret(json!({"access_token": 5}).as_object().unwrap())
+                .1
+                .is_none()
         );
     }
 

@@ -1,6 +1,6 @@
 //! A deliberately hostile implementation of the `connector` world (wit/iam.wit), for the
-//! host's sandbox tests. Every command reads `{"hostile": "<mode>"}` from its `params-json`
-//! and misbehaves in that way: an endless loop, a memory bomb, a request flood, a panic, a
+//! host's sandbox tests. Every command reads `{"hostile": "<mode>"}` from the parameters of its
+//! invocation and misbehaves in that way: an endless loop, a memory bomb, a request flood, a panic, a
 //! stack overflow, an endless sleep, an oversized request, a stderr flood, or a request
 //! that reaches for what another tenant owns (`reach`: the URL in `target`, the credential
 //! named in `as`, the header named in `header`). The mode `none` behaves: one request to the tenant's own `url`, then test-module's `ok` entry, so
@@ -16,9 +16,7 @@ wit_bindgen::generate!({
     world: "connector",
 });
 
-use exports::iam::atlassian::commands::{
-    Config, Description, ErrorEntry, Guest, IamResult, MappingFields,
-};
+use exports::iam::atlassian::commands::{Description, EntryType, Guest, Invocation, Outcome};
 use iam::atlassian::{host, http};
 use std::hint::black_box;
 
@@ -47,16 +45,13 @@ fn text_entry(contents: &str) -> String {
     format!(r#"{{"Type":1,"ContentsFormat":"text","Contents":"{contents}"}}"#)
 }
 
-fn error_entry(message: &str) -> ErrorEntry {
+fn error_entry(message: &str) -> String {
     let escaped = message.replace('\\', "\\\\").replace('"', "\\\"");
-    ErrorEntry {
-        message: message.to_string(),
-        entry_json: format!(r#"{{"Type":4,"ContentsFormat":"text","Contents":"{escaped}"}}"#),
-    }
+    format!(r#"{{"Type":4,"ContentsFormat":"text","Contents":"{escaped}"}}"#)
 }
 
-fn request(config: &Config, body: Option<String>) -> http::Request {
-    let url = param(&config.params_json, "url").unwrap_or_default();
+fn request(config: &Invocation, body: Option<String>) -> http::Request {
+    let url = param(&config.json, "url").unwrap_or_default();
     http::Request {
         method: if body.is_some() {
             "POST".into()
@@ -83,8 +78,8 @@ fn recurse(depth: u64) -> u64 {
 }
 
 /// Misbehave as configured; the entry JSON of the modes that return at all.
-fn behave(config: &Config) -> Result<String, ErrorEntry> {
-    let mode = param(&config.params_json, "hostile").unwrap_or_default();
+fn behave(config: &Invocation) -> Result<String, String> {
+    let mode = param(&config.json, "hostile").unwrap_or_default();
     match mode.as_str() {
         "none" => match http::send(&request(config, None)) {
             Ok(response) if response.status == 200 => Ok(text_entry("ok")),
@@ -118,9 +113,9 @@ fn behave(config: &Config) -> Result<String, ErrorEntry> {
         }
         "reach" => {
             let mut reaching = request(config, None);
-            reaching.url = param(&config.params_json, "target").unwrap_or(reaching.url);
-            reaching.auth = param(&config.params_json, "as").or(reaching.auth);
-            if let Some(name) = param(&config.params_json, "header") {
+            reaching.url = param(&config.json, "target").unwrap_or(reaching.url);
+            reaching.auth = param(&config.json, "as").or(reaching.auth);
+            if let Some(name) = param(&config.json, "header") {
                 reaching.headers.push(http::Header {
                     name,
                     value: "stolen".into(),
@@ -155,46 +150,23 @@ fn behave(config: &Config) -> Result<String, ErrorEntry> {
 }
 
 impl Guest for Hostile {
-    fn get_user(config: Config, _profile: Option<String>) -> Result<IamResult, ErrorEntry> {
-        behave(&config).and_then(|_| Err(error_entry("no IAM result")))
-    }
-
-    fn create_user(
-        config: Config,
-        _profile: Option<String>,
-        _allow_enable: bool,
-    ) -> Result<IamResult, ErrorEntry> {
-        behave(&config).and_then(|_| Err(error_entry("no IAM result")))
-    }
-
-    fn update_user(
-        config: Config,
-        _profile: Option<String>,
-        _allow_enable: bool,
-    ) -> Result<IamResult, ErrorEntry> {
-        behave(&config).and_then(|_| Err(error_entry("no IAM result")))
-    }
-
-    fn disable_user(config: Config, _profile: Option<String>) -> Result<IamResult, ErrorEntry> {
-        behave(&config).and_then(|_| Err(error_entry("no IAM result")))
-    }
-
-    fn test_module(config: Config) -> Result<String, ErrorEntry> {
-        behave(&config)
-    }
-
-    fn get_mapping_fields(config: Config) -> Result<MappingFields, ErrorEntry> {
-        behave(&config).map(|entry_json| MappingFields {
-            fields_json: "{}".into(),
+    fn run(invocation: Invocation) -> Outcome {
+        let (entry_type, entry_json) = match behave(&invocation) {
+            Ok(entry) => (EntryType::Note, entry),
+            Err(entry) => (EntryType::Error, entry),
+        };
+        Outcome {
+            entry_type,
             entry_json,
-        })
+            typed: None,
+        }
     }
 
     fn describe() -> Description {
         Description {
             name: "Hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            commands: vec!["test-module".into()],
+            commands: vec!["test-module".into(), "iam-get-user".into()],
             origins: vec!["the origin of the configured url".into()],
             credentials: vec!["access_token".into()],
         }
