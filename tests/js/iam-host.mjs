@@ -2,23 +2,22 @@
 // iam-host.mjs: the Atlassian IAM component under Node.js (jco), a second host independent
 // of the wasmtime one, with the same replay command line as `iam-host run`:
 //
-//   node tests/js/iam-host.mjs run <COMMAND> --config <config.json> [--args <args.json>]
+//   node tests/js/iam-host.mjs run <COMMAND> --config <config.json> [--args <args.json | JSON>]
 //                                  --cassette <cassette.json> [--component <file.wasm>]
 //
-// stdout carries exactly one JSON entry, the one the component rendered (never re-rendered
-// here); everything else goes to stderr. Exit status: 0 for a Type 1 entry, 1 for a Type 4
+// It knows no command: the command list comes from the component's `describe`, and the
+// component validates the arguments and renders the entry. stdout carries exactly one JSON
+// entry, the one the component rendered (never re-rendered here); everything else goes to
+// stderr. Exit status: 0 for a Type 1 entry, 1 for a Type 4
 // entry, 2 for usage errors and unreadable or invalid files, 3 when replay failed. Live HTTP
 // (`--live`, `--record`) and `--limits` are the Rust host's alone.
 
 import { FileError, Replay, loadCassette, readText } from './lib/cassette.mjs';
 import { JsonObject, parseJson } from './lib/json.mjs';
-import { rustDebug } from './lib/rust.mjs';
 
-const COMMANDS = ['iam-get-user', 'iam-create-user', 'iam-update-user', 'iam-disable-user', 'test-module', 'get-mapping-fields'];
-
-const USAGE = `usage: node tests/js/iam-host.mjs run <COMMAND> --config <config.json> [--args <args.json>]
+const USAGE = `usage: node tests/js/iam-host.mjs run <COMMAND> --config <config.json> [--args <args.json | JSON>]
                     --cassette <cassette.json> [--component <file.wasm>]
-commands: ${COMMANDS.join(', ')}`;
+COMMAND: one of the commands the component's describe lists`;
 
 /** Exit statuses, decided in one place (main.rs's `exit_code`). A fault of this host itself
  * gets 70 (EX_SOFTWARE) so that it is never mistaken for a Type 4 entry (exit 1). */
@@ -31,13 +30,12 @@ class UsageError extends Error {}
 function parseRun(words) {
   const [command, ...rest] = words;
   if (command === undefined) throw new UsageError('missing <COMMAND>');
-  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command ${rustDebug(command)}; expected one of ${COMMANDS.join(', ')}`);
   const flags = { '--config': 'config', '--args': 'args', '--cassette': 'cassette', '--component': 'component' };
   const run = { command };
   for (let i = 0; i < rest.length; i++) {
     const field = flags[rest[i]];
     if (rest[i] === '--live' || rest[i] === '--record') throw new UsageError(`${rest[i]} is not available in the Node.js host; use the Rust iam-host`);
-    if (field === undefined) throw new UsageError(`unexpected argument ${rustDebug(rest[i])}`);
+    if (field === undefined) throw new UsageError(`unexpected argument ${JSON.stringify(rest[i])}`);
     if (rest[i + 1] === undefined) throw new UsageError(`${rest[i]} needs a value`);
     run[field] = rest[++i];
   }
@@ -70,13 +68,31 @@ async function loadComponentModule() {
   }
 }
 
-/** Read the files in the Rust host's order, run the command, print its logs. */
+/** `--args`: inline JSON when the value starts with `{` (after spaces), else a file. */
+function readArgs(value) {
+  if (!/^\s*\{/.test(value)) return readJsonObject(value, 'args file');
+  let parsed;
+  try {
+    parsed = parseJson(value);
+  } catch (error) {
+    throw new FileError(`--args is not valid JSON: ${error.message}`);
+  }
+  if (!(parsed instanceof JsonObject)) throw new FileError('--args must hold a JSON object');
+  return parsed;
+}
+
+/** Check the command against the component's own list, then read the files in the Rust
+ * host's order, run the command, print its logs. */
 async function run(runArgs) {
-  const params = readJsonObject(runArgs.config, 'config file');
-  const args = runArgs.args === undefined ? new JsonObject() : readJsonObject(runArgs.args, 'args file');
-  const backend = new Replay(loadCassette(runArgs.cassette));
-  const { ensureDefaultComponent, runCommand, transpiled } = await loadComponentModule();
+  const { describe, ensureDefaultComponent, runCommand, transpiled } = await loadComponentModule();
   const component = await transpiled(runArgs.component ?? ensureDefaultComponent());
+  const { commands } = await describe(component);
+  if (!commands.includes(runArgs.command)) {
+    throw new UsageError(`unknown command ${JSON.stringify(runArgs.command)}; expected one of ${commands.join(', ')}`);
+  }
+  const params = readJsonObject(runArgs.config, 'config file');
+  const args = runArgs.args === undefined ? new JsonObject() : readArgs(runArgs.args);
+  const backend = new Replay(loadCassette(runArgs.cassette));
   const report = await runCommand(component, runArgs.command, params, args, backend);
   for (const line of report.log) process.stderr.write(`iam-host.mjs: guest ${line.level}: ${line.message}\n`);
   return report.outcome;
@@ -88,7 +104,7 @@ async function main(words) {
     return 0;
   }
   if (words[0] !== 'run') {
-    const why = words[0] === undefined ? USAGE : `unknown subcommand ${rustDebug(words[0])}\n${USAGE}`;
+    const why = words[0] === undefined ? USAGE : `unknown subcommand ${JSON.stringify(words[0])}\n${USAGE}`;
     process.stderr.write(`iam-host.mjs: ${why}\n`);
     return EXIT.usage;
   }

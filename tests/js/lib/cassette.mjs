@@ -6,8 +6,7 @@
 import { readFileSync } from 'node:fs';
 
 import { JsonNumber, JsonObject, jsonEqual, jsonTypeName, parseJson, stringifyJson } from './json.mjs';
-import { parseUrl } from './policy.mjs';
-import { asciiLowercase, rustDebug, rustTrim } from './rust.mjs';
+import { httpLowercase, parseUrl } from './policy.mjs';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -122,11 +121,11 @@ export function describeActual(actual) {
 /** Why the actual request does not match the recording, or null when it does
  * (`RecordedRequest::mismatch`, the checks in the same order). */
 export function mismatch(recorded, actual) {
-  if (asciiLowercase(recorded.method) !== asciiLowercase(actual.method)) {
+  if (httpLowercase(recorded.method) !== httpLowercase(actual.method)) {
     return `method ${actual.method} differs from the recorded ${recorded.method}`;
   }
   const recordedUrl = parseUrl(recorded.url);
-  if (recordedUrl === null) return `the recorded url ${rustDebug(recorded.url)} is not a URL`;
+  if (recordedUrl === null) return `the recorded url ${JSON.stringify(recorded.url)} is not a URL`;
   if (recordedUrl.protocol !== actual.url.protocol || recordedUrl.hostname !== actual.url.hostname || knownPort(recordedUrl) !== knownPort(actual.url)) {
     return 'scheme, host or port differ';
   }
@@ -134,11 +133,16 @@ export function mismatch(recorded, actual) {
   if (!sameList(queryPairs(recordedUrl), queryPairs(actual.url))) return 'the query parameters differ';
   if (recorded.body !== undefined && !jsonEqual(recorded.body, actualBodyValue(actual.body))) return 'the bodies differ';
   for (const [name, value] of headerPairs(recorded.headers)) {
-    const found = actual.headers.find(([actualName]) => asciiLowercase(actualName) === asciiLowercase(name))?.[1];
+    const found = actual.headers.find(([actualName]) => httpLowercase(actualName) === httpLowercase(name))?.[1];
     const matches = found !== undefined && (value === REDACTED_BEARER ? found.startsWith('Bearer ') && found.length > 7 : found === value);
-    if (!matches) return `header ${rustDebug(name)} is not ${rustDebug(value)}`;
+    if (!matches) return `header ${JSON.stringify(name)} is not ${JSON.stringify(value)}`;
   }
   return null;
+}
+
+/** A body of JSON whitespace only (RFC 8259: space, tab, LF, CR) counts as none. */
+function isBlank(text) {
+  return /^[ \t\n\r]*$/.test(text);
 }
 
 /** `port_or_known_default`, compared as text so that "no port" matches only itself. */
@@ -149,7 +153,7 @@ function knownPort(url) {
 
 /** The actual body as JSON: none or blank is null, text that is not JSON a string. */
 function actualBodyValue(body) {
-  if (body === undefined || rustTrim(body) === '') return null;
+  if (body === undefined || isBlank(body)) return null;
   try {
     return parseJson(body);
   } catch {

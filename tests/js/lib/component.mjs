@@ -1,6 +1,10 @@
 // The component under Node.js: find (or build) the .wasm, transpile it with jco into a cache
 // keyed by its hash, instantiate it afresh for one command with this host's imports, and run
 // the command. The counterpart of host-test/src/{artifact,engine,imports,lib}.rs.
+//
+// Like the Rust host it knows no command: it passes the component one invocation (WIT
+// `iam:atlassian@0.2.0` `run`) and prints the entry the component rendered; the command list
+// comes from the component's `describe`.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,7 +15,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FileError, ReplayFault } from './cassette.mjs';
 import { stringifyJson } from './json.mjs';
 import { CREDENTIAL_NAME, Policy, splitSecret } from './policy.mjs';
-import { asciiLowercase, rustDebug, rustTrim } from './rust.mjs';
 import { GuestExit, emptyWasi } from './wasi.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -20,8 +23,9 @@ const REPO_ROOT = resolve(PACKAGE_DIR, '../..');
 
 // The Rust host's default limits (host-test/src/limits.rs) that a replaying host can apply.
 // Memory and CPU limits are not applied here: V8 gives no per-instance cap or deadline.
-/** HTTP requests per command: the longest flow is 16 with retries; 32 stops a flood. */
-const MAX_REQUESTS = 32;
+/** HTTP requests per command: a 15,000-id iam-update-group is 150 PATCHes plus retries;
+ * 256 fits it and stops a flood (behaviour.md §8.2). */
+const MAX_REQUESTS = 256;
 /** Response body cap: a SCIM user or list page is kilobytes; 10 MiB stops a hostile server. */
 const RESPONSE_BYTES = 10 * 1024 * 1024;
 /** Methods the guest may use (imports.rs). */
@@ -151,20 +155,37 @@ function pruneOldTranspiles(cacheDir, current) {
   }
 }
 
+/** A fresh instance of the transpiled component with this host's imports. */
+async function instantiateFresh(component, sandbox, wasi) {
+  const { instantiate } = await import(pathToFileURL(join(component.directory, 'component.js')).href);
+  const imports = importObject(component.imports, { ...wasi.interfaces, ...sandbox.interfaces() });
+  return instantiate((name) => new WebAssembly.Module(readFileSync(join(component.directory, name))), imports);
+}
+
+/** The component's own description (`describe`): its name, version, commands, credentials. */
+export async function describe(component) {
+  const sandbox = new Sandbox(new Policy(undefined, null), { send: () => { throw new ReplayFault('describe may not send requests'); }, sleep() {}, nowMillis: () => 0, unused: () => null });
+  const root = await instantiateFresh(component, sandbox, emptyWasi());
+  return root.commands.describe();
+}
+
 /** Run one command in a fresh instance. `params` and `args` are JsonObjects; the result is
  * `{ outcome, log }` where outcome is `{ entryType: 'note' | 'error', entryJson }` or
  * `{ replayFailed }`, as `Host::run` reports it. */
 export async function runCommand(component, command, params, args, backend) {
-  const { instantiate } = await import(pathToFileURL(join(component.directory, 'component.js')).href);
   const { params: publicParams, token } = splitSecret(params);
   const sandbox = new Sandbox(new Policy(publicParams.get('url'), token), backend);
   const wasi = emptyWasi();
-  const imports = importObject(component.imports, { ...wasi.interfaces, ...sandbox.interfaces() });
-  const config = { paramsJson: stringifyJson(publicParams), credential: token === null ? undefined : CREDENTIAL_NAME };
+  // The invocation as the Rust host writes it: {"command", "params", "args"} in that order.
+  const invocation = {
+    json: `{"command":${JSON.stringify(command)},"params":${stringifyJson(publicParams)},"args":${stringifyJson(args)}}`,
+    credential: token === null ? undefined : CREDENTIAL_NAME,
+  };
   let outcome;
   try {
-    const root = instantiate((name) => new WebAssembly.Module(readFileSync(join(component.directory, name))), imports);
-    outcome = { entryType: 'note', entryJson: entryOf(callCommand(root.commands, command, config, args)) };
+    const root = await instantiateFresh(component, sandbox, wasi);
+    const ran = root.commands.run(invocation);
+    outcome = { entryType: ran.entryType, entryJson: ran.entryJson };
   } catch (error) {
     outcome = failed(command, error, sandbox, wasi.guestStderr());
   }
@@ -185,55 +206,11 @@ function importObject(names, provided) {
   return imports;
 }
 
-/** Call the export for `command` with the arguments as the Rust host passes them. */
-function callCommand(commands, command, config, args) {
-  const profile = userProfileJson(args);
-  const allowEnable = parseAllowEnable(args.get('allow-enable'));
-  switch (command) {
-    case 'iam-get-user':
-      return commands.getUser(config, profile);
-    case 'iam-create-user':
-      return commands.createUser(config, profile, allowEnable);
-    case 'iam-update-user':
-      return commands.updateUser(config, profile, allowEnable);
-    case 'iam-disable-user':
-      return commands.disableUser(config, profile);
-    case 'test-module':
-      return commands.testModule(config);
-    case 'get-mapping-fields':
-      return commands.getMappingFields(config);
-    default:
-      throw new FileError(`unknown command ${rustDebug(command)}`);
-  }
-}
-
-/** The entry the component rendered: test-module answers the entry itself, the others a
- * record that carries it. */
-function entryOf(result) {
-  return typeof result === 'string' ? result : result.entryJson;
-}
-
-/** The `user-profile` argument as JSON text, none when it is absent or null (lib.rs). */
-function userProfileJson(args) {
-  const value = args.get('user-profile');
-  return value === undefined || value === null ? undefined : stringifyJson(value);
-}
-
-/** `parse_allow_enable` (src/profile.rs): true when absent or null, a boolean as given, a
- * string when it says "true" in any case (surrounding whitespace ignored), else false. */
-export function parseAllowEnable(value) {
-  if (value === undefined || value === null) return true;
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'string') return asciiLowercase(rustTrim(value)) === 'true';
-  return false;
-}
-
 /** How a command that did not return ended (`Host::run` with `engine::classify`): the
  * component's error entry, a replay fault, or a trap turned into a Type 4 entry. */
 function failed(command, error, sandbox, guestStderr) {
   if (sandbox.fault !== null) return { replayFailed: sandbox.fault };
   if (error instanceof FileError) throw error;
-  if (error && Object.hasOwn(error, 'payload')) return { entryType: 'error', entryJson: error.payload.entryJson };
   const contents = `The ${command} command was stopped by the host: ${trapReason(error, guestStderr)}`;
   return { entryType: 'error', entryJson: JSON.stringify({ Type: 4, ContentsFormat: 'text', Contents: contents }) };
 }
@@ -252,7 +229,7 @@ const WASMTIME_TRAPS = {
 };
 
 function trapReason(error, guestStderr) {
-  const stderr = rustTrim(guestStderr);
+  const stderr = guestStderr.trim();
   if (stderr.includes('panicked at')) {
     // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
     const lines = stderr.split('\n').map((line) => line.replace(/\r$/, ''));
@@ -293,13 +270,14 @@ class Sandbox {
   send(request) {
     const checked = this.policy.check(request.url, request.headers.map((header) => header.name));
     if (checked.denied !== undefined) throw httpError('denied', checked.denied);
+    if (!METHODS.includes(request.method)) throw httpError('denied', `method ${JSON.stringify(request.method)} is not allowed`);
     const headers = request.headers.map((header) => [header.name, header.value]);
+    // The credential is attached only after every check has passed (policy.rs `authorize`).
     if (request.auth !== undefined) {
       const secret = this.policy.credential(request.auth);
       if (secret === null) throw httpError('unknown-credential', request.auth);
       headers.push(['Authorization', `Bearer ${secret}`]);
     }
-    if (!METHODS.includes(request.method)) throw httpError('denied', `method ${rustDebug(request.method)} is not allowed`);
     if (this.requestsMade >= MAX_REQUESTS) throw httpError('too-many-requests', MAX_REQUESTS);
     this.requestsMade += 1;
     let response;

@@ -4,7 +4,11 @@
 // entry), so they are worded and quoted exactly as the Rust host words them.
 
 import { JsonObject } from './json.mjs';
-import { asciiLowercase, rustDebug } from './rust.mjs';
+
+/** HTTP method and header names compare case-insensitively, in ASCII (RFC 9110). */
+export function httpLowercase(text) {
+  return text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
+}
 
 /** The reference under which the host keeps a tenant's access token (lib.rs CREDENTIAL_NAME). */
 export const CREDENTIAL_NAME = 'access_token';
@@ -56,9 +60,9 @@ export class Policy {
    * the reason for refusing it. */
   check(url, headerNames) {
     const parsed = parseUrl(url);
-    if (parsed === null) return { denied: `${rustDebug(url)} is not an absolute URL (${urlParseError(url)})` };
+    if (parsed === null) return { denied: `${JSON.stringify(url)} is not an absolute URL (${urlParseError(url)})` };
     const origin = originOf(parsed);
-    if (origin === null) return { denied: `${rustDebug(url)} has no host` };
+    if (origin === null) return { denied: `${JSON.stringify(url)} has no host` };
     const allowed = this.allowedOrigin;
     if (allowed === null) {
       return { denied: `origin ${formatOrigin(origin)} is not allowed; this tenant has no usable url configured` };
@@ -72,8 +76,8 @@ export class Policy {
       return { denied: `plain http is allowed only to a loopback address; ${formatOrigin(origin)} must use https` };
     }
     if (parsed.username !== '' || parsed.password !== '') return { denied: 'URLs with user information are not allowed' };
-    const forbidden = headerNames.find((name) => FORBIDDEN_GUEST_HEADERS.includes(asciiLowercase(name)));
-    if (forbidden !== undefined) return { denied: `the guest may not set the ${rustDebug(forbidden)} header` };
+    const forbidden = headerNames.find((name) => FORBIDDEN_GUEST_HEADERS.includes(httpLowercase(name)));
+    if (forbidden !== undefined) return { denied: `the guest may not set the ${JSON.stringify(forbidden)} header` };
     return { url: parsed };
   }
 

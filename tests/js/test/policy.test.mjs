@@ -1,12 +1,10 @@
-// The tenant policy and the argument handling that must match the Rust host exactly.
+// The tenant policy, which must match the Rust host's exactly: its denials reach the guest.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { parseAllowEnable } from '../lib/component.mjs';
 import { parseJson, stringifyJson } from '../lib/json.mjs';
 import { Policy, splitSecret } from '../lib/policy.mjs';
-import { rustDebug } from '../lib/rust.mjs';
 
 const policy = () => new Policy('https://api.atlassian.com/', 't0k3n');
 
@@ -56,18 +54,7 @@ test('the token is taken out of the parameters and creds win', () => {
   assert.equal(split('{"access_token": "", "access_token_creds": "x"}').token, null);
 });
 
-test('allow-enable accepts true in any case and defaults to true', () => {
-  const value = (text) => parseAllowEnable(text === undefined ? undefined : parseJson(text));
-  assert.equal(value(undefined), true);
-  assert.equal(value('null'), true);
-  assert.equal(value('true'), true);
-  assert.equal(value('" TRUE "'), true);
-  assert.equal(value('"false"'), false);
-  assert.equal(value('"yes"'), false);
-  assert.equal(value('false'), false);
-  assert.equal(value('1'), false);
-});
-
-test('strings are quoted as Rust Debug quotes them', () => {
-  assert.equal(rustDebug('a"b\\c\n\t\0\u007f\u200b é'), '"a\\"b\\\\c\\n\\t\\0\\u{7f}\\u{200b} é"');
+test('guest-supplied texts in denials are quoted as JSON strings, as the Rust host quotes them', () => {
+  assert.equal(policy().check('https://api.atlassian.com/x', ['Cookie']).denied, 'the guest may not set the "Cookie" header');
+  assert.equal(policy().check('no "url"\n', []).denied.startsWith('"no \\"url\\"\\n" is not an absolute URL ('), true);
 });
