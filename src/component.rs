@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 });
 
 use exports::iam::atlassian::commands::{
-    CommandResult, Description, EntryType, Guest, Invocation, Outcome, UserResult,
+    CommandResult, Description, EntryType, GroupResult, Guest, Invocation, Outcome, UserResult,
 };
 use iam::atlassian::{host, http};
 
@@ -94,6 +94,13 @@ fn typed(result: TypedResult) -> CommandResult {
             error_message: user.error_message,
             skipped: user.skipped,
             reason: user.reason,
+        }),
+        TypedResult::Group(group) => CommandResult::Group(GroupResult {
+            success: group.success,
+            id: group.id,
+            display_name: group.display_name,
+            error_code: group.error_code,
+            error_message: group.error_message,
         }),
     }
 }

@@ -13,6 +13,18 @@ pub enum Error {
     UnknownCommand { name: String, known: String },
     /// The `user-profile` argument is missing or not a non-empty JSON object.
     InvalidProfile(String),
+    /// The `scim` argument of a group command is missing, not an object, or lacks the
+    /// identifier the command needs (behaviour.md §8.1).
+    InvalidScim(String),
+    /// `memberIdsToAdd` or `memberIdsToDelete` (the argument's name) is not one of the three
+    /// accepted forms.
+    InvalidMemberIds { argument: &'static str, why: String },
+    /// More member ids than one iam-update-group accepts (the limit).
+    TooManyMemberIds(usize),
+    /// One id is both to be added and to be removed.
+    MemberInBothLists(String),
+    /// iam-update-group without any member id.
+    NoMemberIds,
     /// An instance parameter is missing, mistyped or out of range; names the key.
     InvalidConfig(String),
     /// A mapper (built-in or from `mappers`) cannot be used; names the mapper.
@@ -32,6 +44,20 @@ impl fmt::Display for Error {
                 write!(f, "Unknown command {name:?}; expected one of {known}")
             }
             Error::InvalidProfile(why) => write!(f, "Invalid user-profile argument: {why}"),
+            Error::InvalidScim(why) => write!(f, "Invalid scim argument: {why}"),
+            Error::InvalidMemberIds { argument, why } => {
+                write!(f, "Invalid {argument} argument: {why}")
+            }
+            Error::TooManyMemberIds(limit) => {
+                write!(f, "At most {limit} member ids in one iam-update-group")
+            }
+            Error::MemberInBothLists(id) => write!(
+                f,
+                "User id \"{id}\" is in both memberIdsToAdd and memberIdsToDelete"
+            ),
+            Error::NoMemberIds => {
+                f.write_str("You must supply either \"memberIdsToAdd\" or \"memberIdsToDelete\"")
+            }
             Error::InvalidConfig(why) => write!(f, "Invalid configuration: {why}"),
             Error::InvalidMapper(why) => write!(f, "Invalid mapper configuration: {why}"),
             Error::CommandFailed { command, detail } => {

@@ -9,6 +9,7 @@ use crate::commands::{self, IamCommand};
 use crate::config::Config;
 use crate::entry::{self, VendorResult};
 use crate::error::{Error, json_kind};
+use crate::groups::{self, GroupCommand, GroupResult};
 use crate::transport::Transport;
 
 /// The reference name under which hosts keep the access token.
@@ -18,6 +19,7 @@ pub const CREDENTIAL_NAME: &str = "access_token";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     Iam(IamCommand),
+    Group(GroupCommand),
     TestModule,
     GetMappingFields,
 }
@@ -28,6 +30,10 @@ pub const COMMANDS: &[(&str, Command)] = &[
     ("iam-create-user", Command::Iam(IamCommand::CreateUser)),
     ("iam-update-user", Command::Iam(IamCommand::UpdateUser)),
     ("iam-disable-user", Command::Iam(IamCommand::DisableUser)),
+    ("iam-get-group", Command::Group(GroupCommand::Get)),
+    ("iam-create-group", Command::Group(GroupCommand::Create)),
+    ("iam-update-group", Command::Group(GroupCommand::Update)),
+    ("iam-delete-group", Command::Group(GroupCommand::Delete)),
     ("test-module", Command::TestModule),
     ("get-mapping-fields", Command::GetMappingFields),
 ];
@@ -51,6 +57,7 @@ pub enum EntryType {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypedResult {
     User(VendorResult),
+    Group(GroupResult),
 }
 
 /// How a command ended.
@@ -106,6 +113,10 @@ fn dispatch<T: Transport>(
         Command::Iam(iam) => {
             let output = commands::run_iam(iam, config, args, transport)?;
             Outcome::note(output.entry_json, Some(TypedResult::User(output.result)))
+        }
+        Command::Group(group) => {
+            let output = groups::run_group(group, config, args, transport)?;
+            Outcome::note(output.entry_json, Some(TypedResult::Group(output.result)))
         }
         Command::TestModule => Outcome::note(commands::test_module(config, transport)?, None),
         Command::GetMappingFields => {
@@ -276,6 +287,53 @@ mod tests {
         assert_eq!(
             contents(&outcome),
             "Invalid user-profile argument: expected a JSON object, got an array"
+        );
+    }
+
+    #[test]
+    fn describe_lists_the_group_commands_after_the_user_commands() {
+        assert_eq!(
+            command_names(),
+            [
+                "iam-get-user",
+                "iam-create-user",
+                "iam-update-user",
+                "iam-disable-user",
+                "iam-get-group",
+                "iam-create-group",
+                "iam-update-group",
+                "iam-delete-group",
+                "test-module",
+                "get-mapping-fields",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_group_command_has_a_typed_group_result_and_bad_arguments_an_error_entry() {
+        use crate::transport::fake::json;
+        let invocation = r#"{"command": "iam-get-group", "params": {"url": "https://a.example", "directory_id": "d"}, "args": {"scim": "{\"id\": \"g1\"}"}}"#;
+        let mut transport =
+            FakeTransport::answering(vec![json(200, r#"{"id":"g1","displayName":"Eng"}"#)]);
+        let outcome = run(invocation, Some(CREDENTIAL_NAME), &mut transport);
+        assert_eq!(outcome.entry_type, EntryType::Note);
+        assert_eq!(
+            outcome.result,
+            Some(TypedResult::Group(GroupResult {
+                success: true,
+                id: Some("g1".into()),
+                display_name: Some("Eng".into()),
+                ..GroupResult::default()
+            }))
+        );
+        let outcome = run_offline(
+            r#"{"command": "iam-update-group", "params": {"url": "https://a.example", "directory_id": "d"}, "args": {"scim": {"id": "g1"}}}"#,
+        );
+        assert_eq!(outcome.entry_type, EntryType::Error);
+        assert!(outcome.result.is_none());
+        assert_eq!(
+            contents(&outcome),
+            r#"You must supply either "memberIdsToAdd" or "memberIdsToDelete""#
         );
     }
 }

@@ -1,5 +1,6 @@
 //! The Atlassian IAM connector: Cortex XSOAR's "Atlassian IAM" integration (provision and
-//! deprovision users through Atlassian's SCIM 2.0 API), built as a WebAssembly component.
+//! deprovision users, and sync groups, through Atlassian's SCIM 2.0 API), built as a
+//! WebAssembly component.
 //!
 //! The logic is plain Rust over the [`transport::Transport`] trait, so it is tested natively;
 //! `component` adapts it to the WIT world in `wit/iam.wit` when built for `wasm32-wasip2`.
@@ -9,6 +10,7 @@
 //! - [`invocation`]: the contract a host sees: one invocation in, one outcome out, and
 //!   `describe`; the only list of commands.
 //! - [`commands`]: one function per user command (behaviour.md §4).
+//! - [`groups`]: the four group commands (behaviour.md §8), their arguments and result.
 //! - [`scim`]: the SCIM client: URLs, filters, error messages; `scim::user` (reading and
 //!   finding users) and `scim::retry` (the retry policy).
 //! - [`mapper`]: the XSOAR mapper interpreter and the built-in SCIM mappers.
@@ -22,6 +24,7 @@ pub mod commands;
 pub mod config;
 pub mod entry;
 pub mod error;
+pub mod groups;
 pub mod invocation;
 pub mod json;
 pub mod mapper;

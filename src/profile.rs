@@ -13,24 +13,29 @@ pub const OLD_USER_DATA: &str = "olduserdata";
 /// Read the `user-profile` argument: an object, or a string holding one (behaviour.md §2
 /// [fix]: bad input is an error entry, not a traceback). Missing and `null` are alike.
 pub fn parse_user_profile(argument: Option<&Value>) -> Result<Map<String, Value>, Error> {
+    match object_argument(argument).map_err(Error::InvalidProfile)? {
+        map if map.is_empty() => Err(Error::InvalidProfile(
+            "expected a non-empty JSON object, got an empty object".into(),
+        )),
+        map => Ok(map),
+    }
+}
+
+/// An argument that is a JSON object, or a string holding one (unwrapped once); missing and
+/// `null` are alike. The error is what is wrong, for the caller's message (`user-profile`
+/// here, `scim` for the group commands, behaviour.md §8.1).
+pub fn object_argument(argument: Option<&Value>) -> Result<Map<String, Value>, String> {
     let value = match argument {
-        None | Some(Value::Null) => {
-            return Err(Error::InvalidProfile("the argument is required".into()));
-        }
+        None | Some(Value::Null) => return Err("the argument is required".into()),
         // The argument may be the object itself or a string holding its JSON text.
-        Some(Value::String(inner)) => serde_json::from_str(inner)
-            .map_err(|e| Error::InvalidProfile(format!("not valid JSON ({e})")))?,
+        Some(Value::String(inner)) => {
+            serde_json::from_str(inner).map_err(|e| format!("not valid JSON ({e})"))?
+        }
         Some(other) => other.clone(),
     };
     match value {
-        Value::Object(map) if map.is_empty() => Err(Error::InvalidProfile(
-            "expected a non-empty JSON object, got an empty object".into(),
-        )),
         Value::Object(map) => Ok(map),
-        other => Err(Error::InvalidProfile(format!(
-            "expected a JSON object, got {}",
-            json_kind(&other)
-        ))),
+        other => Err(format!("expected a JSON object, got {}", json_kind(&other))),
     }
 }
 

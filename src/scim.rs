@@ -1,11 +1,12 @@
 //! The Atlassian SCIM 2.0 client over `Transport`: the URL layout (`{url}/scim/directory/{id}`
 //! with ids as single encoded path segments, filters escaped and encoded), sending with the
 //! retry policy of [`retry`], classifying answers, and the error messages of behaviour.md §3.
-//! [`user`] reads and finds users.
+//! [`user`] reads and finds users, [`group`] reads, finds and changes groups.
 //!
 //! It knows SCIM and HTTP, not XSOAR: results are JSON values or a `Failure` with the
 //! errorCode and errorMessage a result shows.
 
+pub mod group;
 mod retry;
 pub mod user;
 
@@ -298,20 +299,15 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         }
     }
 
-    /// `GET {base}/{collection}/{id}`: the resource, or none on 404 or an empty 200.
+    /// `GET {base}/{collection}/{id}`: the resource, none for an empty 200, and a failure
+    /// for anything else, 404 included (the caller knows whether that means "not found").
     fn get_resource(&mut self, collection: &str, id: &str) -> Result<Option<Value>, Failure> {
         let url = self.resource_url(collection, id)?;
-        match self.call(Method::Get, url.clone(), None) {
-            Ok(Answer { body: None, .. }) => Ok(None),
-            Ok(Answer {
-                status,
-                body: Some(resource),
-            }) => expect_object(resource, status, Method::Get, &url).map(Some),
-            Err(Failure {
-                code: Some(404), ..
-            }) => Ok(None),
-            Err(failure) => Err(failure),
-        }
+        let answer = self.call(Method::Get, url.clone(), None)?;
+        answer
+            .body
+            .map(|resource| expect_object(resource, answer.status, Method::Get, &url))
+            .transpose()
     }
 
     /// `GET {base}/{collection}?filter=…`, read by the list rules of behaviour.md §3.1: the
@@ -374,6 +370,16 @@ impl<'t, T: Transport> ScimClient<'t, T> {
                 message: format!("The answer to GET {url} is empty"),
             }),
         }
+    }
+}
+
+/// A 404 answer means "not found": none instead of the failure.
+fn not_found_as_none<V>(outcome: Result<Option<V>, Failure>) -> Result<Option<V>, Failure> {
+    match outcome {
+        Err(Failure {
+            code: Some(404), ..
+        }) => Ok(None),
+        other => other,
     }
 }
 

@@ -7,7 +7,10 @@
 
 use serde_json::{Value, json};
 
-use super::{Failure, ScimClient, body_or_sent, eq_filter, expect_object, unusable, usable_id};
+use super::{
+    Failure, ScimClient, body_or_sent, eq_filter, expect_object, not_found_as_none, unusable,
+    usable_id,
+};
 use crate::transport::{LogLevel, Method, Transport};
 
 const USERS: &str = "Users";
@@ -102,7 +105,7 @@ pub fn text_field(user: &Value, key: &str) -> Option<String> {
 impl<T: Transport> ScimClient<'_, T> {
     /// `GET /Users/{id}`: the user, or none on 404 (behaviour.md §3.1 [fix]).
     pub fn get_user(&mut self, id: &str) -> Result<Option<FoundUser>, Failure> {
-        self.get_resource(USERS, id)?
+        not_found_as_none(self.get_resource(USERS, id))?
             .map(FoundUser::check)
             .transpose()
     }
