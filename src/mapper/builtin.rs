@@ -1,5 +1,5 @@
 //! @generated from `mapper/builtin/*.json` by the test
-//! `mapper::tests::builtin_mappers_are_compiled_from_their_json`; do not edit by hand:
+//! `mapper::codegen::builtin_mappers_are_compiled_from_their_json`; do not edit by hand:
 //! change the JSON and run `IAM_REGENERATE=1 cargo test -p atlassian-iam builtin_mappers`.
 
 #![cfg_attr(rustfmt, rustfmt_skip)]
