@@ -1,0 +1,159 @@
+"""A tenant's policy: the one origin its requests may reach (that of the configured ``url``),
+plain http only to a loopback address, exact paths only, the methods and headers a guest may
+use, and the credential the host holds for it. Pure functions; the order of the checks in
+``send`` lives in ``sandbox.py``. Denial texts reach the guest (and so, possibly, an entry),
+so they are worded as the Rust host words them (host-test/src/policy.rs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import json
+
+from . import urls
+
+#: The reference under which the host keeps a tenant's access token.
+CREDENTIAL_NAME = "access_token"
+
+#: Headers only the host may set: credentials and routing.
+FORBIDDEN_GUEST_HEADERS = frozenset(
+    {"authorization", "cookie", "host", "proxy-authorization", "set-cookie"}
+)
+#: Methods a guest may use (the SCIM client needs no others).
+ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+class Denied(Exception):
+    """The policy refuses a request; the message goes to the guest as ``denied``."""
+
+
+class UnknownCredential(Exception):
+    """The guest named a credential the host does not hold for this tenant."""
+
+
+def quoted(text: str) -> str:
+    """A guest-supplied text in a denial, quoted as a JSON string, as every host quotes it."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: urls.Url) -> "Origin | None":
+        port = url.known_port
+        if not url.host or port is None:
+            return None
+        return cls(url.scheme, url.host.lower(), port)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+class Secret:
+    """A secret the host attaches; its repr never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def expose(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(<redacted>)"
+
+    __str__ = __repr__
+
+
+def split_secret(params: Mapping[str, Any]) -> tuple[dict[str, Any], Secret | None]:
+    """Take the token out of the instance parameters: ``access_token_creds.password`` when it
+    is a non-empty string, else ``access_token`` when it is one (behaviour.md §1). Both keys
+    are removed either way; the other parameters keep their order."""
+    rest = {k: v for k, v in params.items() if k not in ("access_token", "access_token_creds")}
+    creds = params.get("access_token_creds")
+    password = creds.get("password") if isinstance(creds, Mapping) else None
+    plain = params.get("access_token")
+    for candidate in (password, plain):
+        if isinstance(candidate, str) and candidate:
+            return rest, Secret(candidate)
+    return rest, None
+
+
+@dataclass
+class Policy:
+    #: None when the configured url is missing or unusable: then nothing is reachable.
+    allowed_origin: Origin | None = None
+    credentials: dict[str, Secret] = field(default_factory=dict)
+
+    @classmethod
+    def for_instance(cls, url: Any, credential_name: str, token: Secret | None) -> "Policy":
+        allowed = None
+        if isinstance(url, str):
+            try:
+                parsed = urls.parse(url)
+            except urls.UrlError:
+                parsed = None
+            if parsed is not None and parsed.scheme in ("http", "https"):
+                allowed = Origin.of(parsed)
+        credentials = {credential_name: token} if token is not None else {}
+        return cls(allowed, credentials)
+
+    def check(self, url: str, header_names: list[str]) -> urls.Url:
+        """Check a guest request's URL and header names; the parsed URL when allowed."""
+        try:
+            parsed = urls.parse(url)
+        except urls.UrlError as error:
+            raise Denied(f"{quoted(url)} is not an absolute URL ({error})") from None
+        origin = Origin.of(parsed)
+        if origin is None:
+            raise Denied(f"{quoted(url)} has no host")
+        if self.allowed_origin is None:
+            raise Denied(f"origin {origin} is not allowed; this tenant has no usable url configured")
+        if origin != self.allowed_origin:
+            raise Denied(
+                f"origin {origin} is not allowed; this tenant may reach only {self.allowed_origin}"
+            )
+        # The bearer token travels in every request: over plain http anyone on the path reads
+        # it. Only a loopback address keeps it on this machine (local test servers).
+        if parsed.scheme == "http" and not urls.is_loopback(parsed):
+            raise Denied(f"plain http is allowed only to a loopback address; {origin} must use https")
+        if parsed.username or parsed.password is not None:
+            raise Denied("URLs with user information are not allowed")
+        # A path a URL parser rewrites ("/a/../b" is "/b") is not the path the guest asked
+        # for: the request could land outside the directory it names.
+        if not parsed.path_is_exact():
+            raise Denied(
+                f"the path of {quoted(url)} changes when it is parsed "
+                "(dot segments, backslashes or characters that must be percent-encoded)"
+            )
+        for name in header_names:
+            if name.lower() in FORBIDDEN_GUEST_HEADERS and name.isascii():
+                raise Denied(f"the guest may not set the {quoted(name)} header")
+        return parsed
+
+    def authorize(self, method: str, url: str, headers: list[tuple[str, str]],
+                  auth: str | None) -> tuple[urls.Url, list[tuple[str, str]]]:
+        """Every check, in order (URL and origin, headers, method, credential), and only then
+        the credential attached as ``Authorization: Bearer``: the parsed URL and the headers
+        to send. Raises ``Denied`` or ``UnknownCredential``."""
+        parsed = self.check(url, [name for name, _ in headers])
+        if method not in ALLOWED_METHODS:
+            raise Denied(f"method {quoted(method)} is not allowed")
+        secret = None
+        if auth is not None:
+            secret = self.credential(auth)
+            if secret is None:
+                raise UnknownCredential(auth)
+        outgoing = list(headers)
+        if secret is not None:
+            outgoing.append(("Authorization", f"Bearer {secret.expose()}"))
+        return parsed, outgoing
+
+    def credential(self, name: str) -> Secret | None:
+        return self.credentials.get(name)
