@@ -5,24 +5,26 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .urls import Url
 
 
-@dataclass
 class OutgoingRequest:
     """A request as it leaves the host: policy checked, the credential attached."""
 
-    method: str
-    url: Url
-    #: The URL as given by the guest (it passed the policy, so it is what the server sees).
-    url_text: str
-    headers: list[tuple[str, str]]
-    body: str | None
-    #: Seconds.
-    timeout: float
+    __slots__ = ("method", "url", "url_text", "headers", "body", "timeout")
+
+    def __init__(self, method: str, url: Url, url_text: str, headers: list[tuple[str, str]],
+                 body: str | None, timeout: float) -> None:
+        self.method = method
+        self.url = url
+        #: The URL as given by the guest (it passed the policy, so it is what the server sees).
+        self.url_text = url_text
+        self.headers = headers
+        self.body = body
+        #: Seconds.
+        self.timeout = timeout
 
     def describe(self) -> str:
         """One line for reports; the token is in a header, never here."""
@@ -30,8 +32,7 @@ class OutgoingRequest:
         return f"{self.method} {self.url.serialize()} ({body})"
 
 
-@dataclass
-class IncomingResponse:
+class IncomingResponse(NamedTuple):
     status: int
     headers: list[tuple[str, str]]
     body: bytes

@@ -7,7 +7,6 @@ Same checks in the same order as host-test/src/cassette.rs, and the same report 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from . import jsonio, rust, urls
@@ -38,13 +37,15 @@ def body_bytes(body: Any) -> bytes:
     return jsonio.dumps(body).encode("utf-8")
 
 
-@dataclass
 class RecordedRequest:
-    method: str
-    url: str
-    headers: dict[str, Any] | None
-    #: ``_ABSENT``: the body is not compared. Present (None = no body): compared as JSON.
-    body: Any
+    __slots__ = ("method", "url", "headers", "body")
+
+    def __init__(self, method: str, url: str, headers: dict[str, Any] | None, body: Any) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        #: ``_ABSENT``: the body is not compared. Present (None = no body): compared as JSON.
+        self.body = body
 
     def describe(self) -> str:
         if self.body is _ABSENT:
@@ -116,12 +117,15 @@ class Matcher:
         return None
 
 
-@dataclass
 class Interaction:
-    request: RecordedRequest
-    status: int
-    response_headers: dict[str, Any] | None
-    response_body: Any
+    __slots__ = ("request", "status", "response_headers", "response_body")
+
+    def __init__(self, request: RecordedRequest, status: int, response_headers: dict[str, Any] | None,
+                 response_body: Any) -> None:
+        self.request = request
+        self.status = status
+        self.response_headers = response_headers
+        self.response_body = response_body
 
 
 class Cassette:

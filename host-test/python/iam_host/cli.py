@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,17 +33,15 @@ class InputError(Exception):
     """An unreadable or invalid file or component: exit 2 with one line."""
 
 
-@dataclass
 class RunArgs:
-    command: str
-    config: str
-    args: str | None = None
-    cassette: str | None = None
-    live: bool = False
-    record: str | None = None
-    overwrite: bool = False
-    component: str | None = None
-    limits: str | None = None
+    """The validated command line of ``run``."""
+
+    def __init__(self, command: str, config: str, args: str | None = None, cassette: str | None = None,
+                 live: bool = False, record: str | None = None, overwrite: bool = False,
+                 component: str | None = None, limits: str | None = None) -> None:
+        self.command, self.config, self.args, self.cassette = command, config, args, cassette
+        self.live, self.record, self.overwrite = live, record, overwrite
+        self.component, self.limits = component, limits
 
 
 _VALUED_FLAGS = {

@@ -4,10 +4,8 @@ wording): ``Limits``, the ``Meter`` that accounts per command for what it has us
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 #: Linear memory per command: the connector needs well under 2 MiB.
 DEFAULT_MEMORY_BYTES = 64 << 20
@@ -31,8 +29,9 @@ class LimitsError(ValueError):
     """A limits file that cannot be used."""
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
+    """Per-command limits (the Rust host's ``Limits``: same keys, defaults and meaning)."""
+
     memory_bytes: int = DEFAULT_MEMORY_BYTES
     cpu_millis: int = DEFAULT_CPU_MILLIS
     max_requests: int = DEFAULT_MAX_REQUESTS
@@ -48,7 +47,7 @@ class Limits:
         each value a non-negative integer (as serde reads ``u64``)."""
         if not isinstance(value, Mapping):
             raise LimitsError("expected a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = set(cls._fields)
         for key, item in value.items():
             if key not in known:
                 expected = ", ".join(f"`{name}`" for name in sorted(known))
@@ -70,7 +69,6 @@ class LimitHit:
 
     MEMORY = "memory"
     CPU = "cpu"
-    WALL_CLOCK = "wall-clock"
     REQUESTS = "requests"
 
     def __init__(self, kind: str, detail: int | None = None) -> None:
@@ -85,8 +83,6 @@ class LimitHit:
             return f"it used more than its memory limit of {limits.memory_bytes} bytes{asked}"
         if self.kind == self.CPU:
             return f"it used more than its CPU time limit of {limits.cpu_millis} ms"
-        if self.kind == self.WALL_CLOCK:
-            return f"it ran past its wall-clock limit of {limits.wall_millis} ms"
         return f"it kept sending HTTP requests after using up its budget of {limits.max_requests}"
 
     def __repr__(self) -> str:
@@ -94,34 +90,39 @@ class LimitHit:
 
 
 class Meter:
-    """What one command has used so far. A fresh one per command."""
+    """What one command has used so far. A fresh one per command.
 
-    __slots__ = ("started", "host_time", "requests_made", "requests_refused", "hit")
+    The wall-clock budget never kills a command that waits (behaviour.md §3): once it is
+    spent, requests answer ``timeout`` at once and ``sleep`` returns at once, so the guest's
+    remaining retries end quickly in a failed result. The CPU limit bounds the rest."""
+
+    __slots__ = ("started", "host_time", "wall_spent", "requests_made", "requests_refused", "hit")
 
     def __init__(self) -> None:
         self.started = time.monotonic()
         #: Seconds spent blocked in host calls that wait (send, sleep): not the guest's CPU.
         self.host_time = 0.0
+        #: Set when a wait would have outlasted the wall-clock budget: it counts as spent.
+        self.wall_spent = False
         self.requests_made = 0
         self.requests_refused = 0
+        #: The limit that ended the command, recorded where it was enforced.
         self.hit: LimitHit | None = None
 
     def add_host_time(self, entered: float) -> None:
         self.host_time += time.monotonic() - entered
 
     def wall_left(self, limits: Limits) -> float | None:
-        """Seconds of wall-clock time left; None once the limit has passed."""
+        """Seconds of wall-clock time left; None once the budget is spent."""
+        if self.wall_spent:
+            return None
         left = limits.wall_millis / 1000.0 - (time.monotonic() - self.started)
         return left if left > 0 else None
 
     def compute_left(self, limits: Limits) -> float | LimitHit:
-        """Seconds the guest may still compute, or the limit it has run past. Its CPU time is
-        the wall-clock time minus the time blocked in host calls."""
-        elapsed = time.monotonic() - self.started
-        wall_left = limits.wall_millis / 1000.0 - elapsed
-        if wall_left <= 0:
-            return LimitHit(LimitHit.WALL_CLOCK)
-        cpu_left = limits.cpu_millis / 1000.0 - (elapsed - self.host_time)
-        if cpu_left <= 0:
-            return LimitHit(LimitHit.CPU)
-        return min(cpu_left, wall_left)
+        """Seconds the guest may still compute before the next check, or the CPU limit it has
+        run past. Its CPU time is the wall-clock time minus the time blocked in host calls, so
+        a slow server or a retry wait never counts as the guest's computing."""
+        guest_time = time.monotonic() - self.started - self.host_time
+        left = limits.cpu_millis / 1000.0 - guest_time
+        return left if left > 0 else LimitHit(LimitHit.CPU)

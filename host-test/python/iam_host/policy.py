@@ -6,12 +6,12 @@ so they are worded as the Rust host words them (host-test/src/policy.rs)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import json
 
-from . import urls
+from . import rust, urls
+from .scrub import MIN_SECRET_CHARS
 
 #: The reference under which the host keeps a tenant's access token.
 CREDENTIAL_NAME = "access_token"
@@ -37,8 +37,7 @@ def quoted(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     scheme: str
     host: str
     port: int
@@ -71,6 +70,18 @@ class Secret:
     __str__ = __repr__
 
 
+def token_problem(token: Secret) -> str | None:
+    """Why a token cannot be used (behaviour.md §1), named without the token: the text of the
+    Type 4 entry the host answers with instead of running the command."""
+    if len(token.expose()) >= MIN_SECRET_CHARS:
+        return None
+    return (
+        'Invalid configuration: the access token ("access_token" or "access_token_creds.password") '
+        f"is shorter than {MIN_SECRET_CHARS} characters, too short for the host to keep it out of "
+        "the answers it passes on"
+    )
+
+
 def split_secret(params: Mapping[str, Any]) -> tuple[dict[str, Any], Secret | None]:
     """Take the token out of the instance parameters: ``access_token_creds.password`` when it
     is a non-empty string, else ``access_token`` when it is one (behaviour.md §1). Both keys
@@ -85,11 +96,15 @@ def split_secret(params: Mapping[str, Any]) -> tuple[dict[str, Any], Secret | No
     return rest, None
 
 
-@dataclass
 class Policy:
-    #: None when the configured url is missing or unusable: then nothing is reachable.
-    allowed_origin: Origin | None = None
-    credentials: dict[str, Secret] = field(default_factory=dict)
+    """What one tenant's commands may reach, and the credentials the host holds for it."""
+
+    __slots__ = ("allowed_origin", "credentials")
+
+    def __init__(self, allowed_origin: Origin | None = None, credentials: dict[str, Secret] | None = None) -> None:
+        #: None when the configured url is missing or unusable: then nothing is reachable.
+        self.allowed_origin = allowed_origin
+        self.credentials = credentials or {}
 
     @classmethod
     def for_instance(cls, url: Any, credential_name: str, token: Secret | None) -> "Policy":
@@ -99,20 +114,24 @@ class Policy:
                 parsed = urls.parse(url)
             except urls.UrlError:
                 parsed = None
-            if parsed is not None and parsed.scheme in ("http", "https"):
+            # A url with user information reaches nothing: it carries a credential the host
+            # does not manage.
+            if parsed is not None and parsed.scheme in ("http", "https") \
+                    and not parsed.username and parsed.password is None:
                 allowed = Origin.of(parsed)
         credentials = {credential_name: token} if token is not None else {}
         return cls(allowed, credentials)
 
     def check(self, url: str, header_names: list[str]) -> urls.Url:
         """Check a guest request's URL and header names; the parsed URL when allowed."""
+        # Neither message quotes the URL: its user information may hold a password.
         try:
             parsed = urls.parse(url)
         except urls.UrlError as error:
-            raise Denied(f"{quoted(url)} is not an absolute URL ({error})") from None
+            raise Denied(f"the request URL is not an absolute URL ({error})") from None
         origin = Origin.of(parsed)
         if origin is None:
-            raise Denied(f"{quoted(url)} has no host")
+            raise Denied(f"the request URL names no host and port (scheme {quoted(parsed.scheme)})")
         if self.allowed_origin is None:
             raise Denied(f"origin {origin} is not allowed; this tenant has no usable url configured")
         if origin != self.allowed_origin:
@@ -125,15 +144,18 @@ class Policy:
             raise Denied(f"plain http is allowed only to a loopback address; {origin} must use https")
         if parsed.username or parsed.password is not None:
             raise Denied("URLs with user information are not allowed")
-        # A path a URL parser rewrites ("/a/../b" is "/b") is not the path the guest asked
-        # for: the request could land outside the directory it names.
-        if not parsed.path_is_exact():
+        # behaviour.md §3 [fix]: an id is one path segment. A parser that turns "..", ".",
+        # "%2E%2E" or a backslash into a step up the tree would send the request somewhere the
+        # guest did not name, so a path must read the same before and after parsing.
+        written = urls.path_as_written(url)
+        normalized = parsed.normalized_path()
+        if written != normalized and not (written == "" and normalized == "/"):
             raise Denied(
-                f"the path of {quoted(url)} changes when it is parsed "
-                "(dot segments, backslashes or characters that must be percent-encoded)"
+                f"the path of the request URL changes when parsed (to {rust.debug(normalized)}): "
+                'dot segments (".", "..", "%2E%2E"), backslashes and unencoded characters are not allowed'
             )
         for name in header_names:
-            if name.lower() in FORBIDDEN_GUEST_HEADERS and name.isascii():
+            if name.isascii() and name.lower() in FORBIDDEN_GUEST_HEADERS:
                 raise Denied(f"the guest may not set the {quoted(name)} header")
         return parsed
 

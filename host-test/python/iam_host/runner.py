@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,7 +19,7 @@ from . import jsonio
 from .backend import Backend
 from .files import MAX_COMPONENT_BYTES, FileError, read_bytes
 from .limits import Limits
-from .policy import CREDENTIAL_NAME, Policy, split_secret
+from .policy import CREDENTIAL_NAME, Policy, split_secret, token_problem
 from .sandbox import (
     CommandState,
     ComponentError,
@@ -43,19 +41,22 @@ class UnknownCommand(ValueError):
     """A command the component does not implement; the message names the known ones."""
 
 
-@dataclass
 class Report:
     """How a command ended, and the diagnostics gathered while it ran."""
 
-    #: "note" (Type 1, exit 0) or "error" (Type 4, exit 1); None when replay failed.
-    entry_type: str | None
-    #: The entry, byte for byte as the component gave it (None when replay failed).
-    entry_json: str | None
-    #: Why replay failed (a request matched no interaction, or some were left unused).
-    replay_failure: str | None = None
-    log: list[LogLine] = field(default_factory=list)
-    #: The requests as the guest asked for them (before the host added the credential).
-    guest_requests: list[GuestRequest] = field(default_factory=list)
+    __slots__ = ("entry_type", "entry_json", "replay_failure", "log", "guest_requests")
+
+    def __init__(self, entry_type: str | None, entry_json: str | None, replay_failure: str | None = None,
+                 log: list[LogLine] | None = None, guest_requests: list[GuestRequest] | None = None) -> None:
+        #: "note" (Type 1, exit 0) or "error" (Type 4, exit 1); None when replay failed.
+        self.entry_type = entry_type
+        #: The entry, byte for byte as the component gave it (None when replay failed).
+        self.entry_json = entry_json
+        #: Why replay failed (a request matched no interaction, or some were left unused).
+        self.replay_failure = replay_failure
+        self.log = log if log is not None else []
+        #: The requests as the guest asked for them (before the host added the credential).
+        self.guest_requests = guest_requests if guest_requests is not None else []
 
     @property
     def entry(self) -> Any:
@@ -66,8 +67,8 @@ class Report:
 def packaged_component() -> bytes | None:
     """The component shipped inside the package, if it was bundled."""
     try:
-        return resources.files(__package__).joinpath(PACKAGED_COMPONENT).read_bytes()
-    except (FileNotFoundError, OSError):
+        return (Path(__file__).resolve().parent / PACKAGED_COMPONENT).read_bytes()
+    except OSError:
         return None
 
 
@@ -140,6 +141,14 @@ class Host:
         self.check_command(command)
         limits = limits or self.limits
         rest, token = split_secret(params)
+        # behaviour.md §1: a token too short to scrub is a configuration error. Only the host
+        # holds the token, so only the host can tell; the guest never runs.
+        problem = token_problem(token) if token is not None else None
+        if problem is not None:
+            unused = backend.finish()
+            if unused is not None:
+                return Report(None, None, replay_failure=unused)
+            return Report("error", jsonio.dumps({"Type": 4, "ContentsFormat": "text", "Contents": problem}))
         credentials = self.describe().credentials
         credential_name = credentials[0] if credentials else CREDENTIAL_NAME
         policy = Policy.for_instance(rest.get("url"), credential_name, token)

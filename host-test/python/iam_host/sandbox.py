@@ -22,17 +22,15 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import platform
 import re
 import stat
-import tempfile
+import sys
 import threading
 import time
 from ctypes import byref
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from wasmtime import Config, Engine, Store, WasiConfig, WasmtimeError
 from wasmtime import _ffi as ffi
@@ -72,14 +70,12 @@ _ACTIVE = threading.local()
 # --- per command ------------------------------------------------------------------------------
 
 
-@dataclass
-class LogLine:
+class LogLine(NamedTuple):
     level: str
     message: str
 
 
-@dataclass
-class GuestRequest:
+class GuestRequest(NamedTuple):
     """A request as the guest asked for it: the proof that it names the credential and
     carries none."""
 
@@ -90,23 +86,26 @@ class GuestRequest:
     auth: str | None
 
 
-@dataclass
 class CommandState:
     """One command's tenant policy, limits, budget, backend and diagnostics ("the T in
     Store<T>"). A fresh one per command."""
 
-    policy: Policy
-    limits: Limits
-    backend: Backend
-    meter: Meter = field(default_factory=Meter)
-    scrubber: Scrubber | None = None
-    log: list[LogLine] = field(default_factory=list)
-    guest_requests: list[GuestRequest] = field(default_factory=list)
-    #: A fault that ends the command (a replay mismatch), reported after the trap.
-    fault: str | None = None
-    #: An exception of the host itself inside an import (a bug): re-raised after the call.
-    host_error: BaseException | None = None
-    stderr: bytearray = field(default_factory=bytearray)
+    __slots__ = ("policy", "limits", "backend", "meter", "scrubber", "log", "guest_requests",
+                 "fault", "host_error", "stderr")
+
+    def __init__(self, policy: Policy, limits: Limits, backend: Backend, scrubber: Scrubber | None = None) -> None:
+        self.policy = policy
+        self.limits = limits
+        self.backend = backend
+        self.meter = Meter()
+        self.scrubber = scrubber
+        self.log: list[LogLine] = []
+        self.guest_requests: list[GuestRequest] = []
+        #: A fault that ends the command (a replay mismatch), reported after the trap.
+        self.fault: str | None = None
+        #: An exception of the host itself inside an import (a bug): re-raised after the call.
+        self.host_error: BaseException | None = None
+        self.stderr = bytearray()
 
     def write_stderr(self, data: bytes) -> int:
         room = GUEST_STDERR_BYTES - len(self.stderr)
@@ -208,8 +207,13 @@ def _send(state: CommandState, context: Any, args: Any, result: abi.Val) -> None
     except UnknownCredential as unknown:
         return _write_http_error(result, b"unknown-credential", str(unknown))
 
-    # 3. Budget. The first refusals are values the guest reports; ignoring them ends it.
+    # 3. The wall-clock budget: once it is spent, the answer is `timeout`, at once.
     meter = state.meter
+    wall_left = meter.wall_left(limits)
+    if wall_left is None:
+        return _write_http_error(result, b"timeout")
+    # 4. The request budget. The first refusals are values the guest reports; a guest that
+    # ignores them is stopped.
     if meter.requests_made >= limits.max_requests:
         meter.requests_refused += 1
         if meter.requests_refused > MAX_REFUSED_REQUESTS:
@@ -217,13 +221,10 @@ def _send(state: CommandState, context: Any, args: Any, result: abi.Val) -> None
         return _write_http_error(result, b"too-many-requests", limits.max_requests)
     meter.requests_made += 1
 
-    # 4. The backend, given no more time than the command has left, then the size cap.
-    wall_left = meter.wall_left(limits)
-    if wall_left is None:
-        _stop(state, LimitHit(LimitHit.WALL_CLOCK))
-    outgoing = OutgoingRequest(
-        method, parsed, url, outgoing_headers, body, min(limits.request_timeout(asked_timeout), wall_left)
-    )
+    # 5. The backend, given no more time than the request's timeout and the command's budget
+    # allow (the live backend holds itself to it).
+    timeout = min(limits.request_timeout(asked_timeout), wall_left)
+    outgoing = OutgoingRequest(method, parsed, url, outgoing_headers, body, timeout)
     cap = limits.response_bytes
     entered = time.monotonic()
     try:
@@ -233,30 +234,30 @@ def _send(state: CommandState, context: Any, args: Any, result: abi.Val) -> None
         response, error = None, failure
     finally:
         meter.add_host_time(entered)
-    if error is not None and error.kind == BackendError.FAULT:
-        state.fault = error.message
-        raise _Halt(error.message)
-    if meter.wall_left(limits) is None:
-        _stop(state, LimitHit(LimitHit.WALL_CLOCK))
+
+    # 6. The answer as the guest receives it: the tenant's secrets scrubbed, then the cap.
+    scrubber = state.scrubber
     if error is not None:
+        message = scrubber.scrub_text(error.message) if scrubber else error.message
+        if error.kind == BackendError.FAULT:
+            state.fault = message
+            raise _Halt(message)
         if error.kind == BackendError.TIMEOUT:
             return _write_http_error(result, b"timeout")
         if error.kind == BackendError.TOO_LARGE:
             return _write_http_error(result, b"response-too-large", cap)
         case = {BackendError.TLS: b"tls", BackendError.PROTOCOL: b"protocol"}.get(error.kind, b"transport")
-        return _write_http_error(result, case, error.message)
+        return _write_http_error(result, case, message)
     assert response is not None
-    received = len(response.body) + sum(len(n.encode()) + len(v.encode()) for n, v in response.headers)
-    if received > cap:
-        return _write_http_error(result, b"response-too-large", cap)
-    # 5. No secret of the tenant reaches the guest, however the server echoes it.
-    scrubber = state.scrubber
     if scrubber:
         response = IncomingResponse(
             response.status,
-            [(name, scrubber.scrub_text(value)) for name, value in response.headers],
+            [(scrubber.scrub_text(name), scrubber.scrub_text(value)) for name, value in response.headers],
             scrubber.scrub_bytes(response.body),
         )
+    received = len(response.body) + sum(len(n.encode()) + len(v.encode()) for n, v in response.headers)
+    if received > cap:
+        return _write_http_error(result, b"response-too-large", cap)
     _write_response(result, response)
 
 
@@ -273,11 +274,13 @@ def _log(state: CommandState, context: Any, args: Any, result: Any) -> None:
 
 def _sleep(state: CommandState, context: Any, args: Any, result: Any) -> None:
     millis = abi.read_u64(args[0])
-    # A wait that would end past the wall-clock limit is not begun: the command could only
-    # be stopped at its end.
+    # A wait that would end past the wall-clock budget is not begun: it would leave nothing
+    # for the request after it, so the budget counts as spent and the guest's next requests
+    # answer `timeout` at once.
     left = state.meter.wall_left(state.limits)
     if left is None or millis > left * 1000.0:
-        _stop(state, LimitHit(LimitHit.WALL_CLOCK))
+        state.meter.wall_spent = True
+        return
     entered = time.monotonic()
     try:
         state.backend.sleep(millis)
@@ -394,21 +397,14 @@ def _trusted_dir(path: Path) -> bool:
 
 
 def _engine_fingerprint() -> str:
-    """What a serialized artifact depends on besides the component: the wasmtime build, the
-    machine and this host's engine configuration."""
-    return f"wasmtime {_WASMTIME_DIST_VERSION}|{platform.machine()}|{platform.system()}|epoch-interruption"
-
-
-def _wasmtime_version() -> str:
+    """What a serialized artifact depends on besides the component: the wasmtime library
+    (its file's size and time), the machine and this host's engine configuration."""
     try:
-        from importlib.metadata import version
-
-        return version("wasmtime")
-    except Exception:  # pragma: no cover - metadata missing in odd installs
-        return "unknown"
-
-
-_WASMTIME_DIST_VERSION = _wasmtime_version()
+        library = os.stat(ffi.filename)
+        build = f"{library.st_size}-{library.st_mtime_ns}"
+    except (AttributeError, OSError):
+        build = "unknown"
+    return f"wasmtime {build}|{os.uname().machine}|{sys.platform}|epoch-interruption"
 
 
 def load_component(engine: Engine, wasm: bytes, cache_dir: Path | None) -> Component:
@@ -426,6 +422,8 @@ def load_component(engine: Engine, wasm: bytes, cache_dir: Path | None) -> Compo
             pass  # stale or damaged: compile again and replace it
     component = Component(engine, wasm)
     try:
+        import tempfile
+
         fd, temporary = tempfile.mkstemp(prefix=cached.name, suffix=".tmp", dir=cache_dir)
         with os.fdopen(fd, "wb") as file:
             file.write(component.serialize())
@@ -439,8 +437,7 @@ class ComponentError(Exception):
     """A component that cannot run as the connector (not a component, another world)."""
 
 
-@dataclass
-class Description:
+class Description(NamedTuple):
     name: str
     version: str
     commands: list[str]
@@ -448,8 +445,7 @@ class Description:
     credentials: list[str]
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     entry_type: str  # "note" or "error"
     entry_json: str
 
@@ -491,8 +487,7 @@ class Runtime:
         wasi.stderr_custom = state.write_stderr
         store.set_wasi(wasi)
         store.set_limits(memory_size=state.limits.memory_bytes)
-        first = min(state.limits.cpu_millis, state.limits.wall_millis) / 1000.0
-        store.set_epoch_deadline(_ticks(first))
+        store.set_epoch_deadline(_ticks(state.limits.cpu_millis / 1000.0))
         try:
             instance = self.linker.instantiate(store, self.component)
         except WasmtimeError as error:
@@ -592,8 +587,7 @@ class Runtime:
             if allocation is not None:
                 hit = LimitHit(LimitHit.MEMORY, int(allocation.group(1)))
         if hit is None and "wasm trap: interrupt" in message:
-            left = state.meter.compute_left(state.limits)
-            hit = left if isinstance(left, LimitHit) else LimitHit(LimitHit.CPU)
+            hit = LimitHit(LimitHit.CPU)
         if hit is not None:
             return Trapped(hit.describe(state.limits))
         stderr = bytes(state.stderr).decode("utf-8", "replace").strip()

@@ -10,9 +10,8 @@ percent-encode), so for every URL the host sends, the path written is the path p
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 #: Ports the url crate knows for ``port_or_known_default`` (WHATWG's special schemes).
@@ -23,8 +22,10 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 #: Characters a WHATWG parser leaves as they are in a path (everything else printable ASCII
 #: but space " # < > ? ` { } and, for special schemes, backslash is rewritten or ends it).
 _PATH_KEPT = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/%\[\]^|]*$")
-#: A single path segment that WHATWG treats as "this folder" or "the folder above".
-_DOT_SEGMENT = re.compile(r"^(?:\.|%2e){1,2}$", re.IGNORECASE)
+_SINGLE_DOT = re.compile(r"^(?:\.|%2e)$", re.IGNORECASE)
+_DOUBLE_DOT = re.compile(r"^(?:\.|%2e){2}$", re.IGNORECASE)
+#: The URL Standard's path percent-encode set, beyond C0 controls and non-ASCII.
+_PATH_ENCODED = frozenset(' "#<>?`{}')
 #: Host code points the URL Standard forbids (its "forbidden host code points").
 _FORBIDDEN_HOST = re.compile(r"[\x00\t\n\r #/:<>?@\[\\\]^|%]")
 
@@ -33,8 +34,7 @@ class UrlError(ValueError):
     """Why a text is not an absolute URL, worded as the url crate's ``ParseError``."""
 
 
-@dataclass(frozen=True)
-class Url:
+class Url(NamedTuple):
     scheme: str
     username: str
     password: str | None
@@ -75,13 +75,14 @@ class Url:
             return []
         return sorted(parse_qsl(self.query, keep_blank_values=True, errors="replace"))
 
-    def path_is_exact(self) -> bool:
-        """Whether a WHATWG parser would keep this path as written: no dot segment (``.``,
-        ``..`` or their percent-encoded forms), no backslash, nothing it would encode."""
-        if not _PATH_KEPT.match(self.path):
-            return False
-        return not any(_DOT_SEGMENT.match(segment) for segment in self.path.split("/"))
-
+    def normalized_path(self) -> str:
+        """The path as a WHATWG parser serialises it: dot segments resolved, backslashes read
+        as slashes (special schemes), and the path percent-encode set encoded."""
+        if self.scheme not in SPECIAL_SCHEMES:
+            return self.path
+        if _PATH_KEPT.match(self.path) and "." not in self.path and "%2" not in self.path.lower():
+            return self.path  # nothing a parser would change (the common case)
+        return _normalize_special_path(self.path)
 
 #: The common shape, parsed without the general rules: http(s), a lower-case ASCII domain
 #: name (no IPv4-like last label), an optional port, an exact path.
@@ -169,6 +170,8 @@ def _split_port(hostport: str) -> tuple[str, int | None]:
 
 
 def _parse_host(text: str, special: bool) -> str:
+    import ipaddress
+
     if text.startswith("["):
         try:
             address = ipaddress.IPv6Address(text[1:-1])
@@ -203,6 +206,8 @@ def _parse_ipv4(host: str) -> str | None:
         if number is None:
             raise UrlError("invalid IPv4 address")
         numbers.append(number)
+    import ipaddress
+
     if len(numbers) > 4 or any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
         raise UrlError("invalid IPv4 address")
     value = numbers[-1]
@@ -229,6 +234,8 @@ def _ipv4_number(part: str, check_only: bool = False) -> int | bool | None:
 
 def is_loopback(url: Url) -> bool:
     """Whether a URL names this machine: a loopback IP literal, or ``localhost``."""
+    import ipaddress
+
     host = url.host
     if host.startswith("["):
         return ipaddress.IPv6Address(host[1:-1]).is_loopback
@@ -236,3 +243,47 @@ def is_loopback(url: Url) -> bool:
         return ipaddress.IPv4Address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def _normalize_special_path(path: str) -> str:
+    """The URL Standard's path state for a special scheme, then its serialisation."""
+    if path[:1] in ("/", "\\"):
+        path = path[1:]
+    segments: list[str] = []
+    for raw in re.split(r"[/\\]", path):
+        buffer = "".join(_encode_path_char(c) for c in raw)
+        segments.append(buffer)
+    output: list[str] = []
+    last = len(segments) - 1
+    for index, segment in enumerate(segments):
+        if _DOUBLE_DOT.match(segment):
+            if output:
+                output.pop()
+            if index == last:
+                output.append("")
+        elif _SINGLE_DOT.match(segment):
+            if index == last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "".join("/" + segment for segment in output)
+
+
+def _encode_path_char(char: str) -> str:
+    code = ord(char)
+    if code < 0x20 or code > 0x7E or char in _PATH_ENCODED:
+        return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+    return char
+
+
+def path_as_written(text: str) -> str | None:
+    """The path of a URL as written, before any parser normalised it: after the scheme, the
+    slashes and the authority, up to the query or fragment (the Rust host's reading)."""
+    _, colon, rest = text.partition(":")
+    if not colon:
+        return None
+    rest = rest.lstrip("/\\")
+    start = next((i for i, c in enumerate(rest) if c in "/\\?#"), len(rest))
+    path = rest[start:]
+    end = next((i for i, c in enumerate(path) if c in "?#"), len(path))
+    return path[:end]
