@@ -24,6 +24,7 @@ mod engine;
 mod imports;
 pub mod limits;
 mod policy;
+pub mod scale;
 mod store;
 
 use anyhow::Result;

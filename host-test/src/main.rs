@@ -6,7 +6,13 @@
 //!              [--component <file.wasm>] [--limits <limits.json>]
 //! iam-host describe [--component <file.wasm>]
 //! iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]
+//! iam-host bench --in-flight [--json] [--concurrency N] [--commands N] [--latency-ms MS]
+//! iam-host batch --tenants <tenants.json> --input <jobs.jsonl> --output <results.jsonl> …
+//! iam-host worker --nats <nats://host:port> --tenants <tenants.json> …
+//! iam-host submit --nats <nats://host:port> --input <jobs.jsonl> --output <results.jsonl>
 //! ```
+//!
+//! `batch`, `worker` and `submit` are `iam_host::scale::cli`'s (their own exit statuses).
 //!
 //! stdout carries exactly one JSON entry; everything else goes to stderr. Exit status: 0 for
 //! a Type 1 entry, 1 for a Type 4 entry, 2 for usage errors and unreadable or invalid files,
@@ -47,6 +53,12 @@ enum Subcommands {
     },
     /// Measure the host: per-command latency, throughput, load time, memory.
     Bench(BenchArgs),
+    /// Run every job of a file live on this machine, appending one result line per job.
+    Batch(iam_host::scale::cli::BatchArgs),
+    /// Run jobs from NATS JetStream, with any number of workers on any number of machines.
+    Worker(iam_host::scale::cli::WorkerArgs),
+    /// Put a file's jobs on NATS JetStream and write one result line per job as they come.
+    Submit(iam_host::scale::cli::SubmitArgs),
 }
 
 #[derive(Args)]
@@ -97,6 +109,8 @@ struct BenchArgs {
     /// The component (default: this repository's).
     #[arg(long, value_name = "FILE")]
     component: Option<PathBuf>,
+    #[command(flatten)]
+    in_flight: iam_host::scale::bench::InFlightArgs,
 }
 
 /// What ended the process, decided in one place (`exit_code`).
@@ -280,6 +294,10 @@ fn describe(component: Option<PathBuf>) -> Result<Ending> {
 /// A table of the figures and their targets, and with `--json` one JSON object as the last
 /// line.
 fn bench(args: BenchArgs) -> Result<Ending> {
+    if args.in_flight.enabled {
+        let text = iam_host::scale::bench::report_text(&args.in_flight, args.json, args.component)?;
+        return Ok(Ending::Text(text));
+    }
     let options = BenchOptions {
         component: match args.component {
             Some(path) => path,
@@ -333,6 +351,9 @@ fn main() -> ExitCode {
         Subcommands::Run(run_args) => run(run_args),
         Subcommands::Describe { component } => describe(component),
         Subcommands::Bench(args) => bench(args),
+        Subcommands::Batch(args) => return iam_host::scale::cli::batch(args),
+        Subcommands::Worker(args) => return iam_host::scale::cli::worker(args),
+        Subcommands::Submit(args) => return iam_host::scale::cli::submit(args),
     };
     let ending = ended.unwrap_or_else(|e| Ending::Usage(format!("{e:#}")));
     match &ending {

@@ -1,0 +1,230 @@
+//! The command lines of `iam-host batch`, `worker` and `submit` (architecture.md, "Batch and
+//! scale-out contract"), and their exit status: 0 once the run is complete (a worker: once it
+//! stopped as asked), 2 for usage errors, unreadable or invalid files and a NATS server not
+//! reached within 30 s; a worker's second stop signal exits 130 at once. `main.rs` only
+//! dispatches here: each function turns its arguments into the library's options, runs it on
+//! a multi-threaded async runtime and reports.
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::batch::{self, BatchOptions};
+use super::progress::Display;
+use super::runner::{DEFAULT_CONCURRENCY, DEFAULT_PER_TENANT, RunnerOptions};
+use super::submit::{self, SubmitOptions};
+use super::tenants::Tenants;
+use super::worker::{self, WorkerOptions};
+use crate::limits::Limits;
+use crate::{Host, HostConfig, artifact};
+
+/// `--ack-wait` by default (architecture.md).
+pub const DEFAULT_ACK_WAIT_SECS: u64 = 60;
+/// The same cap as `run --limits`.
+const MAX_LIMITS_FILE_BYTES: u64 = 16 << 20;
+
+/// What the jobs run with: the component and the per-command limits.
+#[derive(Args, Debug, Clone)]
+pub struct SandboxArgs {
+    /// The component (default: this repository's, built when missing or stale).
+    #[arg(long, value_name = "FILE")]
+    pub component: Option<PathBuf>,
+    /// Per-command sandbox limits as a JSON object (memory_bytes, cpu_millis, …).
+    #[arg(long, value_name = "limits.json")]
+    pub limits: Option<PathBuf>,
+}
+
+/// How many commands at once.
+#[derive(Args, Debug, Clone)]
+pub struct ConcurrencyArgs {
+    /// Commands in flight at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Commands in flight at once for any one tenant.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PER_TENANT)]
+    pub per_tenant: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BatchArgs {
+    /// The tenants: {"tenants": {"<name>": {instance parameters, token included}}}.
+    #[arg(long, value_name = "tenants.json")]
+    pub tenants: PathBuf,
+    /// The jobs, one JSON object a line: {"id", "tenant", "command", "args"}.
+    #[arg(long, value_name = "jobs.jsonl")]
+    pub input: PathBuf,
+    /// Where result lines are appended; the ids it has already are skipped.
+    #[arg(long, value_name = "results.jsonl")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub concurrency: ConcurrencyArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// The NATS server (several, comma-separated, for a cluster): nats://host:port.
+    #[arg(long, value_name = "nats://host:port")]
+    pub nats: String,
+    /// The tenants this worker can run jobs for.
+    #[arg(long, value_name = "tenants.json")]
+    pub tenants: PathBuf,
+    #[command(flatten)]
+    pub concurrency: ConcurrencyArgs,
+    /// Seconds a job may go unacknowledged before the server hands it to another worker
+    /// (when this worker creates the shared consumer).
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_ACK_WAIT_SECS)]
+    pub ack_wait: u64,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SubmitArgs {
+    /// The NATS server (several, comma-separated, for a cluster): nats://host:port.
+    #[arg(long, value_name = "nats://host:port")]
+    pub nats: String,
+    /// The jobs, one JSON object a line.
+    #[arg(long, value_name = "jobs.jsonl")]
+    pub input: PathBuf,
+    /// Where result lines are appended, one per job id; the ids it has already are skipped.
+    #[arg(long, value_name = "results.jsonl")]
+    pub output: PathBuf,
+}
+
+/// A usage error, an unreadable file or a failed run: one line on stderr, exit 2.
+fn failed(error: &anyhow::Error) -> ExitCode {
+    eprintln!("iam-host: {error:#}");
+    ExitCode::from(2)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("iam-host-scale")
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn read_limits(path: Option<&Path>) -> Result<Limits> {
+    let Some(path) = path else {
+        return Ok(Limits::default());
+    };
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read limits file {}", path.display()))?
+        .len();
+    if size > MAX_LIMITS_FILE_BYTES {
+        bail!(
+            "limits file {} is larger than {MAX_LIMITS_FILE_BYTES} bytes",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read limits file {}", path.display()))?;
+    serde_json::from_str::<Limits>(&text)
+        .with_context(|| format!("limits file {} is not valid", path.display()))
+}
+
+fn runner_options(concurrency: &ConcurrencyArgs, limits: Limits) -> Result<RunnerOptions> {
+    RunnerOptions::new(concurrency.concurrency, concurrency.per_tenant, limits)
+        .map_err(anyhow::Error::msg)
+}
+
+/// Load the component with the jobs' limits.
+pub fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Arc<Host>> {
+    let component = match component {
+        Some(path) => path,
+        None => artifact::ensure_default_component()?,
+    };
+    Ok(Arc::new(Host::new(HostConfig {
+        component,
+        cache_dir: artifact::default_cache_dir(),
+        limits,
+    })?))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// `iam-host batch`.
+pub fn batch(args: BatchArgs) -> ExitCode {
+    let run = || -> Result<()> {
+        let limits = read_limits(args.sandbox.limits.as_deref())?;
+        let runner = runner_options(&args.concurrency, limits)?;
+        if same_file(&args.input, &args.output) {
+            bail!("--output must not be the --input file");
+        }
+        let tenants = Tenants::load(&args.tenants)?;
+        std::fs::File::open(&args.input)
+            .with_context(|| format!("cannot read the input file {}", args.input.display()))?;
+        let host = load_host(args.sandbox.component.clone(), limits)?;
+        let options = BatchOptions {
+            input: args.input.clone(),
+            output: args.output.clone(),
+            runner,
+            display: Display::Auto,
+        };
+        runtime()?.block_on(batch::run(host, &tenants, &options))?;
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => failed(&error),
+    }
+}
+
+/// `iam-host worker`.
+pub fn worker(args: WorkerArgs) -> ExitCode {
+    let run = || -> Result<()> {
+        let limits = read_limits(args.sandbox.limits.as_deref())?;
+        let runner = runner_options(&args.concurrency, limits)?;
+        if args.ack_wait == 0 {
+            bail!("--ack-wait must be at least 1 second");
+        }
+        let tenants = Tenants::load(&args.tenants)?;
+        let host = load_host(args.sandbox.component.clone(), limits)?;
+        let options = WorkerOptions {
+            nats: args.nats.clone(),
+            runner,
+            ack_wait: Duration::from_secs(args.ack_wait),
+            display: Display::Auto,
+        };
+        runtime()?.block_on(worker::run(host, &tenants, &options))?;
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => failed(&error),
+    }
+}
+
+/// `iam-host submit`.
+pub fn submit(args: SubmitArgs) -> ExitCode {
+    let run = || -> Result<()> {
+        if same_file(&args.input, &args.output) {
+            bail!("--output must not be the --input file");
+        }
+        std::fs::File::open(&args.input)
+            .with_context(|| format!("cannot read the input file {}", args.input.display()))?;
+        let options = SubmitOptions {
+            nats: args.nats.clone(),
+            input: args.input.clone(),
+            output: args.output.clone(),
+            display: Display::Auto,
+        };
+        runtime()?.block_on(submit::run(&options))?;
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => failed(&error),
+    }
+}

@@ -1,0 +1,448 @@
+//! Job lines and result lines (architecture.md, "Batch and scale-out contract"). A job line is
+//! `{"id", "tenant", "command", "args"}`; every line of an input is numbered from 1, blank
+//! lines are skipped, and a line that gives no command to run becomes a [`Refusal`]: an
+//! `exit: 2` result line keyed by its id, or by `line <n>` when it has none that can be used.
+//!
+//! This module checks the form of a line only; whether its tenant and command exist is the
+//! runner's to say (`submit` has no tenants file). It knows nothing of files, NATS or the host.
+
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::{self, BufRead};
+
+/// The longest job line read: the same cap as an args file (an args object is most of a job).
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// One command to run for one tenant. `args` defaults to `{}`; other keys of the line are
+/// ignored and never travel further.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub tenant: String,
+    pub command: String,
+    pub args: Map<String, Value>,
+}
+
+/// A line that gives no command to run, as its result line says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The line's id, or `line <n>` when it has no usable one (none, not a string, empty, or
+    /// already used by an earlier line, whose result it must not be mistaken for).
+    pub key: String,
+    pub tenant: Option<String>,
+    pub command: Option<String>,
+    pub error: String,
+}
+
+/// What one non-blank line of an input is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    Job(Job),
+    Refused(Refusal),
+}
+
+impl Line {
+    /// The id its result line carries.
+    pub fn key(&self) -> &str {
+        match self {
+            Line::Job(job) => &job.id,
+            Line::Refused(refusal) => &refusal.key,
+        }
+    }
+}
+
+impl Job {
+    /// The job as it travels to a worker: only the four keys of the contract, compact.
+    pub fn to_json(&self) -> String {
+        let mut object = Map::new();
+        object.insert("id".into(), Value::String(self.id.clone()));
+        object.insert("tenant".into(), Value::String(self.tenant.clone()));
+        object.insert("command".into(), Value::String(self.command.clone()));
+        object.insert("args".into(), Value::Object(self.args.clone()));
+        Value::Object(object).to_string()
+    }
+
+    /// A refusal of this (well-formed) job, e.g. for an unknown tenant or command.
+    pub fn refuse(&self, error: String) -> Refusal {
+        Refusal {
+            key: self.id.clone(),
+            tenant: Some(self.tenant.clone()),
+            command: Some(self.command.clone()),
+            error,
+        }
+    }
+}
+
+/// The result line of a job that ran: `exit` 0 (a Type 1 entry) or 1 (Type 4), and the entry
+/// exactly as the component wrote it (its key order kept).
+pub fn result_line(job: &Job, exit: u8, entry_json: &str) -> String {
+    let entry = serde_json::from_str::<Value>(entry_json)
+        // Only a broken component writes an entry that is not JSON; the line stays JSON.
+        .unwrap_or_else(|_| Value::String(entry_json.to_string()));
+    let mut object = Map::new();
+    object.insert("id".into(), Value::String(job.id.clone()));
+    object.insert("tenant".into(), Value::String(job.tenant.clone()));
+    object.insert("command".into(), Value::String(job.command.clone()));
+    object.insert("exit".into(), Value::from(exit));
+    object.insert("entry".into(), entry);
+    Value::Object(object).to_string()
+}
+
+impl Refusal {
+    /// `{"id", ["tenant",] ["command",] "exit": 2, "error"}`.
+    pub fn line(&self) -> String {
+        let mut object = Map::new();
+        object.insert("id".into(), Value::String(self.key.clone()));
+        if let Some(tenant) = &self.tenant {
+            object.insert("tenant".into(), Value::String(tenant.clone()));
+        }
+        if let Some(command) = &self.command {
+            object.insert("command".into(), Value::String(command.clone()));
+        }
+        object.insert("exit".into(), Value::from(2));
+        object.insert("error".into(), Value::String(self.error.clone()));
+        Value::Object(object).to_string()
+    }
+}
+
+/// The `id` and `exit` of a result line, when it has a string id.
+pub fn result_key(line: &str) -> Option<(String, Option<i64>)> {
+    let value = serde_json::from_str::<Value>(line).ok()?;
+    let id = value.get("id")?.as_str()?.to_string();
+    Some((id, value.get("exit").and_then(Value::as_i64)))
+}
+
+/// A non-empty string member of a line.
+fn usable<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+}
+
+/// Check the form of one job. `fallback_key` keys the refusal of a job without a usable id
+/// (`line <n>` for an input line).
+pub fn parse_job(text: &str, fallback_key: &str) -> Result<Job, Refusal> {
+    let refuse = |tenant: Option<&str>, command: Option<&str>, error: String| Refusal {
+        key: fallback_key.to_string(),
+        tenant: tenant.map(str::to_string),
+        command: command.map(str::to_string),
+        error,
+    };
+    let value = match serde_json::from_str::<Value>(text) {
+        Ok(value) => value,
+        Err(error) => return Err(refuse(None, None, format!("not valid JSON: {error}"))),
+    };
+    let Value::Object(mut object) = value else {
+        return Err(refuse(
+            None,
+            None,
+            format!("a job must be a JSON object, not {}", kind_of(&value)),
+        ));
+    };
+    let tenant = usable(&object, "tenant").map(str::to_string);
+    let command = usable(&object, "command").map(str::to_string);
+    let Some(id) = usable(&object, "id").map(str::to_string) else {
+        return Err(refuse(
+            tenant.as_deref(),
+            command.as_deref(),
+            "\"id\" must be a non-empty string".into(),
+        ));
+    };
+    let refuse_job = |error: &str| Refusal {
+        key: id.clone(),
+        tenant: tenant.clone(),
+        command: command.clone(),
+        error: error.to_string(),
+    };
+    let (Some(tenant), Some(command)) = (tenant.clone(), command.clone()) else {
+        let missing = if tenant.is_none() {
+            "tenant"
+        } else {
+            "command"
+        };
+        return Err(refuse_job(&format!(
+            "\"{missing}\" must be a non-empty string"
+        )));
+    };
+    let args = match object.remove("args") {
+        None => Map::new(),
+        Some(Value::Object(args)) => args,
+        Some(other) => {
+            return Err(refuse_job(&format!(
+                "\"args\" must be a JSON object, not {}",
+                kind_of(&other)
+            )));
+        }
+    };
+    Ok(Job {
+        id,
+        tenant,
+        command,
+        args,
+    })
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The non-blank lines of an input, numbered from 1 (counting every line), each a job or a
+/// refusal. An id is taken by the first line that names it, even when that line is refused,
+/// so that no two result lines ever share an id.
+pub struct JobLines<R> {
+    reader: R,
+    number: usize,
+    /// Each id seen so far and the line that took it.
+    taken: HashMap<String, usize>,
+    buffer: Vec<u8>,
+}
+
+impl<R: BufRead> JobLines<R> {
+    pub fn new(reader: R) -> JobLines<R> {
+        JobLines {
+            reader,
+            number: 0,
+            taken: HashMap::new(),
+            buffer: Vec::new(),
+        }
+    }
+
+    fn classify(&mut self, number: usize) -> Line {
+        let fallback = format!("line {number}");
+        let bytes = self.buffer.strip_suffix(b"\n").unwrap_or(&self.buffer);
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if bytes.len() > MAX_LINE_BYTES {
+            return Line::Refused(Refusal {
+                key: fallback,
+                tenant: None,
+                command: None,
+                error: format!("the line is longer than {MAX_LINE_BYTES} bytes"),
+            });
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Line::Refused(Refusal {
+                key: fallback,
+                tenant: None,
+                command: None,
+                error: "not valid JSON: the line is not UTF-8".into(),
+            });
+        };
+        let parsed = parse_job(text, &fallback);
+        let id = match &parsed {
+            Ok(job) => job.id.clone(),
+            Err(refusal) if refusal.key != fallback => refusal.key.clone(),
+            Err(refusal) => return Line::Refused(refusal.clone()),
+        };
+        if let Some(first) = self.taken.get(&id) {
+            let (tenant, command) = match &parsed {
+                Ok(job) => (Some(job.tenant.clone()), Some(job.command.clone())),
+                Err(refusal) => (refusal.tenant.clone(), refusal.command.clone()),
+            };
+            return Line::Refused(Refusal {
+                key: fallback,
+                tenant,
+                command,
+                error: format!("the id {id:?} is already used by line {first}"),
+            });
+        }
+        self.taken.insert(id, number);
+        match parsed {
+            Ok(job) => Line::Job(job),
+            Err(refusal) => Line::Refused(refusal),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for JobLines<R> {
+    /// The line's number and what it is; an error reading the input ends the iteration.
+    type Item = io::Result<(usize, Line)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buffer.clear();
+            match self.reader.read_until(b'\n', &mut self.buffer) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(error) => return Some(Err(error)),
+            }
+            self.number += 1;
+            if self.buffer.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let number = self.number;
+            return Some(Ok((number, self.classify(number))));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &str) -> Vec<(usize, Line)> {
+        JobLines::new(input.as_bytes())
+            .map(|line| line.expect("reading a string cannot fail"))
+            .collect()
+    }
+
+    fn refusal(line: &Line) -> &Refusal {
+        match line {
+            Line::Refused(refusal) => refusal,
+            Line::Job(job) => panic!("expected a refusal, got the job {job:?}"),
+        }
+    }
+
+    #[test]
+    fn a_job_line_gives_a_job_with_empty_args_by_default() {
+        let parsed = lines(r#"{"id": "a", "tenant": "t", "command": "iam-get-user", "other": 1}"#);
+        assert_eq!(
+            parsed,
+            vec![(
+                1,
+                Line::Job(Job {
+                    id: "a".into(),
+                    tenant: "t".into(),
+                    command: "iam-get-user".into(),
+                    args: Map::new(),
+                })
+            )]
+        );
+    }
+
+    #[test]
+    fn blank_lines_are_skipped_but_counted() {
+        let parsed = lines(
+            "\n   \r\n{\"id\": \"a\", \"tenant\": \"t\", \"command\": \"c\"}\n\n{\"id\": 5}\n",
+        );
+        let numbers: Vec<usize> = parsed.iter().map(|(number, _)| *number).collect();
+        assert_eq!(numbers, vec![3, 5]);
+        assert_eq!(refusal(&parsed[1].1).key, "line 5");
+    }
+
+    #[test]
+    fn a_line_that_is_not_json_is_refused_by_its_number() {
+        let parsed = lines("{\"id\": \"a\", \"tenant\": \"t\", \"command\": \"c\"}\nnot json\n");
+        let refused = refusal(&parsed[1].1);
+        assert_eq!(refused.key, "line 2");
+        assert!(refused.error.starts_with("not valid JSON: "), "{refused:?}");
+        assert_eq!(
+            refused.line(),
+            format!(
+                r#"{{"id":"line 2","exit":2,"error":{}}}"#,
+                Value::String(refused.error.clone())
+            )
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_object_is_refused() {
+        let parsed = lines("[1, 2]\n");
+        assert_eq!(
+            refusal(&parsed[0].1).line(),
+            r#"{"id":"line 1","exit":2,"error":"a job must be a JSON object, not an array"}"#
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_the_tenant_and_command_the_line_gives() {
+        let parsed = lines(r#"{"id": "", "tenant": "t", "command": "c"}"#);
+        assert_eq!(
+            refusal(&parsed[0].1).line(),
+            r#"{"id":"line 1","tenant":"t","command":"c","exit":2,"error":"\"id\" must be a non-empty string"}"#
+        );
+    }
+
+    #[test]
+    fn a_missing_tenant_or_command_is_refused_under_the_id() {
+        let parsed = lines(
+            "{\"id\": \"a\", \"command\": \"c\"}\n{\"id\": \"b\", \"tenant\": \"t\", \"command\": 7}\n",
+        );
+        assert_eq!(
+            refusal(&parsed[0].1).line(),
+            r#"{"id":"a","command":"c","exit":2,"error":"\"tenant\" must be a non-empty string"}"#
+        );
+        assert_eq!(
+            refusal(&parsed[1].1).line(),
+            r#"{"id":"b","tenant":"t","exit":2,"error":"\"command\" must be a non-empty string"}"#
+        );
+    }
+
+    #[test]
+    fn args_that_are_not_an_object_are_refused() {
+        let parsed = lines(r#"{"id": "a", "tenant": "t", "command": "c", "args": "x"}"#);
+        assert_eq!(
+            refusal(&parsed[0].1).error,
+            "\"args\" must be a JSON object, not a string"
+        );
+    }
+
+    #[test]
+    fn a_repeated_id_is_refused_by_line_number_so_ids_stay_unique() {
+        let parsed = lines(concat!(
+            "{\"id\": \"a\", \"tenant\": \"t\"}\n",
+            "{\"id\": \"a\", \"tenant\": \"t\", \"command\": \"c\"}\n",
+            "{\"id\": \"b\", \"tenant\": \"t\", \"command\": \"c\"}\n",
+            "{\"id\": \"b\", \"tenant\": \"t\", \"command\": \"c\"}\n",
+        ));
+        let keys: Vec<&str> = parsed.iter().map(|(_, line)| line.key()).collect();
+        assert_eq!(keys, vec!["a", "line 2", "b", "line 4"]);
+        assert_eq!(
+            refusal(&parsed[3].1).line(),
+            r#"{"id":"line 4","tenant":"t","command":"c","exit":2,"error":"the id \"b\" is already used by line 3"}"#
+        );
+    }
+
+    #[test]
+    fn a_result_line_keeps_the_entry_and_its_key_order() {
+        let job = Job {
+            id: "a".into(),
+            tenant: "t".into(),
+            command: "iam-get-user".into(),
+            args: Map::new(),
+        };
+        assert_eq!(
+            result_line(
+                &job,
+                0,
+                "{\n  \"Type\": 1, \"Contents\": {\"z\": 1, \"a\": 2}}"
+            ),
+            r#"{"id":"a","tenant":"t","command":"iam-get-user","exit":0,"entry":{"Type":1,"Contents":{"z":1,"a":2}}}"#
+        );
+        assert_eq!(
+            result_key(&result_line(&job, 1, "{}")),
+            Some(("a".to_string(), Some(1)))
+        );
+    }
+
+    #[test]
+    fn a_job_travels_with_the_four_keys_only() {
+        let parsed = lines(
+            r#"{"other": true, "args": {"user-profile": {"email": "a@b.c"}}, "command": "c", "tenant": "t", "id": "a"}"#,
+        );
+        let Line::Job(job) = &parsed[0].1 else {
+            panic!("expected a job: {parsed:?}");
+        };
+        assert_eq!(
+            job.to_json(),
+            r#"{"id":"a","tenant":"t","command":"c","args":{"user-profile":{"email":"a@b.c"}}}"#
+        );
+        assert_eq!(parse_job(&job.to_json(), ""), Ok(job.clone()));
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_refused() {
+        let input: &[u8] = b"\xff\xfe\n";
+        let parsed: Vec<_> = JobLines::new(input)
+            .map(|line| line.expect("read"))
+            .collect();
+        assert_eq!(refusal(&parsed[0].1).key, "line 1");
+    }
+}

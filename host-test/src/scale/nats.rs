@@ -1,0 +1,275 @@
+//! What `worker` and `submit` share on NATS JetStream: the connection (30 s to reach a server
+//! at start, then the client's own reconnects, each loss and recovery reported on stderr), the
+//! two streams and the workers' durable consumer, message ids, and publishing until stored.
+//!
+//! * `IAM_JOBS` (subject `iam.jobs`): a work queue, on disk. A job stays until a worker acks
+//!   it; `submit` publishes each with its job id as `Nats-Msg-Id`, so a file submitted again
+//!   within the 24-hour duplicate window adds no job twice.
+//! * `IAM_RESULTS` (subject `iam.results`): one result line per job id, on disk, deduplicated
+//!   by job id over 24 hours (a job run twice, after a worker died before its ack, stores one
+//!   result), kept for 7 days.
+//! * `iam-workers`: the durable pull consumer every worker on every machine shares: explicit
+//!   acks, redelivery after the ack wait.
+//!
+//! Job and result payloads are the lines of `jobs` and never hold a token.
+
+use anyhow::{Result, anyhow, bail};
+use async_nats::jetstream::{self, consumer, stream};
+use async_nats::{Client, ConnectOptions, Event};
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub const JOBS_STREAM: &str = "IAM_JOBS";
+pub const JOBS_SUBJECT: &str = "iam.jobs";
+pub const RESULTS_STREAM: &str = "IAM_RESULTS";
+pub const RESULTS_SUBJECT: &str = "iam.results";
+pub const WORKERS_CONSUMER: &str = "iam-workers";
+/// How long a job id deduplicates (architecture.md: at least 24 hours): a file resubmitted
+/// within a day adds nothing, and a job run twice stores one result.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// How long results are kept for `submit` to collect: a week covers a `submit` resumed after
+/// a weekend; the stream stays bounded.
+pub const RESULTS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a server may take to answer at start (architecture.md); then exit 2.
+pub const CONNECT_WITHIN: Duration = Duration::from_secs(30);
+/// Jobs a worker may hold unacknowledged on the consumer, all workers together: above any
+/// sensible sum of `--concurrency`, so that the server never starves a worker that has room.
+const MAX_ACK_PENDING: i64 = 100_000;
+/// Longest job id used as its own `Nats-Msg-Id`; longer ones (and any with a character a
+/// header value cannot hold) are hashed.
+const MAX_PLAIN_MESSAGE_ID_BYTES: usize = 200;
+/// Back-off between retries of anything NATS refused or did not answer.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LONGEST_RETRY: Duration = Duration::from_secs(5);
+
+/// The `Nats-Msg-Id` of a job and of its result: the job id itself when a header can carry it
+/// as it is (printable ASCII, no space at either end, at most 200 bytes), else `sha256:` and
+/// the hex digest of the id.
+pub fn message_id(job_id: &str) -> String {
+    let plain = !job_id.is_empty()
+        && job_id.len() <= MAX_PLAIN_MESSAGE_ID_BYTES
+        && job_id.bytes().all(|byte| (b' '..=b'~').contains(&byte))
+        && !job_id.starts_with(' ')
+        && !job_id.ends_with(' ');
+    if plain {
+        return job_id.to_string();
+    }
+    let digest = Sha256::digest(job_id.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Growing waits for retries: 100 ms, doubling, at most 5 s.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: FIRST_RETRY }
+    }
+}
+
+impl Backoff {
+    /// The wait before the next retry.
+    pub fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(LONGEST_RETRY);
+        wait
+    }
+
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.next_wait()).await;
+    }
+}
+
+/// Connect to `url` (one server, or several separated by commas: the client learns the rest
+/// of a cluster from them). Retried for 30 s; an error then is the caller's exit 2. Later
+/// losses are retried by the client for as long as it runs, each reported on stderr.
+pub async fn connect(url: &str, label: &str) -> Result<Client> {
+    let deadline = Instant::now() + CONNECT_WITHIN;
+    let mut backoff = Backoff::default();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let reporter = Arc::new(EventReporter {
+            label: label.to_string(),
+            disconnected: AtomicBool::new(false),
+        });
+        let options = ConnectOptions::new()
+            .name(label)
+            .connection_timeout(left.clamp(Duration::from_millis(100), Duration::from_secs(5)))
+            .event_callback(move |event| {
+                let reporter = reporter.clone();
+                async move { reporter.report(&event) }
+            });
+        match async_nats::connect_with_options(url, options).await {
+            Ok(client) => return Ok(client),
+            Err(error) => {
+                if matches!(error.kind(), async_nats::ConnectErrorKind::ServerParse) {
+                    bail!("--nats {url:?} is not a NATS server address: {error}");
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    bail!(
+                        "cannot reach the NATS server at {url} within {} s: {error}",
+                        CONNECT_WITHIN.as_secs()
+                    );
+                }
+                tokio::time::sleep(backoff.next_wait().min(left)).await;
+            }
+        }
+    }
+}
+
+/// Reports the connection's events on stderr: each loss and each recovery once, not every
+/// failed attempt in between.
+struct EventReporter {
+    label: String,
+    disconnected: AtomicBool,
+}
+
+impl EventReporter {
+    fn report(&self, event: &Event) {
+        let label = &self.label;
+        match event {
+            Event::Disconnected => {
+                self.disconnected.store(true, Ordering::Relaxed);
+                eprintln!("{label}: lost the connection to NATS; reconnecting");
+            }
+            Event::Connected => {
+                if self.disconnected.swap(false, Ordering::Relaxed) {
+                    eprintln!("{label}: reconnected to NATS");
+                } else {
+                    eprintln!("{label}: connected to NATS");
+                }
+            }
+            // Each failed reconnect attempt; the loss has been reported.
+            Event::ClientError(_) if self.disconnected.load(Ordering::Relaxed) => {}
+            // Only this process closes its connection, on its way out.
+            Event::Closed => {}
+            // Slow-consumer and lame-duck notices are worth a line too; none is fatal.
+            other => eprintln!("{label}: NATS: {other}"),
+        }
+    }
+}
+
+/// The jobs and results streams, created when missing (by whichever process comes first).
+pub async fn streams(context: &jetstream::Context) -> Result<(stream::Stream, stream::Stream)> {
+    let jobs = context
+        .get_or_create_stream(stream::Config {
+            name: JOBS_STREAM.to_string(),
+            description: Some("iam-host jobs: a work queue, one message per job id".into()),
+            subjects: vec![JOBS_SUBJECT.to_string()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window: DUPLICATE_WINDOW,
+            ..stream::Config::default()
+        })
+        .await
+        .map_err(|error| anyhow!("cannot open the JetStream stream {JOBS_STREAM}: {error}"))?;
+    let results = context
+        .get_or_create_stream(stream::Config {
+            name: RESULTS_STREAM.to_string(),
+            description: Some("iam-host results: one result line per job id".into()),
+            subjects: vec![RESULTS_SUBJECT.to_string()],
+            retention: stream::RetentionPolicy::Limits,
+            storage: stream::StorageType::File,
+            duplicate_window: DUPLICATE_WINDOW,
+            max_age: RESULTS_MAX_AGE,
+            ..stream::Config::default()
+        })
+        .await
+        .map_err(|error| anyhow!("cannot open the JetStream stream {RESULTS_STREAM}: {error}"))?;
+    Ok((jobs, results))
+}
+
+/// The workers' durable consumer, created with `ack_wait` when missing. An existing one keeps
+/// its own ack wait (a worker must not shorten it under the others' feet): the wait in force
+/// is returned, so each worker paces its in-progress acks by it.
+pub async fn workers_consumer(
+    jobs: &stream::Stream,
+    ack_wait: Duration,
+) -> Result<(consumer::PullConsumer, Duration)> {
+    let mut consumer: consumer::PullConsumer = jobs
+        .get_or_create_consumer(
+            WORKERS_CONSUMER,
+            consumer::pull::Config {
+                durable_name: Some(WORKERS_CONSUMER.to_string()),
+                description: Some("iam-host workers, on every machine".into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait,
+                max_ack_pending: MAX_ACK_PENDING,
+                ..consumer::pull::Config::default()
+            },
+        )
+        .await
+        .map_err(|error| anyhow!("cannot open the consumer {WORKERS_CONSUMER}: {error}"))?;
+    let in_force = consumer
+        .info()
+        .await
+        .map(|info| info.config.ack_wait)
+        .unwrap_or(ack_wait);
+    Ok((consumer, in_force))
+}
+
+/// Publish until the stream has stored the message (or found it a duplicate), retrying with
+/// back-off whatever goes wrong; `note` hears about each failure.
+pub async fn publish_until_stored(
+    context: &jetstream::Context,
+    subject: &'static str,
+    message_id: &str,
+    payload: &str,
+    note: &(dyn Fn(String) + Send + Sync),
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(payload.to_string().into())
+            .message_id(message_id);
+        let stored = match context.send_publish(subject, publish).await {
+            Ok(acknowledgement) => acknowledgement.await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match stored {
+            Ok(()) => return,
+            Err(error) => {
+                note(format!(
+                    "publishing to {subject} failed ({error}); retrying"
+                ));
+                backoff.wait().await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_job_id_is_its_own_message_id() {
+        assert_eq!(message_id("job-1"), "job-1");
+        assert_eq!(message_id("a b:c/d"), "a b:c/d");
+    }
+
+    #[test]
+    fn an_id_a_header_cannot_carry_is_hashed() {
+        for id in ["a\r\nb", " padded", "é", &"x".repeat(201)] {
+            let hashed = message_id(id);
+            assert!(hashed.starts_with("sha256:"), "{id:?} -> {hashed}");
+            assert_eq!(hashed.len(), "sha256:".len() + 64);
+            assert_eq!(message_id(id), hashed, "the same id, the same message id");
+        }
+        assert_ne!(message_id("é"), message_id("è"));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_five_seconds() {
+        let mut backoff = Backoff::default();
+        let waits: Vec<u128> = (0..8).map(|_| backoff.next_wait().as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    }
+}

@@ -1,0 +1,321 @@
+//! Running jobs: how many at once (`--concurrency`), how many per tenant (`--per-tenant`), one
+//! HTTP client shared by every command with the same live options (so connections are kept
+//! across commands), and one 429 [`Gate`] per tenant. Each job is one `Host::run` in a fresh
+//! sandbox, exactly as `iam-host run --live` would run it, and its result line carries what
+//! that run would print and exit with.
+//!
+//! A job first waits for its tenant's share and only then for a slot, so a tenant with many
+//! jobs queued never holds slots that other tenants could use. The runner knows no file and
+//! no queue: `batch` and `worker` feed it.
+
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::gate::{Gate, Gated};
+use super::jobs::{Job, Refusal, result_line};
+use super::tenants::Tenants;
+use crate::backend::{Backend, Live, LiveOptions, live};
+use crate::engine::POOLED_INSTANCES;
+use crate::limits::Limits;
+use crate::{EntryType, Host, Invocation, Outcome};
+
+/// `--concurrency` by default (architecture.md).
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// `--per-tenant` by default (architecture.md).
+pub const DEFAULT_PER_TENANT: usize = 16;
+/// The most commands one process can hold at once: one pooled sandbox each.
+pub const MAX_CONCURRENCY: usize = POOLED_INSTANCES as usize;
+
+/// How many commands run at once, and with what limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunnerOptions {
+    pub concurrency: usize,
+    pub per_tenant: usize,
+    pub limits: Limits,
+}
+
+impl RunnerOptions {
+    /// Options within what the host can hold; a usage error names the one that is not.
+    pub fn new(concurrency: usize, per_tenant: usize, limits: Limits) -> Result<Self, String> {
+        if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+            return Err(format!(
+                "--concurrency must be from 1 to {MAX_CONCURRENCY} (the host's sandboxes), not {concurrency}"
+            ));
+        }
+        if per_tenant == 0 {
+            return Err("--per-tenant must be at least 1".into());
+        }
+        Ok(RunnerOptions {
+            concurrency,
+            per_tenant,
+            limits,
+        })
+    }
+}
+
+/// Commands running now, and the most that ever ran at once.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl InFlight {
+    pub fn now(&self) -> usize {
+        self.now.load(Ordering::Relaxed)
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    fn enter(&self) -> InFlightGuard<'_> {
+        let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        InFlightGuard(self)
+    }
+}
+
+struct InFlightGuard<'a>(&'a InFlight);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One tenant as the runner holds it.
+struct Tenant {
+    params: Map<String, Value>,
+    options: LiveOptions,
+    /// Shared with the other tenants of the same options; none when it cannot be built, and
+    /// then each command builds its own and reports why it cannot, as `run --live` does.
+    client: Option<reqwest::Client>,
+    share: Arc<Semaphore>,
+    gate: Arc<Gate>,
+}
+
+/// A result line and its `exit` (0, 1, or 2 for a refusal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub line: String,
+    pub exit: u8,
+}
+
+impl Finished {
+    fn refused(refusal: Refusal) -> Finished {
+        Finished {
+            line: refusal.line(),
+            exit: 2,
+        }
+    }
+}
+
+/// A job's place: its tenant's share and a slot, both held until it ends.
+pub struct Admission {
+    _share: OwnedSemaphorePermit,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// Runs jobs for the tenants of one tenants file.
+pub struct Runner {
+    host: Arc<Host>,
+    tenants: HashMap<String, Tenant>,
+    slots: Arc<Semaphore>,
+    in_flight: InFlight,
+}
+
+impl Runner {
+    pub fn new(host: Arc<Host>, tenants: &Tenants, options: &RunnerOptions) -> Runner {
+        let connect_timeout = Duration::from_millis(options.limits.connect_timeout_millis);
+        let mut clients: Vec<(LiveOptions, reqwest::Client)> = Vec::new();
+        let mut by_name = HashMap::new();
+        for (name, params) in tenants.iter() {
+            let live_options = LiveOptions::for_instance(params, connect_timeout);
+            let shared = clients
+                .iter()
+                .find(|(options, _)| *options == live_options)
+                .map(|(_, client)| client.clone());
+            let client = shared.or_else(|| {
+                let client = live::client(&live_options).ok()?;
+                clients.push((live_options.clone(), client.clone()));
+                Some(client)
+            });
+            by_name.insert(
+                name.clone(),
+                Tenant {
+                    params: params.clone(),
+                    options: live_options,
+                    client,
+                    share: Arc::new(Semaphore::new(options.per_tenant)),
+                    gate: Gate::new(),
+                },
+            );
+        }
+        Runner {
+            host,
+            tenants: by_name,
+            slots: Arc::new(Semaphore::new(options.concurrency)),
+            in_flight: InFlight::default(),
+        }
+    }
+
+    /// Refuse a job whose tenant or command does not exist (an `exit: 2` line).
+    pub fn check(&self, job: &Job) -> Result<(), Refusal> {
+        if !self.tenants.contains_key(&job.tenant) {
+            return Err(job.refuse(format!(
+                "unknown tenant {:?}: the tenants file has no such tenant",
+                job.tenant
+            )));
+        }
+        if !self.host.has_command(&job.command) {
+            return Err(job.refuse(format!(
+                "unknown command {:?}; expected one of {}",
+                job.command,
+                self.host.description().commands.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Wait for the job's tenant share, then for a slot. `None` for an unknown tenant.
+    pub async fn admit(&self, job: &Job) -> Option<Admission> {
+        let tenant = self.tenants.get(&job.tenant)?;
+        // The semaphores are never closed, so acquiring only fails if that changes.
+        let share = tenant.share.clone().acquire_owned().await.ok()?;
+        let slot = self.slots.clone().acquire_owned().await.ok()?;
+        Some(Admission {
+            _share: share,
+            _slot: slot,
+        })
+    }
+
+    /// Run an admitted job and give its result line.
+    pub async fn execute(&self, job: &Job, admission: Admission) -> Finished {
+        let _in_flight = self.in_flight.enter();
+        let finished = match self.tenants.get(&job.tenant) {
+            Some(tenant) => {
+                let live = match &tenant.client {
+                    Some(client) => Live::with_client(tenant.options.clone(), client.clone()),
+                    None => Live::new(tenant.options.clone()),
+                };
+                let backend: Box<dyn Backend> = Box::new(Gated::new(live, tenant.gate.clone()));
+                let invocation = Invocation {
+                    command: job.command.clone(),
+                    params: tenant.params.clone(),
+                    args: job.args.clone(),
+                };
+                let report = self.host.run(&invocation, backend).await;
+                let (exit, entry_json) = exit_and_entry(&job.command, report.outcome);
+                Finished {
+                    line: result_line(job, exit, &entry_json),
+                    exit,
+                }
+            }
+            None => Finished::refused(job.refuse(format!("unknown tenant {:?}", job.tenant))),
+        };
+        drop(admission);
+        finished
+    }
+
+    /// Check, admit and run one job: its result line, or its refusal's.
+    pub async fn run(&self, job: &Job) -> Finished {
+        if let Err(refusal) = self.check(job) {
+            return Finished::refused(refusal);
+        }
+        match self.admit(job).await {
+            Some(admission) => self.execute(job, admission).await,
+            None => Finished::refused(job.refuse(format!("unknown tenant {:?}", job.tenant))),
+        }
+    }
+
+    pub fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+
+    /// Whether a tenant is paused by a 429 now.
+    pub fn is_paused(&self, tenant: &str) -> bool {
+        self.tenants
+            .get(tenant)
+            .is_some_and(|tenant| tenant.gate.is_paused())
+    }
+}
+
+/// What `iam-host run` would exit with and print: 0 for a Type 1 entry, 1 for Type 4. A host
+/// fault (only a replay has those) is reported as the host reports a stop: a Type 4 entry.
+pub fn exit_and_entry(command: &str, outcome: Outcome) -> (u8, String) {
+    match outcome {
+        Outcome::Entry {
+            entry_type: EntryType::Note,
+            entry_json,
+        } => (0, entry_json),
+        Outcome::Entry {
+            entry_type: EntryType::Error,
+            entry_json,
+        } => (1, entry_json),
+        Outcome::ReplayFailed(why) => (
+            1,
+            serde_json::json!({
+                "Type": 4,
+                "ContentsFormat": "text",
+                "Contents": format!("The {command} command was stopped by the host: {why}"),
+            })
+            .to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_must_fit_the_pool_of_sandboxes() {
+        let limits = Limits::default();
+        assert!(RunnerOptions::new(600, 16, limits).is_ok());
+        assert!(RunnerOptions::new(MAX_CONCURRENCY, 1, limits).is_ok());
+        let error = RunnerOptions::new(MAX_CONCURRENCY + 1, 16, limits).expect_err("too many");
+        assert!(
+            error.starts_with("--concurrency must be from 1 to "),
+            "{error}"
+        );
+        assert!(RunnerOptions::new(0, 16, limits).is_err());
+        assert!(RunnerOptions::new(4, 0, limits).is_err());
+    }
+
+    #[test]
+    fn a_type_1_entry_exits_0_and_a_type_4_entry_exits_1() {
+        let note = Outcome::Entry {
+            entry_type: EntryType::Note,
+            entry_json: "{\"Type\":1}".into(),
+        };
+        assert_eq!(exit_and_entry("c", note), (0, "{\"Type\":1}".into()));
+        let error = Outcome::Entry {
+            entry_type: EntryType::Error,
+            entry_json: "{\"Type\":4}".into(),
+        };
+        assert_eq!(exit_and_entry("c", error).0, 1);
+        let (exit, entry) = exit_and_entry("c", Outcome::ReplayFailed("why".into()));
+        assert_eq!(exit, 1);
+        assert_eq!(
+            entry,
+            r#"{"Type":4,"ContentsFormat":"text","Contents":"The c command was stopped by the host: why"}"#
+        );
+    }
+
+    #[test]
+    fn the_in_flight_gauge_keeps_its_peak() {
+        let gauge = InFlight::default();
+        {
+            let _one = gauge.enter();
+            let _two = gauge.enter();
+            assert_eq!(gauge.now(), 2);
+        }
+        let _three = gauge.enter();
+        assert_eq!((gauge.now(), gauge.peak()), (1, 2));
+    }
+}

@@ -1,0 +1,132 @@
+//! The tenants file: `{"tenants": {"<name>": {<instance parameters, token included>}}}`. It is
+//! read only where commands run (`batch`, `worker`); the parameters go to the host as a
+//! command's `config.json` would, and nothing else here looks inside them. No `Debug`: the
+//! parameters hold tokens.
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::Path;
+
+/// The same cap as a config file: the file is many configs, each a few kilobytes.
+pub const MAX_TENANTS_FILE_BYTES: u64 = 16 << 20;
+
+/// Each tenant's instance parameters, by name.
+pub struct Tenants {
+    by_name: BTreeMap<String, Map<String, Value>>,
+}
+
+impl Tenants {
+    /// Read and check a tenants file.
+    pub fn load(path: &Path) -> Result<Tenants> {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("cannot read tenants file {}", path.display()))?;
+        let mut text = String::new();
+        file.take(MAX_TENANTS_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .with_context(|| format!("cannot read tenants file {}", path.display()))?;
+        if text.len() as u64 > MAX_TENANTS_FILE_BYTES {
+            bail!(
+                "tenants file {} is larger than {MAX_TENANTS_FILE_BYTES} bytes",
+                path.display()
+            );
+        }
+        Tenants::parse(&text).with_context(|| format!("tenants file {}", path.display()))
+    }
+
+    /// The tenants of a file's text. Errors never quote the parameters (they hold tokens).
+    pub fn parse(text: &str) -> Result<Tenants> {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            // serde's message names a position, never the text around it.
+            Err(error) => bail!("is not valid JSON: {error}"),
+        };
+        let Some(tenants) = value.get("tenants") else {
+            bail!("must hold a JSON object with a \"tenants\" object");
+        };
+        let Value::Object(tenants) = tenants else {
+            bail!("\"tenants\" must be a JSON object of tenant names to instance parameters");
+        };
+        let mut by_name = BTreeMap::new();
+        for (name, params) in tenants {
+            let Value::Object(params) = params else {
+                bail!("tenant {name:?} must be a JSON object of instance parameters");
+            };
+            if name.is_empty() {
+                bail!("a tenant name must not be empty");
+            }
+            by_name.insert(name.clone(), params.clone());
+        }
+        if by_name.is_empty() {
+            bail!("names no tenant");
+        }
+        Ok(Tenants { by_name })
+    }
+
+    /// A tenant's instance parameters.
+    pub fn get(&self, name: &str) -> Option<&Map<String, Value>> {
+        self.by_name.get(name)
+    }
+
+    /// The tenants, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Map<String, Value>)> {
+        self.by_name.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        match Tenants::parse(text) {
+            Ok(_) => panic!("{text} was accepted"),
+            Err(error) => format!("{error:#}"),
+        }
+    }
+
+    #[test]
+    fn tenants_are_read_by_name() {
+        let tenants = Tenants::parse(
+            r#"{"tenants": {"b": {"url": "https://b.example", "access_token": "s"}, "a": {}}}"#,
+        )
+        .expect("valid");
+        assert_eq!(tenants.len(), 2);
+        assert_eq!(
+            tenants.get("b").and_then(|p| p.get("url")),
+            Some(&Value::from("https://b.example"))
+        );
+        assert!(tenants.get("c").is_none());
+        let names: Vec<&String> = tenants.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_file_without_tenants_is_refused() {
+        assert_eq!(
+            error_of(r#"{"a": {}}"#),
+            "must hold a JSON object with a \"tenants\" object"
+        );
+        assert_eq!(error_of(r#"{"tenants": {}}"#), "names no tenant");
+        assert!(error_of("{").starts_with("is not valid JSON"));
+    }
+
+    #[test]
+    fn a_tenant_that_is_not_an_object_is_refused_without_quoting_it() {
+        let error = error_of(r#"{"tenants": {"a": "secret-token"}}"#);
+        assert_eq!(
+            error,
+            "tenant \"a\" must be a JSON object of instance parameters"
+        );
+        assert!(!error.contains("secret-token"));
+    }
+}

@@ -1,0 +1,361 @@
+//! `iam-host worker`: pull jobs from the shared durable consumer, run each, store its result
+//! line in the results stream, and only then ack the job. Workers on any number of machines
+//! share the consumer; each holds at most `--concurrency` jobs (fetched only when it has room)
+//! and runs at most `--per-tenant` of a tenant's at once.
+//!
+//! Nothing is lost when a worker dies, even by `kill -9`: a job it held is unacked, so the
+//! server hands it to another worker after the ack wait, and running a command again is
+//! harmless (commands are idempotent; the results stream keeps the first result per job id).
+//! While a job waits or runs, the worker sends in-progress acks every third of the ack wait,
+//! so that a live worker's job is never handed to a second worker meanwhile.
+//!
+//! SIGTERM or SIGINT: stop fetching, hand back (nak) the jobs fetched but not started, finish
+//! the ones running, exit 0. A second signal exits at once with 130.
+
+use anyhow::{Result, anyhow};
+use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
+use futures_util::StreamExt as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::jobs::{Job, parse_job};
+use super::nats::{self, Backoff, RESULTS_SUBJECT, message_id};
+use super::progress::{Display, Progress};
+use super::runner::{Runner, RunnerOptions};
+use super::tenants::Tenants;
+use crate::Host;
+
+/// How long one pull waits for jobs before asking again. Short, because after a stop signal
+/// the worker waits out its open pull to hand back whatever it still brings.
+const FETCH_EXPIRES: Duration = Duration::from_secs(2);
+/// Most jobs asked for in one pull.
+const MAX_FETCH: usize = 256;
+/// The status of a second signal: killed by SIGINT, as a shell reports it.
+pub const SECOND_SIGNAL_EXIT: i32 = 130;
+const LABEL: &str = "iam-host worker";
+
+/// What one worker is given.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub nats: String,
+    pub runner: RunnerOptions,
+    pub ack_wait: Duration,
+    pub display: Display,
+}
+
+/// How a worker's run went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerSummary {
+    pub ran: u64,
+    pub failed: u64,
+    pub handed_back: u64,
+}
+
+/// What every job handler of a worker shares.
+struct Shared {
+    runner: Runner,
+    context: jetstream::Context,
+    stopping: watch::Receiver<bool>,
+    /// A third of the ack wait in force.
+    progress_every: Duration,
+    progress: Progress,
+    handed_back: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    fn note(&self, message: String) {
+        self.progress.note(&format!("{LABEL}: {message}"));
+    }
+}
+
+/// Resolves once a stop was asked for (at once if it was already).
+async fn stopped(stopping: &watch::Receiver<bool>) {
+    let mut stopping = stopping.clone();
+    // The sender lives as long as the worker; if it were gone, stopping is all that is left.
+    stopping.wait_for(|stop| *stop).await.ok();
+}
+
+/// First SIGTERM or SIGINT: ask to stop. Second: exit now with 130.
+fn watch_signals(stop: watch::Sender<bool>) -> Result<()> {
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| anyhow!("cannot watch for SIGTERM: {e}"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| anyhow!("cannot watch for SIGINT: {e}"))?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        eprintln!(
+            "{LABEL}: stopping: no more fetching; jobs not started are handed back, running ones finish (a second signal exits at once)"
+        );
+        stop.send_replace(true);
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        eprintln!("{LABEL}: second signal: exiting at once");
+        std::process::exit(SECOND_SIGNAL_EXIT);
+    });
+    Ok(())
+}
+
+/// Run a worker until it is told to stop. Errors are for the start (NATS unreachable within
+/// 30 s, the streams cannot be opened): exit 2.
+pub async fn run(
+    host: Arc<Host>,
+    tenants: &Tenants,
+    options: &WorkerOptions,
+) -> Result<WorkerSummary> {
+    let (stop, stopping) = watch::channel(false);
+    watch_signals(stop)?;
+    let client = nats::connect(&options.nats, LABEL).await?;
+    let context = jetstream::new(client.clone());
+    let (jobs, _results) = nats::streams(&context).await?;
+    let (consumer, ack_wait) = nats::workers_consumer(&jobs, options.ack_wait).await?;
+    if ack_wait != options.ack_wait {
+        eprintln!(
+            "{LABEL}: the consumer {} already has an ack wait of {} s (not the {} s asked for); using it",
+            nats::WORKERS_CONSUMER,
+            ack_wait.as_secs_f64(),
+            options.ack_wait.as_secs_f64()
+        );
+    }
+    let shared = Arc::new(Shared {
+        runner: Runner::new(host, tenants, &options.runner),
+        context,
+        stopping: stopping.clone(),
+        progress_every: (ack_wait / 3).max(Duration::from_millis(100)),
+        progress: Progress::start(LABEL, None, 0, 0, options.display),
+        handed_back: Default::default(),
+    });
+    eprintln!(
+        "{LABEL}: pulling jobs from {} (up to {} at once, {} per tenant)",
+        options.nats, options.runner.concurrency, options.runner.per_tenant
+    );
+    let mut handlers = JoinSet::new();
+    fetch_until_stopped(
+        &consumer,
+        options.runner.concurrency,
+        &shared,
+        &mut handlers,
+    )
+    .await;
+    while handlers.join_next().await.is_some() {}
+    if let Err(error) = client.flush().await {
+        eprintln!(
+            "{LABEL}: could not flush the last acks ({error}); those jobs will be redelivered and their results are already stored"
+        );
+    }
+    shared.progress.finish();
+    let summary = WorkerSummary {
+        ran: shared.progress.done(),
+        failed: shared.progress.failed(),
+        handed_back: shared
+            .handed_back
+            .load(std::sync::atomic::Ordering::Relaxed),
+    };
+    eprintln!(
+        "{LABEL}: stopped after {} jobs ({} failed, {} handed back)",
+        summary.ran, summary.failed, summary.handed_back
+    );
+    Ok(summary)
+}
+
+/// Pull jobs while there is room, one handler each, until a stop is asked for; then hand back
+/// whatever the last pull still brings.
+async fn fetch_until_stopped(
+    consumer: &PullConsumer,
+    concurrency: usize,
+    shared: &Arc<Shared>,
+    handlers: &mut JoinSet<()>,
+) {
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut backoff = Backoff::default();
+    while !*shared.stopping.borrow() {
+        let first = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+            () = stopped(&shared.stopping) => return,
+        };
+        let mut room = vec![first];
+        while room.len() < MAX_FETCH {
+            match slots.clone().try_acquire_owned() {
+                Ok(slot) => room.push(slot),
+                Err(_) => break,
+            }
+        }
+        let pulled = consumer
+            .batch()
+            .max_messages(room.len())
+            .expires(FETCH_EXPIRES)
+            .messages()
+            .await;
+        let mut batch = match pulled {
+            Ok(batch) => batch,
+            Err(error) => {
+                shared.note(format!("cannot pull jobs ({error}); retrying"));
+                drop(room);
+                backoff.wait().await;
+                continue;
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                next = batch.next() => next,
+                () = stopped(&shared.stopping) => break,
+            };
+            match next {
+                None => break,
+                Some(Err(error)) => {
+                    shared.note(format!("pulling jobs failed ({error}); retrying"));
+                    backoff.wait().await;
+                    break;
+                }
+                Some(Ok(message)) => {
+                    backoff = Backoff::default();
+                    // A pull never brings more jobs than it asked for.
+                    let slot = room.pop();
+                    let shared = shared.clone();
+                    handlers.spawn(async move { handle(message, slot, &shared).await });
+                }
+            }
+            while handlers.try_join_next().is_some() {}
+        }
+        if *shared.stopping.borrow() {
+            // The server may still deliver to this pull until it expires: hand those back.
+            let drain = tokio::time::timeout(FETCH_EXPIRES + Duration::from_secs(1), async {
+                while let Some(next) = batch.next().await {
+                    if let Ok(message) = next {
+                        hand_back(&message, shared).await;
+                    }
+                }
+            });
+            // Whatever has not arrived by then is redelivered after the ack wait.
+            drain.await.ok();
+        }
+    }
+}
+
+/// Nak a job not started, for immediate redelivery to another worker.
+async fn hand_back(message: &jetstream::Message, shared: &Shared) {
+    shared
+        .handed_back
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Err(error) = message.ack_with(AckKind::Nak(None)).await {
+        shared.note(format!(
+            "could not hand a job back ({error}); it is redelivered after the ack wait"
+        ));
+    }
+}
+
+/// One job: check it, wait for its tenant's share, run it, store its result, ack it.
+async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>, shared: &Shared) {
+    let _slot = slot;
+    let text = String::from_utf8_lossy(&message.payload).into_owned();
+    let job = match parse_job(&text, "") {
+        Ok(job) => job,
+        Err(refusal) if refusal.key.is_empty() => {
+            // Not from `submit`: without an id there is nowhere to put a result.
+            shared.note(format!(
+                "dropped a message that is not a job ({}); nothing can be answered",
+                refusal.error
+            ));
+            if let Err(error) = message.ack_with(AckKind::Term).await {
+                shared.note(format!("could not drop it ({error})"));
+            }
+            return;
+        }
+        Err(refusal) => {
+            finish(&message, &refusal.key, &refusal.line(), 2, shared).await;
+            return;
+        }
+    };
+    if let Err(refusal) = shared.runner.check(&job) {
+        finish(&message, &job.id, &refusal.line(), 2, shared).await;
+        return;
+    }
+    if let Ok(info) = message.info()
+        && info.delivered > 1
+    {
+        shared.note(format!(
+            "job {:?} delivered again (attempt {}): running it again",
+            job.id, info.delivered
+        ));
+    }
+    let Some(admission) = wait_for_admission(&message, &job, shared).await else {
+        hand_back(&message, shared).await;
+        return;
+    };
+    let run = shared.runner.execute(&job, admission);
+    tokio::pin!(run);
+    let mut ticks = progress_ticks(shared.progress_every);
+    let finished = loop {
+        tokio::select! {
+            finished = &mut run => break finished,
+            _ = ticks.tick() => in_progress(&message, shared).await,
+        }
+    };
+    finish(&message, &job.id, &finished.line, finished.exit, shared).await;
+}
+
+/// Wait for the tenant's share and a slot, telling the server the job is held meanwhile.
+/// `None` when a stop came first (the job is to be handed back).
+async fn wait_for_admission(
+    message: &jetstream::Message,
+    job: &Job,
+    shared: &Shared,
+) -> Option<super::runner::Admission> {
+    let admit = shared.runner.admit(job);
+    tokio::pin!(admit);
+    let mut ticks = progress_ticks(shared.progress_every);
+    let admission = loop {
+        tokio::select! {
+            admission = &mut admit => break admission?,
+            () = stopped(&shared.stopping) => return None,
+            _ = ticks.tick() => in_progress(message, shared).await,
+        }
+    };
+    // A stop that came while the slot was being granted still means "not started".
+    if *shared.stopping.borrow() {
+        return None;
+    }
+    Some(admission)
+}
+
+fn progress_ticks(every: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
+async fn in_progress(message: &jetstream::Message, shared: &Shared) {
+    if let Err(error) = message.ack_with(AckKind::Progress).await {
+        shared.note(format!("could not extend a job's ack wait ({error})"));
+    }
+}
+
+/// Store the result line, then ack the job: a worker that dies between the two leaves a
+/// stored result and a job that runs again, whose second result the stream drops.
+async fn finish(message: &jetstream::Message, id: &str, line: &str, exit: u8, shared: &Shared) {
+    let note = |text: String| shared.note(text);
+    nats::publish_until_stored(
+        &shared.context,
+        RESULTS_SUBJECT,
+        &message_id(id),
+        line,
+        &note,
+    )
+    .await;
+    if let Err(error) = message.double_ack().await {
+        shared.note(format!(
+            "could not ack job {id:?} ({error}); it will run again, and its result is stored once"
+        ));
+    }
+    shared.progress.record(exit != 0);
+}

