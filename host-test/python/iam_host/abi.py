@@ -17,6 +17,7 @@ an export is owned by the caller and freed with ``wasmtime_component_val_delete`
 from __future__ import annotations
 
 import ctypes
+import threading
 from ctypes import POINTER, addressof, byref, c_ubyte, memmove, sizeof, string_at
 
 from wasmtime import _ffi as ffi
@@ -181,17 +182,49 @@ def write_list(val: Val, size: int) -> list[Val]:
     return [data[i] for i in range(size)]
 
 
+class _Layout(threading.local):
+    """A buffer of ``list<u8>`` items laid out as the C API's values (each 32 bytes: the kind
+    at offset 0, the byte at its payload offset), kinds written once; per thread, grown as
+    needed up to ``_LAYOUT_MAX_ITEMS``."""
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.buffer = bytearray()
+        self.view: ctypes.Array | None = None
+
+    def fit(self, size: int) -> ctypes.Array:
+        if size > self.items:
+            items = max(size, 4096, 2 * self.items)
+            self.buffer = bytearray(items * VAL_SIZE)
+            self.buffer[0::VAL_SIZE] = bytes((KIND_U8,)) * items
+            self.view = (ctypes.c_char * len(self.buffer)).from_buffer(self.buffer)
+            self.items = items
+        assert self.view is not None
+        return self.view
+
+
+#: Bodies up to this many bytes reuse the per-thread layout (2 MiB of it); larger ones, rare,
+#: get a buffer of their own.
+_LAYOUT_MAX_ITEMS = 64 << 10
+_LAYOUT = _Layout()
+
+
 def write_bytes(val: Val, data: bytes) -> None:
-    """A ``list<u8>`` in one copy: the items are laid out in a buffer (kind and payload of each
-    32-byte value at their offsets) and moved into the list in one ``memmove``."""
+    """A ``list<u8>`` in one copy: the items are laid out in a buffer and moved into the list
+    in one ``memmove``."""
     size = len(data)
     items = ffi.wasmtime_component_vallist_t()
     ffi.wasmtime_component_vallist_new_uninit(byref(items), size)
     if size:
-        layout = bytearray(size * VAL_SIZE)
-        layout[0::VAL_SIZE] = bytes((KIND_U8,)) * size
-        layout[_PAYLOAD_OFFSET::VAL_SIZE] = data
-        memmove(addressof(items.data.contents), (ctypes.c_char * len(layout)).from_buffer(layout), len(layout))
+        if size <= _LAYOUT_MAX_ITEMS:
+            view = _LAYOUT.fit(size)
+            _LAYOUT.buffer[_PAYLOAD_OFFSET:_PAYLOAD_OFFSET + size * VAL_SIZE:VAL_SIZE] = data
+        else:
+            layout = bytearray(size * VAL_SIZE)
+            layout[0::VAL_SIZE] = bytes((KIND_U8,)) * size
+            layout[_PAYLOAD_OFFSET::VAL_SIZE] = data
+            view = (ctypes.c_char * len(layout)).from_buffer(layout)
+        memmove(addressof(items.data.contents), view, size * VAL_SIZE)
     val.kind = KIND_LIST
     val.of.list = items
 

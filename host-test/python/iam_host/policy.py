@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
+import functools
 import json
 
 from . import rust, urls
@@ -99,15 +100,26 @@ def split_secret(params: Mapping[str, Any]) -> tuple[dict[str, Any], Secret | No
 class Policy:
     """What one tenant's commands may reach, and the credentials the host holds for it."""
 
-    __slots__ = ("allowed_origin", "credentials")
+    __slots__ = ("allowed_origin", "credentials", "_checked")
 
     def __init__(self, allowed_origin: Origin | None = None, credentials: dict[str, Secret] | None = None) -> None:
         #: None when the configured url is missing or unusable: then nothing is reachable.
         self.allowed_origin = allowed_origin
         self.credentials = credentials or {}
+        #: URLs (with the header names sent) already found allowed: a tenant's commands send
+        #: the same few again and again. Bounded; refusals are never kept.
+        self._checked: dict[tuple[str, tuple[str, ...]], urls.Url] = {}
 
     @classmethod
     def for_instance(cls, url: Any, credential_name: str, token: Secret | None) -> "Policy":
+        """The policy of an instance: its url's origin, and its token under ``credential_name``
+        (one policy per tenant and process: they are asked for it on every command)."""
+        if isinstance(url, str) or url is None:
+            return _policy_for(url, credential_name, token.expose() if token is not None else None)
+        return cls._build(url, credential_name, token)
+
+    @classmethod
+    def _build(cls, url: Any, credential_name: str, token: Secret | None) -> "Policy":
         allowed = None
         if isinstance(url, str):
             try:
@@ -164,7 +176,12 @@ class Policy:
         """Every check, in order (URL and origin, headers, method, credential), and only then
         the credential attached as ``Authorization: Bearer``: the parsed URL and the headers
         to send. Raises ``Denied`` or ``UnknownCredential``."""
-        parsed = self.check(url, [name for name, _ in headers])
+        names = tuple(name for name, _ in headers)
+        parsed = self._checked.get((url, names))
+        if parsed is None:
+            parsed = self.check(url, list(names))
+            if len(self._checked) < 256:
+                self._checked[(url, names)] = parsed
         if method not in ALLOWED_METHODS:
             raise Denied(f"method {quoted(method)} is not allowed")
         secret = None
@@ -179,3 +196,8 @@ class Policy:
 
     def credential(self, name: str) -> Secret | None:
         return self.credentials.get(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _policy_for(url: str | None, credential_name: str, token: str | None) -> Policy:
+    return Policy._build(url, credential_name, Secret(token) if token is not None else None)

@@ -106,6 +106,10 @@ class Scrubber:
         self._each = [re.compile(_form_pattern(form)) for form in forms]
         alternatives = [re.escape(_REDACTED_BYTES)] + [_form_pattern(form) for form in forms]
         self._any = re.compile(b"|".join(alternatives)) if forms else None
+        # The bytes a form can start with (its first character plain, or any escape), found
+        # by a fast scan before the full pattern is tried there.
+        starts = {b"%"[0], b"\\"[0], _REDACTED_BYTES[0]} | {form.text.encode("utf-8")[0] for form in forms}
+        self._start = re.compile(b"[" + b"".join(re.escape(bytes((byte,))) for byte in sorted(starts)) + b"]")
 
     def __bool__(self) -> bool:
         return bool(self._forms)
@@ -118,12 +122,16 @@ class Scrubber:
             return data  # no form can occur: each needs its plain text or an escape
         out: list[bytes] = []
         copied = position = 0
-        search = self._any.search
+        find_start, match_any = self._start.search, self._any.match
         while True:
-            match = search(data, position)
-            if match is None:
+            start = find_start(data, position)
+            if start is None:
                 break
-            at = match.start()
+            at = start.start()
+            match = match_any(data, at)
+            if match is None:
+                position = at + 1
+                continue
             if match.group() == _REDACTED_BYTES:
                 position = match.end()
                 continue
