@@ -15,6 +15,8 @@ mod seed;
 mod live;
 // Hostile components and hostile servers meet their limits; the fuzz target and its corpus.
 mod limits;
+// Batches, and workers and submissions on NATS JetStream (tests/nats/), against real SCIM servers.
+mod scale;
 // Many tenants on one host from many threads: each request with its own token and origin.
 mod tenants;
 // The same component under Node.js (jco): every case prints the same bytes via tests/js/iam-host.mjs.
