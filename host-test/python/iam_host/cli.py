@@ -183,13 +183,26 @@ def run(run_args: RunArgs) -> int:
     if report.replay_failure is not None:
         _err(f"replay failed: {report.replay_failure}")
         return EXIT_REPLAY_FAILED
-    _out(report.entry_json or "")
+    _out(_entry_text(report.entry_json or ""))
     recording_error = getattr(backend, "write_error", None)
     if recording_error is not None:
         # The command ran and its entry is printed; only its cassette could not be written.
         _err(recording_error)
         return EXIT_USAGE
     return EXIT_NOTE if report.entry_type == "note" else EXIT_ERROR
+
+
+def _entry_text(entry_json: str) -> str:
+    """An entry goes out indented when a person reads it, compact for scripts and pipes (as
+    the Rust host prints it)."""
+    try:
+        if sys.stdout.isatty():
+            from . import jsonio
+
+            return jsonio.dumps_pretty(jsonio.loads(entry_json))
+    except (ValueError, OSError):
+        pass
+    return entry_json
 
 
 def describe(words: Sequence[str]) -> int:
