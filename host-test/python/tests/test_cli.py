@@ -158,6 +158,21 @@ def test_stdout_is_exactly_one_json_document_and_the_token_appears_nowhere(compo
         assert token.encode() not in run.stdout and token not in run.stderr
 
 
+def test_retry_after_waits_in_virtual_time_under_replay(host):
+    import time
+
+    from iam_host.cassette import Cassette, Replay
+
+    folder = CASES / "get_503_retried_after_retry_after"
+    replay = Replay(Cassette.load(str(folder / "cassette.json")))
+    started = time.monotonic()
+    report = host.run("iam-get-user", json.loads((folder / "config.json").read_text()),
+                      json.loads((folder / "args.json").read_text()), replay)
+    assert report.entry["Contents"]["success"] is True
+    assert replay.slept_millis == 3_000  # Retry-After: 2, then 1
+    assert time.monotonic() - started < 2.0, "the replay slept for real"
+
+
 def test_help_succeeds():
     run = run_cli(["--help"])
     assert run.code == 0 and b"usage: python -m iam_host run" in run.stdout

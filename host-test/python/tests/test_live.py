@@ -207,3 +207,12 @@ def test_tls_is_verified_unless_the_instance_says_insecure(tls_server, tmp_path,
     assert "certificate" in refused.entry["Contents"].lower(), refused.entry
     accepted = live(tls_server, tmp_path, component, "test-module", {}, insecure=True)
     assert accepted.entry == {"Type": 1, "ContentsFormat": "text", "Contents": "ok"}, accepted.stdout
+
+
+def test_proxy_settings_are_used_only_off_loopback_and_without_proxy_never(server, tmp_path, component, monkeypatch):
+    # A proxy that does not exist: had the request gone through it, the command would fail.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    for flag in (True, False):
+        run = live(server, tmp_path, component, "test-module", {}, proxy=flag)
+        assert run.entry == {"Type": 1, "ContentsFormat": "text", "Contents": "ok"}, (flag, run.stdout)

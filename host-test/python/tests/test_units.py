@@ -300,3 +300,37 @@ def test_limits_refuse_unknown_keys_and_take_defaults():
         Limits.from_json({"max_request": 3})
     with pytest.raises(LimitsError, match="non-negative integer"):
         Limits.from_json({"cpu_millis": -1})
+
+
+# --- the live backend's proxy choice ----------------------------------------------------------
+
+
+def test_the_proxy_follows_the_scheme_no_proxy_sends_direct_and_loopback_never_goes_through_one():
+    from iam_host.live import LiveOptions, ProxyEnv, flag
+
+    env = ProxyEnv("http://secure-proxy:3128", "http://plain-proxy:3128",
+                   "localhost, .internal.example,*.corp.example, 10.1.2.3, api.example:8443")
+    assert env.proxy_for(urls.parse("https://api.atlassian.com/x")) == "http://secure-proxy:3128"
+    assert env.proxy_for(urls.parse("http://plain.example/x")) == "http://plain-proxy:3128"
+    for direct in ["http://127.0.0.1:8080/x", "http://[::1]:9/x", "http://localhost:5000/", "https://a.internal.example/",
+                   "https://internal.example/", "https://x.corp.example/", "http://10.1.2.3/", "https://api.example:8443/"]:
+        assert env.proxy_for(urls.parse(direct)) is None, direct
+    for proxied in ["https://api.example/", "https://notinternal.example/", "http://10.1.2.33/"]:
+        assert env.proxy_for(urls.parse(proxied)) is not None, proxied
+    assert ProxyEnv("http://p:1", None, "*").proxy_for(urls.parse("https://api.atlassian.com/")) is None
+    assert "secure-proxy" not in repr(env)
+    limits = Limits()
+    assert LiveOptions.for_instance({"insecure": "TRUE", "proxy": False}, limits).proxy is None
+    assert LiveOptions.for_instance({"insecure": "TRUE"}, limits).insecure is True
+    assert LiveOptions.for_instance({"insecure": "yes", "proxy": True}, limits).insecure is False
+    assert LiveOptions.for_instance({"proxy": "true"}, limits).proxy is not None
+    assert flag({"x": "True"}, "x") and not flag({"x": 1}, "x")
+
+
+def test_the_live_session_never_reads_the_environment(monkeypatch):
+    from iam_host.live import Live, LiveOptions
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    live = Live(LiveOptions())
+    assert live.session.trust_env is False
+    assert dict(live.session.headers) == {"User-Agent": live.session.headers["User-Agent"]}
