@@ -35,11 +35,31 @@ pub enum IamCommand {
     DisableUser,
 }
 
+/// The instance's two mappers, resolved once: every command checks them (an unknown mapper
+/// or an unsupported transformer is a configuration error whatever the command), and the
+/// IAM commands use them.
+pub struct Mappers {
+    /// `mapper_out`; none when it is empty (no mapping).
+    pub outgoing: Option<Mapper>,
+    /// `mapper_in`; none when it is empty.
+    pub incoming: Option<Mapper>,
+}
+
+impl Mappers {
+    pub fn resolve(config: &Config) -> Result<Mappers, Error> {
+        Ok(Mappers {
+            outgoing: optional_mapper(&config.mapper_out, config)?,
+            incoming: optional_mapper(&config.mapper_in, config)?,
+        })
+    }
+}
+
 /// Run an IAM command with its arguments (`user-profile`, `allow-enable`; other keys are
-/// ignored, behaviour.md §2) on a validated configuration.
+/// ignored, behaviour.md §2) on a validated configuration and its mappers.
 pub fn run_iam<T: Transport>(
     command: IamCommand,
     config: &Config,
+    mappers: &Mappers,
     args: &Map<String, Value>,
     transport: &mut T,
 ) -> Result<IamOutput, Error> {
@@ -50,19 +70,15 @@ pub fn run_iam<T: Transport>(
         }
         IamCommand::GetUser | IamCommand::DisableUser => true,
     };
-    let outgoing = optional_mapper(&config.mapper_out, config)?;
     let mut run = Run {
         scim: client(config, transport),
         config,
-        outgoing: outgoing.as_ref(),
+        outgoing: mappers.outgoing.as_ref(),
         raw: &raw,
         allow_enable: allow_enable && config.enable_user_enabled,
     };
     let (result, profile) = match command {
-        IamCommand::GetUser => {
-            let incoming = optional_mapper(&config.mapper_in, config)?;
-            run.get_user(incoming.as_ref())?
-        }
+        IamCommand::GetUser => run.get_user(mappers.incoming.as_ref())?,
         IamCommand::CreateUser => (run.create_user()?, Value::Object(raw.clone())),
         IamCommand::UpdateUser => (run.update_user()?, Value::Object(raw.clone())),
         IamCommand::DisableUser => (run.disable_user()?, Value::Object(raw.clone())),
@@ -652,7 +668,7 @@ mod tests {
         }));
         let config = Config::from_params(&params, Some("access_token")).unwrap();
         let args = object(json!({ "user-profile": profile }));
-        run_iam(command, &config, &args, transport).unwrap().result
+        run_iam(command, &config, &Mappers::resolve(&config).unwrap(), &args, transport).unwrap().result
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::commands::{self, IamCommand};
+use crate::commands::{self, IamCommand, Mappers};
 use crate::config::Config;
 use crate::entry::{self, VendorResult};
 use crate::error::{Error, json_kind};
@@ -109,9 +109,11 @@ fn dispatch<T: Transport>(
     args: &Map<String, Value>,
     transport: &mut T,
 ) -> Result<Outcome, Error> {
+    // Every command validates the whole configuration, its mappers included.
+    let mappers = Mappers::resolve(config)?;
     Ok(match command {
         Command::Iam(iam) => {
-            let output = commands::run_iam(iam, config, args, transport)?;
+            let output = commands::run_iam(iam, config, &mappers, args, transport)?;
             Outcome::note(output.entry_json, Some(TypedResult::User(output.result)))
         }
         Command::Group(group) => {
@@ -269,6 +271,16 @@ mod tests {
             assert_eq!(contents(&outcome), message, "{invocation}");
         }
         assert!(contents(&run_offline("{")).starts_with("Invalid invocation: not valid JSON ("));
+    }
+
+    #[test]
+    fn every_command_checks_both_mappers() {
+        let params = r#""params": {"url": "https://a.example", "directory_id": "d", "mapper_in": "Nope"}"#;
+        for command in ["test-module", "iam-create-user", "iam-get-group"] {
+            let outcome = run_offline(&format!(r#"{{"command": "{command}", {params}}}"#));
+            assert_eq!(outcome.entry_type, EntryType::Error, "{command}");
+            assert!(contents(&outcome).contains("Nope"), "{command}: {}", contents(&outcome));
+        }
     }
 
     #[test]
