@@ -61,6 +61,20 @@ pub fn message_id(job_id: &str) -> String {
     format!("sha256:{hex}")
 }
 
+/// A `--nats` value fit to print: any `user:password@` (or token) in it shown as `***@`.
+pub fn printable_url(url: &str) -> String {
+    url.split(',')
+        .map(|server| match (server.find("://"), server.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                format!("{}***{}", &server[..scheme_end + 3], &server[at..])
+            }
+            (None, Some(at)) => format!("***{}", &server[at..]),
+            _ => server.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Growing waits for retries: 100 ms, doubling, at most 5 s.
 #[derive(Debug, Clone)]
 pub struct Backoff {
@@ -92,6 +106,11 @@ impl Backoff {
 pub async fn connect(url: &str, label: &str) -> Result<Client> {
     let deadline = Instant::now() + CONNECT_WITHIN;
     let mut backoff = Backoff::default();
+    let servers: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|server| !server.is_empty())
+        .collect();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let reporter = Arc::new(EventReporter {
@@ -105,16 +124,20 @@ pub async fn connect(url: &str, label: &str) -> Result<Client> {
                 let reporter = reporter.clone();
                 async move { reporter.report(&event) }
             });
-        match async_nats::connect_with_options(url, options).await {
+        match async_nats::connect_with_options(&servers, options).await {
             Ok(client) => return Ok(client),
             Err(error) => {
                 if matches!(error.kind(), async_nats::ConnectErrorKind::ServerParse) {
-                    bail!("--nats {url:?} is not a NATS server address: {error}");
+                    bail!(
+                        "--nats {} is not a NATS server address: {error}",
+                        printable_url(url)
+                    );
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     bail!(
-                        "cannot reach the NATS server at {url} within {} s: {error}",
+                        "cannot reach the NATS server at {} within {} s: {error}",
+                        printable_url(url),
                         CONNECT_WITHIN.as_secs()
                     );
                 }
@@ -156,34 +179,56 @@ impl EventReporter {
     }
 }
 
-/// The jobs and results streams, created when missing (by whichever process comes first).
+/// Replicas of a stream this process creates: three on a cluster that has room for them, so a
+/// job or a result survives the loss of a server; one on a single server.
+const REPLICAS: [usize; 2] = [3, 1];
+
+/// The jobs and results streams, created when missing (by whichever process comes first). An
+/// existing stream is used as it is (its replicas, limits and all).
 pub async fn streams(context: &jetstream::Context) -> Result<(stream::Stream, stream::Stream)> {
-    let jobs = context
-        .get_or_create_stream(stream::Config {
-            name: JOBS_STREAM.to_string(),
-            description: Some("iam-host jobs: a work queue, one message per job id".into()),
-            subjects: vec![JOBS_SUBJECT.to_string()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            storage: stream::StorageType::File,
-            duplicate_window: DUPLICATE_WINDOW,
-            ..stream::Config::default()
-        })
-        .await
-        .map_err(|error| anyhow!("cannot open the JetStream stream {JOBS_STREAM}: {error}"))?;
-    let results = context
-        .get_or_create_stream(stream::Config {
-            name: RESULTS_STREAM.to_string(),
-            description: Some("iam-host results: one result line per job id".into()),
-            subjects: vec![RESULTS_SUBJECT.to_string()],
-            retention: stream::RetentionPolicy::Limits,
-            storage: stream::StorageType::File,
-            duplicate_window: DUPLICATE_WINDOW,
-            max_age: RESULTS_MAX_AGE,
-            ..stream::Config::default()
-        })
-        .await
-        .map_err(|error| anyhow!("cannot open the JetStream stream {RESULTS_STREAM}: {error}"))?;
-    Ok((jobs, results))
+    let jobs = stream::Config {
+        name: JOBS_STREAM.to_string(),
+        description: Some("iam-host jobs: a work queue, one message per job id".into()),
+        subjects: vec![JOBS_SUBJECT.to_string()],
+        retention: stream::RetentionPolicy::WorkQueue,
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..stream::Config::default()
+    };
+    let results = stream::Config {
+        name: RESULTS_STREAM.to_string(),
+        description: Some("iam-host results: one result line per job id".into()),
+        subjects: vec![RESULTS_SUBJECT.to_string()],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        max_age: RESULTS_MAX_AGE,
+        ..stream::Config::default()
+    };
+    Ok((
+        open_stream(context, jobs).await?,
+        open_stream(context, results).await?,
+    ))
+}
+
+async fn open_stream(
+    context: &jetstream::Context,
+    config: stream::Config,
+) -> Result<stream::Stream> {
+    let mut refused = None;
+    for replicas in REPLICAS {
+        let config = stream::Config {
+            num_replicas: replicas,
+            ..config.clone()
+        };
+        match context.get_or_create_stream(config).await {
+            Ok(stream) => return Ok(stream),
+            // A single server refuses replicas; a small cluster may lack room for three.
+            Err(error) => refused = Some(error),
+        }
+    }
+    let why = refused.map_or_else(String::new, |error| error.to_string());
+    bail!("cannot open the JetStream stream {}: {why}", config.name)
 }
 
 /// The workers' durable consumer, created with `ack_wait` when missing. An existing one keeps
@@ -264,6 +309,19 @@ mod tests {
             assert_eq!(message_id(id), hashed, "the same id, the same message id");
         }
         assert_ne!(message_id("é"), message_id("è"));
+    }
+
+    #[test]
+    fn a_password_in_the_server_address_is_never_printed() {
+        assert_eq!(
+            printable_url("nats://worker:s3cret@a.example:4222,nats://b.example:4222"),
+            "nats://***@a.example:4222,nats://b.example:4222"
+        );
+        assert_eq!(printable_url("t0ken@127.0.0.1:4222"), "***@127.0.0.1:4222");
+        assert_eq!(
+            printable_url("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
     }
 
     #[test]

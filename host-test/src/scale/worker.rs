@@ -134,7 +134,9 @@ pub async fn run(
     });
     eprintln!(
         "{LABEL}: pulling jobs from {} (up to {} at once, {} per tenant)",
-        options.nats, options.runner.concurrency, options.runner.per_tenant
+        nats::printable_url(&options.nats),
+        options.runner.concurrency,
+        options.runner.per_tenant
     );
     let mut handlers = JoinSet::new();
     fetch_until_stopped(
