@@ -92,7 +92,7 @@ fn usage_errors_exit_2_with_one_clear_line() {
                 &cassette,
                 "--bogus",
             ],
-            "unexpected argument \"--bogus\"",
+            "unexpected argument '--bogus'",
         ),
         (
             vec![

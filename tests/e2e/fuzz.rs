@@ -1,9 +1,9 @@
-//! The fuzz target over the guest's command entry points, run natively: a generated profile,
-//! configuration and sequence of server answers go into `atlassian_iam::commands`, through a
-//! transport that answers from the sequence, and the command must neither panic nor send
-//! what it must not (another origin, a guest-made `Authorization`, more requests than the
-//! host's budget, more waiting than the retry policy allows), and must end in a well-formed
-//! entry. Cases that also fit the host's API are replayed through the component, which must
+//! The fuzz target over the guest's entry point, run natively: a generated profile,
+//! configuration and sequence of server answers go into `atlassian_iam::invocation::run`,
+//! through a transport that answers from the sequence, and the command must neither panic
+//! nor send what it must not (another origin, a guest-made `Authorization`, more requests
+//! than the host's budget, more waiting than the retry policy allows), and must end in a
+//! well-formed entry. Cases that also fit the host's API are replayed through the component, which must
 //! print the same bytes.
 //!
 //! The generator is std-only (a xorshift generator seeded per case, so any case is
@@ -12,25 +12,23 @@
 //! statuses, mapper definitions with every transformer. It runs for a bounded time
 //! (`IAM_FUZZ_SECONDS`, default 3; `IAM_FUZZ_SEED` picks another sequence), and replays the
 //! committed corpus in `tests/fuzz/corpus/` first. `IAM_FUZZ_CORPUS_OUT=<dir>` saves the
-//! first case of each new outcome signature there, to grow the corpus. The module is
-//! included by `tests/e2e/limits.rs`, the fault-tolerance tests it belongs to.
+//! first case of each new outcome signature there, to grow the corpus. `limits.rs` uses
+//! `run_native` for a regression it pins.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use atlassian_iam::commands::{self, IamArguments, IamCommand};
-use atlassian_iam::entry;
-use atlassian_iam::scim::MAX_TOTAL_WAIT_MS;
+use atlassian_iam::invocation::{self, CREDENTIAL_NAME};
 use atlassian_iam::transport::{LogLevel, Request, Response, SendError, Transport};
-use iam_host::backend::{Backend, BackendError, IncomingResponse, OutgoingRequest};
+use iam_host::backend::{BackendError, IncomingResponse};
 use iam_host::limits::DEFAULT_MAX_REQUESTS;
-use iam_host::{Command, EntryType, Invocation, Outcome};
+use iam_host::{EntryType, Invocation, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::support;
+use crate::support::{self, Scripted};
 
 /// Default fuzzing time: a few seconds in CI finds regressions of the shapes the corpus
 /// covers without slowing `cargo test --workspace` noticeably.
@@ -43,8 +41,8 @@ const COMPONENT_EVERY: u64 = 8;
 /// Nesting depths of generated bodies: around serde_json's recursion limit (128) and far
 /// beyond it (the 100,000 of a hostile server).
 const NESTING_DEPTHS: [usize; 6] = [10, 127, 128, 129, 1_000, 100_000];
-/// The credential reference the host passes (`iam_host::CREDENTIAL_NAME`).
-const CREDENTIAL: &str = "access_token";
+/// Waiting the retry policy allows one command, in ms (behaviour.md §3: 30 s in total).
+const MAX_TOTAL_WAIT_MS: u64 = 30_000;
 /// The token the component runs get; it must never appear in an entry.
 const TOKEN: &str = "fuzz-s3cr3t-token";
 
@@ -186,50 +184,11 @@ impl Transport for Answering {
 /// A case's answers as a host backend gives them.
 type BackendAnswers = VecDeque<Result<IncomingResponse, BackendError>>;
 
-/// The same answers for the component, through the host.
-struct AnsweringBackend {
-    answers: BackendAnswers,
-    now_millis: u64,
-}
-
-impl Backend for AnsweringBackend {
-    fn send(
-        &mut self,
-        _request: &OutgoingRequest,
-        _max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        self.answers.pop_front().unwrap_or_else(|| {
-            Err(BackendError::Transport(
-                "the fuzz case has no more answers".into(),
-            ))
-        })
-    }
-    fn sleep(&mut self, millis: u64) {
-        self.now_millis = self.now_millis.saturating_add(millis);
-    }
-    fn now_millis(&mut self) -> u64 {
-        self.now_millis
-    }
-    fn finish(&mut self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 /// What a clean run produced: the entry and a signature of the path it took.
 #[derive(Debug)]
 pub struct Ran {
     pub entry_json: String,
     pub signature: String,
-}
-
-fn iam_command(name: &str) -> Option<IamCommand> {
-    Some(match name {
-        "iam-get-user" => IamCommand::GetUser,
-        "iam-create-user" => IamCommand::CreateUser,
-        "iam-update-user" => IamCommand::UpdateUser,
-        "iam-disable-user" => IamCommand::DisableUser,
-        _ => return None,
-    })
 }
 
 /// Run a case natively; `Err` describes a panic, a broken invariant or a malformed entry.
@@ -240,7 +199,7 @@ pub fn run_native(case: &Case) -> Result<Ran, String> {
         slept_millis: 0,
         now_millis: case.now_millis,
     };
-    let credential = case.credential.then_some(CREDENTIAL);
+    let credential = case.credential.then_some(CREDENTIAL_NAME);
     let command = case.command.as_str();
     // The invocation as a host passes it: the arguments are whatever the case holds; the
     // component reads `allow-enable` only for create and update.
@@ -256,13 +215,13 @@ pub fn run_native(case: &Case) -> Result<Ran, String> {
     invocation.push_str("}}");
     let ran = panic::catch_unwind(AssertUnwindSafe(
         || -> Result<(EntryType, String), String> {
-            if atlassian_iam::invocation::Command::from_name(command).is_none() {
+            if invocation::Command::from_name(command).is_none() {
                 return Err(format!("the case names no command: {command:?}"));
             }
-            let outcome = atlassian_iam::invocation::run(&invocation, credential, &mut transport);
+            let outcome = invocation::run(&invocation, credential, &mut transport);
             Ok(match outcome.entry_type {
-                atlassian_iam::invocation::EntryType::Note => (EntryType::Note, outcome.entry_json),
-                atlassian_iam::invocation::EntryType::Error => (EntryType::Error, outcome.entry_json),
+                invocation::EntryType::Note => (EntryType::Note, outcome.entry_json),
+                invocation::EntryType::Error => (EntryType::Error, outcome.entry_json),
             })
         },
     ));
@@ -317,7 +276,7 @@ fn check_requests(case: &Case, transport: &Answering) -> Result<(), String> {
                 .map(|url| url.trim_end_matches('/').to_string())
         });
     for request in &transport.sent {
-        if request.credential.as_deref() != Some(CREDENTIAL) {
+        if request.credential.as_deref() != Some(CREDENTIAL_NAME) {
             return Err(format!(
                 "a request names the credential {:?}",
                 request.credential
@@ -452,7 +411,9 @@ fn check_entry(command: &str, entry_type: EntryType, entry_json: &str) -> Result
 /// The host's view of a case, when the case fits its API: the invocation, and the case as
 /// the guest then receives it (the host re-serialises parameters and profile).
 fn through_host(case: &Case) -> Option<(Invocation, Case, BackendAnswers)> {
-    let command: Command = case.command.parse().ok()?;
+    if !support::host().has_command(&case.command) {
+        return None;
+    }
     let Ok(Value::Object(mut params)) = serde_json::from_str::<Value>(&case.params_json) else {
         return None;
     };
@@ -489,10 +450,10 @@ fn through_host(case: &Case) -> Option<(Invocation, Case, BackendAnswers)> {
         .answers
         .iter()
         .map(Answer::to_backend_result)
-        .collect::<Option<VecDeque<_>>>()?;
+        .collect::<Option<BackendAnswers>>()?;
     Some((
         Invocation {
-            command,
+            command: case.command.clone(),
             params,
             args,
         },
@@ -504,17 +465,19 @@ fn through_host(case: &Case) -> Option<(Invocation, Case, BackendAnswers)> {
 /// Run a case through the component and natively on the same inputs; `Err` when the two
 /// differ or the component leaks the token. `Ok(false)` when the case does not fit the host.
 pub fn compare_with_component(case: &Case) -> Result<bool, String> {
-    let Some((invocation, guest_case, answers)) = through_host(case) else {
+    let Some((invocation, guest_case, mut answers)) = through_host(case) else {
         return Ok(false);
     };
     let native = run_native(&guest_case)?;
-    let report = support::host().run(
-        &invocation,
-        Box::new(AnsweringBackend {
-            answers,
-            now_millis: case.now_millis,
-        }),
-    );
+    let backend = Scripted::new(move |_| {
+        answers.pop_front().unwrap_or_else(|| {
+            Err(BackendError::Transport(
+                "the fuzz case has no more answers".into(),
+            ))
+        })
+    })
+    .at(case.now_millis);
+    let report = support::host().run_blocking(&invocation, Box::new(backend));
     let Outcome::Entry { entry_json, .. } = report.outcome else {
         return Err(format!(
             "the component's run did not end in an entry: {:?}",

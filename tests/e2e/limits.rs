@@ -4,23 +4,21 @@
 //! entry, while a well-behaved tenant on the same host, at the same time, succeeds. Hostile
 //! servers answer the real component with bodies that are not JSON, wrongly typed, nested
 //! 100,000 deep, larger than the cap or not UTF-8, and with 429 more often than the retry
-//! limit: each is a failed result, never a panic or a trap. The fuzz target over the
-//! guest's entry points (tests/fuzz) runs here too.
+//! limit: each is a failed result, never a panic or a trap.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use iam_host::backend::{Backend, BackendError, IncomingResponse, OutgoingRequest};
+use iam_host::backend::{BackendError, IncomingResponse, OutgoingRequest};
 use iam_host::limits::{DEFAULT_RESPONSE_BYTES, Limits};
-use iam_host::{Command, EntryType, Host, HostConfig, Invocation, Outcome, Report, artifact};
+use iam_host::{EntryType, Host, HostConfig, Report, artifact};
 use serde_json::{Map, Value, json};
 
-use crate::support;
-
-// The fuzz target and its corpus replay (tests/fuzz/target.rs).
-#[path = "../fuzz/target.rs"]
-mod fuzz;
+use crate::fuzz;
+use crate::support::{
+    self, Scripted, Seen, answer, entry_of, object, run, tenant_params, tenant_token,
+};
 
 /// Limits of the hostile host: small, so that each hostile mode meets its limit quickly, and
 /// still far above what the well-behaved mode needs (one request, microseconds of CPU), even
@@ -50,121 +48,17 @@ pub fn hostile_component() -> &'static Path {
 /// One host over the hostile component, shared by the tests, as tenants share a host.
 pub fn hostile_host() -> &'static Host {
     static HOST: OnceLock<Host> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let config = HostConfig {
-            component: hostile_component().to_path_buf(),
-            cache_dir: artifact::default_cache_dir(),
-            limits: hostile_limits(),
-        };
-        Host::new(config).unwrap_or_else(|e| panic!("cannot load the hostile component: {e:#}"))
-    })
-}
-
-/// What a backend saw: every request as it left the host.
-pub type Sent = Arc<Mutex<Vec<OutgoingRequest>>>;
-
-/// A server that answers from a script, in order, and records what it was sent. Past the end
-/// of the script it answers `200 {}`.
-pub struct Scripted {
-    pub answers: VecDeque<Result<IncomingResponse, BackendError>>,
-    pub sent: Sent,
-    pub slept: Arc<Mutex<Vec<u64>>>,
-}
-
-impl Scripted {
-    pub fn new(answers: Vec<Result<IncomingResponse, BackendError>>) -> Scripted {
-        Scripted {
-            answers: answers.into(),
-            sent: Sent::default(),
-            slept: Arc::default(),
-        }
-    }
-}
-
-impl Backend for Scripted {
-    fn send(
-        &mut self,
-        request: &OutgoingRequest,
-        _max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        self.sent.lock().expect("lock").push(request.clone());
-        self.answers.pop_front().unwrap_or_else(|| {
-            Ok(IncomingResponse {
-                status: 200,
-                headers: Vec::new(),
-                body: b"{}".to_vec(),
-            })
-        })
-    }
-    fn sleep(&mut self, millis: u64) {
-        self.slept.lock().expect("lock").push(millis);
-    }
-    fn now_millis(&mut self) -> u64 {
-        // 2024-01-01T00:00:00Z, so that Retry-After dates are reproducible.
-        1_704_067_200_000
-    }
-    fn finish(&mut self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-pub fn answer(
-    status: u16,
-    headers: &[(&str, &str)],
-    body: impl Into<Vec<u8>>,
-) -> Result<IncomingResponse, BackendError> {
-    let headers = headers
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
-    Ok(IncomingResponse {
-        status,
-        headers,
-        body: body.into(),
-    })
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
-}
-
-/// Tenant `n`'s instance parameters: its own origin and its own token.
-pub fn tenant_params(n: usize) -> Map<String, Value> {
-    object(
-        json!({"url": format!("https://tenant-{n}.example"), "access_token": format!("token-{n}"), "directory_id": format!("d-{n}")}),
-    )
+    HOST.get_or_init(|| support::host_over(hostile_component(), hostile_limits()))
 }
 
 /// Run test-module on the hostile host for tenant `n`, in hostile mode `mode`.
 fn run_hostile(mode: &str, n: usize) -> (Report, Vec<OutgoingRequest>) {
     let mut params = tenant_params(n);
     params.insert("hostile".into(), json!(mode));
-    let backend = Scripted::new(Vec::new());
-    let sent = backend.sent.clone();
-    let report = hostile_host().run(
-        &Invocation {
-            command: Command::TestModule,
-            params,
-            args: Map::new(),
-        },
-        Box::new(backend),
-    );
-    let sent = sent.lock().expect("lock").clone();
-    (report, sent)
-}
-
-/// The entry of a report, parsed, and its type.
-pub fn entry_of(report: &Report) -> (EntryType, Value) {
-    let Outcome::Entry {
-        entry_type,
-        entry_json,
-    } = &report.outcome
-    else {
-        panic!("expected an entry, got {:?}", report.outcome);
-    };
-    let entry = serde_json::from_str(entry_json)
-        .unwrap_or_else(|e| panic!("the entry is not JSON ({e}): {entry_json}"));
-    (*entry_type, entry)
+    let backend = Scripted::answering(Vec::new());
+    let seen = backend.seen();
+    let report = run(hostile_host(), "test-module", params, Map::new(), backend);
+    (report, seen.requests())
 }
 
 /// The Type 4 message of a command the host stopped.
@@ -205,7 +99,7 @@ fn assert_well_behaved(n: usize, report: &Report, sent: &[OutgoingRequest]) {
         .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
         .map(|(_, v)| v.as_str())
         .collect();
-    assert_eq!(authorization, [format!("Bearer token-{n}")]);
+    assert_eq!(authorization, [format!("Bearer {}", tenant_token(n))]);
 }
 
 /// Run hostile `mode` for tenant 1 while tenant 2 runs well-behaved commands on the same host
@@ -366,31 +260,6 @@ fn every_hostile_mode_at_once_leaves_the_well_behaved_tenants_unharmed() {
     });
 }
 
-/// A server that takes `delay` to answer `200 {}`, and records the timeout it was given.
-struct Slow {
-    delay: std::time::Duration,
-    timeouts: Arc<Mutex<Vec<std::time::Duration>>>,
-}
-
-impl Backend for Slow {
-    fn send(
-        &mut self,
-        request: &OutgoingRequest,
-        _max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        self.timeouts.lock().expect("lock").push(request.timeout);
-        std::thread::sleep(self.delay);
-        answer(200, &[], "{}")
-    }
-    fn sleep(&mut self, _millis: u64) {}
-    fn now_millis(&mut self) -> u64 {
-        0
-    }
-    fn finish(&mut self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 /// A host whose wall-clock limit (1 s) is short enough to meet in a test, over a CPU limit
 /// (300 ms) shorter than the server's delays: what the guest waits for is not its CPU time.
 fn slow_host() -> &'static Host {
@@ -401,30 +270,23 @@ fn slow_host() -> &'static Host {
             wall_millis: 1_000,
             ..hostile_limits()
         };
-        let config = HostConfig {
-            component: hostile_component().to_path_buf(),
-            cache_dir: artifact::default_cache_dir(),
-            limits,
-        };
-        Host::new(config).unwrap_or_else(|e| panic!("cannot load the hostile component: {e:#}"))
+        support::host_over(hostile_component(), limits)
     })
 }
 
-fn run_slow(delay_millis: u64) -> (Report, Vec<std::time::Duration>) {
+/// Run test-module against a server that takes `delay_millis` to answer `200 {}`; the report
+/// and the timeouts the server was given.
+fn run_slow(delay_millis: u64) -> (Report, Vec<Duration>) {
     let mut params = tenant_params(3);
     params.insert("hostile".into(), json!("none"));
-    let timeouts = Arc::new(Mutex::new(Vec::new()));
-    let backend = Slow {
-        delay: std::time::Duration::from_millis(delay_millis),
-        timeouts: timeouts.clone(),
-    };
-    let invocation = Invocation {
-        command: Command::TestModule,
-        params,
-        args: Map::new(),
-    };
-    let report = slow_host().run(&invocation, Box::new(backend));
-    let timeouts = timeouts.lock().expect("lock").clone();
+    let backend = Scripted::answering(Vec::new()).delayed(Duration::from_millis(delay_millis));
+    let seen = backend.seen();
+    let report = run(slow_host(), "test-module", params, Map::new(), backend);
+    let timeouts = seen
+        .requests()
+        .iter()
+        .map(|request| request.timeout)
+        .collect();
     (report, timeouts)
 }
 
@@ -449,10 +311,7 @@ fn a_server_that_stalls_past_the_wall_clock_limit_ends_the_command() {
     let [timeout] = timeouts.as_slice() else {
         panic!("{timeouts:?}")
     };
-    assert!(
-        *timeout <= std::time::Duration::from_millis(1_000),
-        "{timeout:?}"
-    );
+    assert!(*timeout <= Duration::from_millis(1_000), "{timeout:?}");
 }
 
 #[test]
@@ -474,16 +333,9 @@ fn a_guest_cannot_reach_another_tenants_origin_credential_or_headers() {
         let mut params = tenant_params(1);
         params.insert("hostile".into(), json!("reach"));
         params.extend(object(reach.clone()));
-        let backend = Scripted::new(Vec::new());
-        let sent = backend.sent.clone();
-        let report = hostile_host().run(
-            &Invocation {
-                command: Command::TestModule,
-                params,
-                args: Map::new(),
-            },
-            Box::new(backend),
-        );
+        let backend = Scripted::answering(Vec::new());
+        let sent = backend.seen();
+        let report = run(hostile_host(), "test-module", params, Map::new(), backend);
         let (entry_type, entry) = entry_of(&report);
         assert_eq!(entry_type, EntryType::Error, "{reach}");
         assert_eq!(
@@ -492,51 +344,32 @@ fn a_guest_cannot_reach_another_tenants_origin_credential_or_headers() {
             "{reach}"
         );
         assert!(
-            sent.lock().expect("lock").is_empty(),
+            sent.requests().is_empty(),
             "{reach}: a refused request reached the server"
         );
     }
 }
 
-/// The real component against a scripted server, with the default limits.
+/// The real component against a scripted server, with the default limits: the entry and
+/// what the server saw.
 fn run_real(
-    command: Command,
+    command: &str,
     args: Value,
     answers: Vec<Result<IncomingResponse, BackendError>>,
-) -> (EntryType, Value, Scripted) {
-    run_real_on(support::host(), command, args, answers)
-}
-
-fn run_real_on(
-    host: &Host,
-    command: Command,
-    args: Value,
-    answers: Vec<Result<IncomingResponse, BackendError>>,
-) -> (EntryType, Value, Scripted) {
+) -> (EntryType, Value, Seen) {
     let params = object(
-        json!({"url": "https://api.atlassian.com", "access_token": "t0k3n", "directory_id": "d1"}),
+        json!({"url": "https://api.atlassian.com", "access_token": "t0k3n-s3cr3t", "directory_id": "d1"}),
     );
-    let backend = Scripted::new(answers);
-    let witness = Scripted {
-        answers: VecDeque::new(),
-        sent: backend.sent.clone(),
-        slept: backend.slept.clone(),
-    };
-    let report = host.run(
-        &Invocation {
-            command,
-            params,
-            args: object(args),
-        },
-        Box::new(backend),
-    );
+    let backend = Scripted::answering(answers);
+    let seen = backend.seen();
+    let report = run(support::host(), command, params, object(args), backend);
     let (entry_type, entry) = entry_of(&report);
     let contents = entry["Contents"].to_string();
     assert!(
         !contents.contains("stopped by the host"),
         "the component was stopped: {contents}"
     );
-    (entry_type, entry, witness)
+    (entry_type, entry, seen)
 }
 
 fn get_user_args() -> Value {
@@ -564,7 +397,7 @@ fn failed_result(entry_type: EntryType, entry: &Value) -> (Value, String) {
 #[test]
 fn an_answer_that_is_not_json_is_a_failed_result() {
     let (entry_type, entry, _) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         vec![answer(200, &[], "<html>maintenance</html>")],
     );
@@ -576,8 +409,7 @@ fn an_answer_that_is_not_json_is_a_failed_result() {
         "{message}"
     );
 
-    let (entry_type, entry, _) =
-        run_real(Command::TestModule, json!({}), vec![answer(200, &[], "OK")]);
+    let (entry_type, entry, _) = run_real("test-module", json!({}), vec![answer(200, &[], "OK")]);
     assert_eq!(entry_type, EntryType::Error);
     assert!(
         entry["Contents"].as_str().is_some_and(
@@ -607,7 +439,7 @@ fn wrongly_typed_answers_are_failed_results() {
         ),
     ] {
         let (entry_type, entry, _) = run_real(
-            Command::GetUser,
+            "iam-get-user",
             get_user_args(),
             vec![answer(200, &[], body)],
         );
@@ -618,7 +450,7 @@ fn wrongly_typed_answers_are_failed_results() {
     let user =
         r#"{"totalResults":1,"Resources":[{"id":{"value":"1"},"userName":"jd","active":"maybe"}]}"#;
     let (entry_type, entry, server) = run_real(
-        Command::DisableUser,
+        "iam-disable-user",
         get_user_args(),
         vec![answer(200, &[], user)],
     );
@@ -629,11 +461,11 @@ fn wrongly_typed_answers_are_failed_results() {
             "The user found has no id, so it cannot be disabled".into()
         )
     );
-    assert_eq!(server.sent.lock().expect("lock").len(), 1);
+    assert_eq!(server.requests().len(), 1);
     // A schema whose attributes are not a list has no fields; an answer with wrong types in
     // the error keys falls back to the status line.
     let (entry_type, entry, _) = run_real(
-        Command::GetMappingFields,
+        "get-mapping-fields",
         json!({}),
         vec![answer(200, &[], r#"{"attributes":"none"}"#)],
     );
@@ -645,7 +477,7 @@ fn wrongly_typed_answers_are_failed_results() {
         )
     );
     let (entry_type, entry, _) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         vec![answer(
             403,
@@ -668,7 +500,7 @@ fn answers_nested_100000_deep_hit_the_parsers_recursion_limit_in_the_component()
     for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
         let body = format!("{}{}", open.repeat(DEPTH), close.repeat(DEPTH));
         let (entry_type, entry, _) = run_real(
-            Command::GetUser,
+            "iam-get-user",
             get_user_args(),
             vec![answer(200, &[], body.clone())],
         );
@@ -680,7 +512,7 @@ fn answers_nested_100000_deep_hit_the_parsers_recursion_limit_in_the_component()
         );
         // The same body as an error answer: its message quotes the first 500 bytes.
         let (entry_type, entry, _) = run_real(
-            Command::GetMappingFields,
+            "get-mapping-fields",
             json!({}),
             vec![answer(400, &[], body)],
         );
@@ -700,7 +532,7 @@ fn answers_nested_100000_deep_hit_the_parsers_recursion_limit_in_the_component()
     // In the profile argument too.
     let deep_profile = format!("{}{}", "[".repeat(DEPTH), "]".repeat(DEPTH));
     let (entry_type, entry, server) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         json!({"user-profile": deep_profile}),
         Vec::new(),
     );
@@ -711,14 +543,14 @@ fn answers_nested_100000_deep_hit_the_parsers_recursion_limit_in_the_component()
         )),
         "{entry}"
     );
-    assert!(server.sent.lock().expect("lock").is_empty());
+    assert!(server.requests().is_empty());
 }
 
 #[test]
 fn an_answer_larger_than_the_cap_is_a_failed_result() {
     let cap = DEFAULT_RESPONSE_BYTES as usize;
     let (entry_type, entry, _) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         vec![answer(200, &[], vec![b' '; cap + 1])],
     );
@@ -734,7 +566,7 @@ fn an_answer_larger_than_the_cap_is_a_failed_result() {
     // Headers count towards the cap: they are copied into the guest as well.
     let header = "h".repeat(cap);
     let (entry_type, entry, _) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         vec![answer(200, &[("X-Padding", header.as_str())], "{}")],
     );
@@ -750,16 +582,14 @@ fn an_answer_under_the_cap_that_parses_into_more_than_the_memory_limit_ends_ther
     // response cap. The command ends with a Type 4 entry naming the memory limit.
     let body = format!("[{}0]", "0,".repeat(1 << 19));
     let params = object(
-        json!({"url": "https://api.atlassian.com", "access_token": "t0k3n", "directory_id": "d1"}),
+        json!({"url": "https://api.atlassian.com", "access_token": "t0k3n-s3cr3t", "directory_id": "d1"}),
     );
-    let invocation = Invocation {
-        command: Command::GetMappingFields,
+    let report = run(
+        support::host(),
+        "get-mapping-fields",
         params,
-        args: Map::new(),
-    };
-    let report = support::host().run(
-        &invocation,
-        Box::new(Scripted::new(vec![answer(200, &[], body)])),
+        Map::new(),
+        Scripted::answering(vec![answer(200, &[], body)]),
     );
     let (entry_type, entry) = entry_of(&report);
     assert_eq!(entry_type, EntryType::Error);
@@ -773,7 +603,7 @@ fn an_answer_under_the_cap_that_parses_into_more_than_the_memory_limit_ends_ther
 #[test]
 fn answers_that_are_not_utf8_are_failed_results() {
     let (entry_type, entry, _) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         vec![answer(200, &[], b"\xff\xfe{\"id\":\"1\"}".to_vec())],
     );
@@ -785,7 +615,7 @@ fn answers_that_are_not_utf8_are_failed_results() {
     );
     // Invalid UTF-8 inside a JSON string of an error body: the status line and the lossy text.
     let (entry_type, entry, _) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         vec![answer(400, &[], b"{\"detail\":\"bad \xc3\x28\"}".to_vec())],
     );
@@ -802,7 +632,7 @@ fn answers_that_are_not_utf8_are_failed_results() {
 fn answering_429_more_often_than_the_retry_limit_is_a_failed_result() {
     let throttled = || answer(429, &[("Retry-After", "2")], r#"{"detail":"slow down"}"#);
     let (entry_type, entry, server) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         (0..10).map(|_| throttled()).collect(),
     );
@@ -811,14 +641,14 @@ fn answering_429_more_often_than_the_retry_limit_is_a_failed_result() {
         (json!(429), "slow down".into())
     );
     // The first try and three retries, waiting as asked.
-    assert_eq!(server.sent.lock().expect("lock").len(), 4);
-    assert_eq!(*server.slept.lock().expect("lock"), [2_000, 2_000, 2_000]);
+    assert_eq!(server.requests().len(), 4);
+    assert_eq!(server.slept(), [2_000, 2_000, 2_000]);
     // Without Retry-After the waits back off; a POST is retried on 429 as well.
     let bare = || answer(429, &[], "");
     let create = json!({"user-profile": {"email": "jd@example.com"}});
     let not_found = answer(200, &[], r#"{"totalResults":0}"#);
     let (entry_type, entry, server) = run_real(
-        Command::CreateUser,
+        "iam-create-user",
         create,
         [not_found]
             .into_iter()
@@ -829,11 +659,11 @@ fn answering_429_more_often_than_the_retry_limit_is_a_failed_result() {
         failed_result(entry_type, &entry),
         (json!(429), "HTTP 429 Too Many Requests".into())
     );
-    assert_eq!(server.sent.lock().expect("lock").len(), 5);
-    assert_eq!(*server.slept.lock().expect("lock"), [1_000, 2_000, 4_000]);
+    assert_eq!(server.requests().len(), 5);
+    assert_eq!(server.slept(), [1_000, 2_000, 4_000]);
     // A wait longer than the command's 30 s is not waited: that answer is the result.
     let (entry_type, entry, server) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         vec![answer(503, &[("Retry-After", "31")], "")],
     );
@@ -841,7 +671,7 @@ fn answering_429_more_often_than_the_retry_limit_is_a_failed_result() {
         failed_result(entry_type, &entry),
         (json!(503), "HTTP 503 Service Unavailable".into())
     );
-    assert!(server.slept.lock().expect("lock").is_empty());
+    assert!(server.slept().is_empty());
 }
 
 #[test]
@@ -854,7 +684,7 @@ fn a_retry_after_date_millions_of_years_ahead_is_not_a_trap_in_the_component() {
         "",
     );
     let (entry_type, entry, _) = run_real(
-        Command::GetUser,
+        "iam-get-user",
         get_user_args(),
         vec![far.clone(), far.clone(), far.clone(), far],
     );

@@ -1,294 +1,51 @@
 //! Live end-to-end tests: the real component, through the host's live backend (or `iam-host
-//! run --live`), against a real SCIM 2.0 server: tests/scim/server.py, scim2-server 0.8.3
-//! shaped like Atlassian, on 127.0.0.1. After each step the server's own state is read with
-//! a direct request, so a test never trusts the entry alone. Also: record mode replays to
-//! the same entry, the allowlist holds with real sockets, and the token never leaks.
-//!
-//! Each test starts its own server on a free port (the server picks it and says which) and
-//! stops it by PID when the test ends, pass or fail (`ScimServer`'s Drop), which also removes
-//! the test's scratch directory (configs, recordings, the server's log).
+//! run --live`), against a real SCIM 2.0 server (`scim_server`: tests/scim/server.py,
+//! scim2-server 0.8.3 shaped like Atlassian, on 127.0.0.1). After each step the server's own
+//! state is read with a direct request, so a test never trusts the entry alone. Also: record
+//! mode replays to the same entry, the allowlist holds with real sockets, and the token never
+//! leaks. Each test starts its own server, stopped when the test ends.
 
 use serde_json::{Map, Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use iam_host::backend::{
-    Backend, BackendError, IncomingResponse, OutgoingRequest, system_now_millis,
-};
+use iam_host::backend::{Backend, Live, LiveOptions};
 use iam_host::limits::Limits;
-use iam_host::live::{Live, LiveOptions};
-use iam_host::policy::Policy;
-use iam_host::{CREDENTIAL_NAME, Command, EntryType, Invocation, Outcome, artifact};
+use iam_host::{EntryType, Outcome};
 
-use crate::support::{host, iam_host};
+use crate::limits::hostile_host;
+use crate::scim_server::ScimServer;
+use crate::support::{Scripted, entry_of, host, iam_host, object, run};
 
-/// The directory id the servers serve, in Atlassian's `/scim/directory/<id>`.
-const DIRECTORY: &str = "e2e-directory";
-/// How long a server may take to start: importing pydantic takes about a second here, and
-/// several tests start servers at once on two cores.
-const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the server may take to write a request's log line after answering it.
-const LOG_WAIT: Duration = Duration::from_secs(10);
 /// The user the lifecycle tests provision (no `employeenumber`: scim2-server refuses the
 /// `urn:scim:schemas:extension:enterprise:1.0` object the built-in mapper makes of it).
 const JANE: &str = r#"{"email": "jane.doe@example.com", "username": "jane.doe@example.com", "givenname": "Jane",
     "surname": "Doe", "displayname": "Jane Doe", "title": "Engineer", "mobilephone": "+1 555 0100", "employeeid": "E-100"}"#;
 
-/// A number unique to each server of this run.
-fn next_server() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// The python of the server's virtual environment, made by tests/scim/venv.sh (once per run;
-/// instant when `.ci/run` has made it already).
-fn scim_python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let script = artifact::workspace_root().join("tests/scim/venv.sh");
-        let output = Process::new("bash").arg(&script).stderr(Stdio::inherit()).output();
-        match output {
-            Ok(out) if out.status.success() => PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default()),
-            Ok(out) => panic!("{} failed ({}); the live tests need python3 and the pinned scim2-server (run .ci/run)", script.display(), out.status),
-            Err(e) => panic!("cannot run {}: {e}", script.display()),
-        }
-    })
-}
-
-/// A running SCIM server, stopped by PID when dropped.
-struct ScimServer {
-    child: Child,
-    /// `http://127.0.0.1:<port>`: the instance's `url`.
-    url: String,
-    /// `<url>/scim/directory/<id>`.
-    base: String,
-    /// A token no test output may contain: unique per server, so a leak names its test.
-    token: String,
-    /// The test's scratch directory: the server's log, configs, recordings.
-    dir: PathBuf,
-    log: PathBuf,
-}
-
-impl ScimServer {
-    fn start() -> ScimServer {
-        ScimServer::start_with(&[])
-    }
-
-    /// A server on https with the self-signed certificate of tests/scim/tls/.
-    fn start_tls() -> ScimServer {
-        let tls = artifact::workspace_root().join("tests/scim/tls");
-        let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
-        ScimServer::start_with(&[
-            "--tls-cert".as_ref(),
-            cert.as_os_str(),
-            "--tls-key".as_ref(),
-            key.as_os_str(),
-        ])
-    }
-
-    fn start_with(extra_args: &[&std::ffi::OsStr]) -> ScimServer {
-        let number = next_server();
-        let token = format!("live-e2e-t0ken-{}-{number}", std::process::id());
-        let dir =
-            std::env::temp_dir().join(format!("iam-host-live-{}-{number}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        let log = dir.join("server.log");
-        let log_file = std::fs::File::create(&log)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
-        let mut child = Process::new(scim_python())
-            .arg(artifact::workspace_root().join("tests/scim/server.py"))
-            .args([
-                "--port",
-                "0",
-                "--directory",
-                DIRECTORY,
-                "--exit-on-stdin-eof",
-            ])
-            .args(extra_args)
-            .env("SCIM_TOKEN", &token)
-            // Held open by `child` until it is dropped; should this process die without
-            // running Drop, the pipe closes and the server exits on its own.
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start tests/scim/server.py: {e}"));
-        // The server prints `listening <base>` once it accepts connections. Read it on a
-        // thread so that a server that hangs is a timeout, not a hung test.
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (lines, first_line) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _read = BufReader::new(stdout).read_line(&mut line);
-            let _gone = lines.send(line);
-        });
-        let mut server = ScimServer {
-            child,
-            url: String::new(),
-            base: String::new(),
-            token,
-            dir,
-            log,
-        };
-        let line = first_line
-            .recv_timeout(SERVER_START_TIMEOUT)
-            .unwrap_or_default();
-        let Some(base) = line.trim().strip_prefix("listening ") else {
-            panic!(
-                "the SCIM server did not start (first line {line:?}); its log:\n{}",
-                server.log_text()
-            );
-        };
-        server.base = base.to_string();
-        server.url = base.split("/scim/").next().unwrap_or_default().to_string();
-        server.wait_until_ready();
-        server
-    }
-
-    fn wait_until_ready(&self) {
-        let deadline = Instant::now() + SERVER_START_TIMEOUT;
-        loop {
-            if self.direct("GET", "/ServiceProviderConfig", None).0 == 200 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the SCIM server never answered; its log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The instance parameters of a tenant on this server.
-    fn params(&self, extra: Value) -> Map<String, Value> {
-        let mut params = json!({"url": self.url, "access_token": self.token, "directory_id": DIRECTORY, "instance_name": "live"});
-        if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
-            params.extend(extra);
-        }
-        params.as_object().cloned().unwrap_or_default()
-    }
-
-    /// A request straight to the server (not through the host): status and JSON body.
-    fn direct(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        // This test's own server, on a self-signed certificate when it serves https.
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(true)
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .proxy(None)
-            .build()
-            .into();
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .header("Content-Type", "application/scim+json");
-        let sent = match body {
-            Some(body) => agent.run(request.body(body.to_string()).expect("request")),
-            None => agent.run(request.body(()).expect("request")),
-        };
-        match sent {
-            Ok(mut response) => {
-                let text = response.body_mut().read_to_string().unwrap_or_default();
-                (
-                    response.status().as_u16(),
-                    serde_json::from_str(&text).unwrap_or(Value::Null),
-                )
-            }
-            Err(_) => (0, Value::Null),
-        }
-    }
-
-    /// The user as the server holds it, `None` when it answers 404.
-    fn user(&self, id: &str) -> Option<Value> {
-        match self.direct("GET", &format!("/Users/{id}"), None) {
-            (200, user) => Some(user),
-            (404, _) => None,
-            (status, body) => panic!("GET /Users/{id} answered {status}: {body}"),
-        }
-    }
-
-    fn user_count(&self) -> u64 {
-        let (status, list) = self.direct("GET", "/Users", None);
-        assert_eq!(status, 200, "{list}");
-        list["totalResults"].as_u64().expect("totalResults")
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Wait until the server's log holds `fragment`: it writes a request's line only after
-    /// the answer has gone out, so the client can be faster than the log.
-    fn wait_for_log(&self, fragment: &str) {
-        let deadline = Instant::now() + LOG_WAIT;
-        while !self.log_text().contains(fragment) {
-            assert!(
-                Instant::now() < deadline,
-                "the server's log never showed {fragment:?}:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stop the server now (by PID) and wait for it, so that its port is closed.
-    fn stop(&mut self) {
-        // An error here means it has already exited, which is what we want.
-        let _already_gone = self.child.kill();
-        let _status = self.child.wait();
-    }
-}
-
-impl Drop for ScimServer {
-    fn drop(&mut self) {
-        self.stop();
-        // Nothing to do if it is gone already; a leftover temp directory harms no test.
-        let _removed = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
-}
-
 /// Run a command through the library with the live backend; the entry as JSON. Checks on
 /// every run that the token reached neither the entry nor the log nor the guest.
-fn run_live(
-    server: &ScimServer,
-    command: Command,
-    params: Map<String, Value>,
-    args: Value,
-) -> Value {
-    let backend = Live::new(LiveOptions::for_instance(&params, &Limits::default()));
-    run_with(server, command, params, args, Box::new(backend))
+fn run_live(server: &ScimServer, command: &str, params: Map<String, Value>, args: Value) -> Value {
+    let backend = live_backend(&params);
+    run_with(server, command, params, args, backend)
+}
+
+/// The host's live backend for an instance, with the default connect timeout.
+fn live_backend(params: &Map<String, Value>) -> Live {
+    let connect_timeout = Duration::from_millis(Limits::default().connect_timeout_millis);
+    Live::new(LiveOptions::for_instance(params, connect_timeout))
 }
 
 fn run_with(
     server: &ScimServer,
-    command: Command,
+    command: &str,
     params: Map<String, Value>,
     args: Value,
-    backend: Box<dyn Backend>,
+    backend: impl Backend + 'static,
 ) -> Value {
-    let report = host().run(
-        &Invocation {
-            command,
-            params,
-            args: object(args),
-        },
-        backend,
-    );
+    let report = run(host(), command, params, object(args), backend);
     let Outcome::Entry {
         entry_type,
         entry_json,
@@ -342,7 +99,7 @@ fn succeeded<'a>(entry: &'a Value, action: &str) -> &'a Value {
 fn create_jane(server: &ScimServer) -> String {
     let entry = run_live(
         server,
-        Command::CreateUser,
+        "iam-create-user",
         server.params(json!({})),
         profile_args(JANE, "true"),
     );
@@ -358,7 +115,7 @@ fn test_module_create_get_and_update_keep_the_server_record_whole() {
     let server = ScimServer::start();
     let params = server.params(json!({}));
 
-    let entry = run_live(&server, Command::TestModule, params.clone(), json!({}));
+    let entry = run_live(&server, "test-module", params.clone(), json!({}));
     assert_eq!(
         entry,
         json!({"Type": 1, "ContentsFormat": "text", "Contents": "ok"})
@@ -366,7 +123,7 @@ fn test_module_create_get_and_update_keep_the_server_record_whole() {
 
     let entry = run_live(
         &server,
-        Command::CreateUser,
+        "iam-create-user",
         params.clone(),
         profile_args(JANE, "true"),
     );
@@ -415,7 +172,7 @@ fn test_module_create_get_and_update_keep_the_server_record_whole() {
 
     let entry = run_live(
         &server,
-        Command::GetUser,
+        "iam-get-user",
         params.clone(),
         profile_args(r#"{"username": "jane.doe@example.com"}"#, "true"),
     );
@@ -434,7 +191,7 @@ fn test_module_create_get_and_update_keep_the_server_record_whole() {
     // One attribute changes; everything the profile does not mention stays (behaviour.md §4.3).
     let entry = run_live(
         &server,
-        Command::UpdateUser,
+        "iam-update-user",
         params.clone(),
         profile_args(
             r#"{"username": "jane.doe@example.com", "title": "Staff Engineer"}"#,
@@ -466,7 +223,7 @@ fn test_module_create_get_and_update_keep_the_server_record_whole() {
     // Creating a user who exists updates her (behaviour.md §4.2): the result says "update".
     let entry = run_live(
         &server,
-        Command::CreateUser,
+        "iam-create-user",
         params,
         profile_args(JANE, "true"),
     );
@@ -485,7 +242,7 @@ fn disable_by_patch_keeps_the_record_and_update_with_allow_enable_re_enables() {
 
     let entry = run_live(
         &server,
-        Command::DisableUser,
+        "iam-disable-user",
         params.clone(),
         json!({"user-profile": by_name}),
     );
@@ -500,7 +257,7 @@ fn disable_by_patch_keeps_the_record_and_update_with_allow_enable_re_enables() {
 
     let entry = run_live(
         &server,
-        Command::DisableUser,
+        "iam-disable-user",
         params.clone(),
         json!({"user-profile": by_name}),
     );
@@ -527,7 +284,7 @@ fn disable_by_patch_keeps_the_record_and_update_with_allow_enable_re_enables() {
 
     let entry = run_live(
         &server,
-        Command::UpdateUser,
+        "iam-update-user",
         params,
         profile_args(by_name, "true"),
     );
@@ -549,7 +306,7 @@ fn disable_by_delete_removes_the_user_and_get_then_reports_it_missing() {
 
     let entry = run_live(
         &server,
-        Command::DisableUser,
+        "iam-disable-user",
         params.clone(),
         json!({"user-profile": by_name}),
     );
@@ -563,7 +320,7 @@ fn disable_by_delete_removes_the_user_and_get_then_reports_it_missing() {
 
     let entry = run_live(
         &server,
-        Command::GetUser,
+        "iam-get-user",
         params,
         json!({"user-profile": by_name}),
     );
@@ -584,7 +341,7 @@ fn a_wrong_token_fails_test_module_naming_the_401() {
     let server = ScimServer::start();
     let mut params = server.params(json!({}));
     params.insert("access_token".into(), json!("not-the-token"));
-    let entry = run_live(&server, Command::TestModule, params, json!({}));
+    let entry = run_live(&server, "test-module", params, json!({}));
     assert_eq!(
         (&entry["Type"], &entry["ContentsFormat"]),
         (&json!(4), &json!("text")),
@@ -601,30 +358,8 @@ fn a_wrong_token_fails_test_module_naming_the_401() {
 
 /// The live backend without real waits between retries: retry timing is the guest's logic,
 /// covered by the replay cases; here only the sockets matter.
-struct NoWait(Live);
-
-impl Backend for NoWait {
-    fn send(
-        &mut self,
-        request: &OutgoingRequest,
-        max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        self.0.send(request, max_body_bytes)
-    }
-    fn sleep(&mut self, _millis: u64) {}
-    fn now_millis(&mut self) -> u64 {
-        system_now_millis()
-    }
-    fn finish(&mut self) -> Result<(), String> {
-        self.0.finish()
-    }
-}
-
-fn no_wait(params: &Map<String, Value>) -> Box<dyn Backend> {
-    Box::new(NoWait(Live::new(LiveOptions::for_instance(
-        params,
-        &Limits::default(),
-    ))))
+fn no_wait(params: &Map<String, Value>) -> Scripted {
+    Scripted::forwarding(live_backend(params))
 }
 
 #[test]
@@ -634,7 +369,7 @@ fn a_server_that_is_down_gives_a_failed_result_not_a_crash() {
     let params = server.params(json!({}));
     let entry = run_with(
         &server,
-        Command::GetUser,
+        "iam-get-user",
         params.clone(),
         json!({"user-profile": {"username": "jane"}}),
         no_wait(&params),
@@ -700,18 +435,25 @@ fn a_request_to_another_origin_is_refused_by_the_host() {
     let other_origin_users = format!("{}/Users?filter=userName%20eq%20%22jane%22", server_b.base);
 
     // The tenant's policy: configured for origin A (another port on the same loopback
-    // address), B's URL is denied.
+    // address), B's URL is denied. The policy is the host's own, so a guest that asks for B
+    // outright (the hostile component's `reach`) meets it, before any socket opens.
     let (url_a, requests_to_a) = redirecting_server(other_origin_users.clone());
-    let policy = Policy::for_instance(Some(&url_a), CREDENTIAL_NAME, None);
-    let denied = policy
-        .check(&other_origin_users, &["accept"])
-        .expect_err("B is another origin");
+    let mut params = server_b.params(json!({"hostile": "reach", "target": other_origin_users}));
+    params.insert("url".into(), json!(url_a));
+    let backend = no_wait(&params);
+    let sent = backend.seen();
+    let report = run(hostile_host(), "test-module", params, Map::new(), backend);
+    let (entry_type, entry) = entry_of(&report);
+    let denied = entry["Contents"].as_str().unwrap_or_default();
+    assert_eq!(entry_type, EntryType::Error, "{entry}");
     assert!(
-        denied.contains(&format!(
-            "is not allowed; this tenant may reach only {url_a}"
-        )),
+        denied.starts_with("the request failed: HttpError::Denied(")
+            && denied.contains(&format!(
+                "is not allowed; this tenant may reach only {url_a}"
+            )),
         "{denied}"
     );
+    assert!(sent.requests().is_empty(), "{:?}", sent.requests());
 
     // A real command against A, which redirects every request to B: the host does not follow
     // it off the origin, the guest sees the 302, and B never hears of it.
@@ -719,7 +461,7 @@ fn a_request_to_another_origin_is_refused_by_the_host() {
     params.insert("url".into(), json!(url_a));
     let entry = run_with(
         &server_b,
-        Command::GetUser,
+        "iam-get-user",
         params.clone(),
         json!({"user-profile": {"username": "jane"}}),
         no_wait(&params),
@@ -748,7 +490,7 @@ fn a_request_to_another_origin_is_refused_by_the_host() {
     params.insert("url".into(), json!("http://api.atlassian.com"));
     let entry = run_with(
         &server_b,
-        Command::GetUser,
+        "iam-get-user",
         params.clone(),
         json!({"user-profile": {"username": "jane"}}),
         no_wait(&params),
@@ -932,7 +674,7 @@ fn tls_is_verified_unless_the_instance_is_insecure() {
     let params = server.params(json!({}));
     let entry = run_with(
         &server,
-        Command::TestModule,
+        "test-module",
         params.clone(),
         json!({}),
         no_wait(&params),
@@ -948,7 +690,7 @@ fn tls_is_verified_unless_the_instance_is_insecure() {
 
     for insecure in [json!(true), json!("true")] {
         let params = server.params(json!({"insecure": insecure}));
-        let entry = run_live(&server, Command::TestModule, params, json!({}));
+        let entry = run_live(&server, "test-module", params, json!({}));
         assert_eq!(
             entry,
             json!({"Type": 1, "ContentsFormat": "text", "Contents": "ok"})
@@ -958,7 +700,7 @@ fn tls_is_verified_unless_the_instance_is_insecure() {
     let id = {
         let entry = run_live(
             &server,
-            Command::CreateUser,
+            "iam-create-user",
             params,
             profile_args(JANE, "true"),
         );

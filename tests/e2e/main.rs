@@ -1,20 +1,26 @@
 //! End-to-end tests: the real component, loaded by the real host, driven through `iam-host
 //! run` or the host library. The component is built once per run (`support::component`).
 
-// Builds the component once, runs the CLI, compares JSON with a readable diff.
+// Builds the component once, runs the CLI and the host, the scripted test backend, JSON diffs.
 mod support;
+// A real SCIM 2.0 server (tests/scim/server.py) per test, started and stopped by PID.
+mod scim_server;
 // Every folder of tests/cases/ as a test: config, args, cassette and the expected entry.
 mod cases;
+// Every case again natively, through the guest library: the same bytes as the component.
+mod native;
 // The CLI contract: one JSON document on stdout, exit codes, usage errors.
 mod cli;
 // The guest never holds the token; the host attaches it.
 mod token;
 // The seed's four documented examples keep their fields and shapes.
 mod seed;
-// Live HTTP against a real SCIM 2.0 server (tests/scim/server.py), record mode, the allowlist.
+// Live HTTP against a real SCIM 2.0 server, record mode, the allowlist.
 mod live;
-// Hostile components and hostile servers meet their limits; the fuzz target and its corpus.
+// Hostile components and hostile servers meet their limits.
 mod limits;
+// The bounded fuzz run over the guest's entry point, and its corpus in tests/fuzz/corpus/.
+mod fuzz;
 // Batches, and workers and submissions on NATS JetStream (tests/nats/), against real SCIM servers.
 mod scale;
 // Many tenants on one host from many threads: each request with its own token and origin.

@@ -3,14 +3,11 @@
 //! its own configuration, credential and allowlist. Every request must carry its own
 //! tenant's token to its own tenant's origin, and every entry must show its own tenant's data.
 
-use std::sync::{Arc, Mutex};
-
-use iam_host::backend::{Backend, BackendError, IncomingResponse, OutgoingRequest};
-use iam_host::{Command, EntryType, Host, Invocation};
+use iam_host::backend::{BackendError, IncomingResponse, OutgoingRequest};
+use iam_host::{EntryType, Host};
 use serde_json::{Map, Value, json};
 
-use crate::limits::{entry_of, tenant_params};
-use crate::support;
+use crate::support::{self, Scripted, entry_of, object, run, tenant_params, tenant_token};
 
 /// Tenants of the concurrency test: enough that neighbours in time are rarely the same tenant.
 const TENANTS: usize = 20;
@@ -19,88 +16,58 @@ const THREADS: usize = 2;
 /// Commands per thread: a thousand commands in all, a few seconds on two cores.
 const COMMANDS_PER_THREAD: usize = 500;
 
-/// A server for one tenant: it records each request and answers as tenant `n`'s directory,
-/// whose one user is `user-n`.
-struct TenantServer {
-    tenant: usize,
-    sent: Arc<Mutex<Vec<OutgoingRequest>>>,
-}
-
-impl Backend for TenantServer {
-    fn send(
-        &mut self,
-        request: &OutgoingRequest,
-        _max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        self.sent.lock().expect("lock").push(request.clone());
-        let n = self.tenant;
-        let user = json!({"id": format!("id-{n}"), "userName": format!("user-{n}@tenant-{n}.example"), "active": true,
-            "emails": [{"value": format!("user-{n}@tenant-{n}.example"), "primary": true}]});
-        let body = match request.method.as_str() {
-            "GET" if request.url.path().ends_with("/Users") => {
-                json!({"totalResults": 1, "Resources": [user]})
-            }
-            "PATCH" => {
-                let mut disabled = user;
-                disabled["active"] = json!(false);
-                disabled
-            }
-            _ => user,
-        };
-        Ok(IncomingResponse {
-            status: 200,
-            headers: Vec::new(),
-            body: body.to_string().into_bytes(),
-        })
-    }
-    fn sleep(&mut self, _millis: u64) {}
-    fn now_millis(&mut self) -> u64 {
-        0
-    }
-    fn finish(&mut self) -> Result<(), String> {
-        Ok(())
-    }
+/// Tenant `n`'s directory, whose one user is `user-n`: the answer to each request.
+fn tenant_server(n: usize, request: &OutgoingRequest) -> Result<IncomingResponse, BackendError> {
+    let user = json!({"id": format!("id-{n}"), "userName": format!("user-{n}@tenant-{n}.example"), "active": true,
+        "emails": [{"value": format!("user-{n}@tenant-{n}.example"), "primary": true}]});
+    let body = match request.method.as_str() {
+        "GET" if request.url.path().ends_with("/Users") => {
+            json!({"totalResults": 1, "Resources": [user]})
+        }
+        "PATCH" => {
+            let mut disabled = user;
+            disabled["active"] = json!(false);
+            disabled
+        }
+        _ => user,
+    };
+    Ok(IncomingResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: body.to_string().into_bytes(),
+    })
 }
 
 /// Run command number `k` for tenant `n` and check everything it sent and printed.
 fn run_and_check(host: &Host, n: usize, k: usize) {
     let command = [
-        Command::GetUser,
-        Command::DisableUser,
-        Command::TestModule,
-        Command::UpdateUser,
+        "iam-get-user",
+        "iam-disable-user",
+        "test-module",
+        "iam-update-user",
     ][k % 4];
     let email = format!("user-{n}@tenant-{n}.example");
     let args =
         json!({"user-profile": {"email": email, "username": email, "title": format!("title-{n}")}});
     let mut params: Map<String, Value> = tenant_params(n);
     params.insert("instance_name".into(), json!(format!("instance-{n}")));
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let report = host.run(
-        &Invocation {
-            command,
-            params,
-            args: args.as_object().cloned().unwrap_or_default(),
-        },
-        Box::new(TenantServer {
-            tenant: n,
-            sent: sent.clone(),
-        }),
-    );
+    let backend = Scripted::new(move |request| tenant_server(n, request));
+    let seen = backend.seen();
+    let report = run(host, command, params, object(args), backend);
     let (entry_type, entry) = entry_of(&report);
     assert_eq!(
         entry_type,
         EntryType::Note,
-        "tenant {n}, {command:?}: {entry}"
+        "tenant {n}, {command}: {entry}"
     );
-    if command == Command::TestModule {
+    if command == "test-module" {
         assert_eq!(entry["Contents"], json!("ok"), "tenant {n}");
     } else {
         let contents = &entry["Contents"];
         assert_eq!(
             contents["success"],
             json!(true),
-            "tenant {n}, {command:?}: {entry}"
+            "tenant {n}, {command}: {entry}"
         );
         assert_eq!(
             contents["instanceName"],
@@ -110,16 +77,16 @@ fn run_and_check(host: &Host, n: usize, k: usize) {
         assert_eq!(
             contents["id"],
             json!(format!("id-{n}")),
-            "tenant {n}, {command:?}: {entry}"
+            "tenant {n}, {command}: {entry}"
         );
     }
     let text = entry.to_string();
     assert!(
-        !text.contains(&format!("token-{n}")),
+        !text.contains(&tenant_token(n)),
         "tenant {n}'s token is in its entry"
     );
-    let sent = sent.lock().expect("lock");
-    assert!(!sent.is_empty(), "tenant {n}, {command:?} sent nothing");
+    let sent = seen.requests();
+    assert!(!sent.is_empty(), "tenant {n}, {command} sent nothing");
     for request in sent.iter() {
         assert_eq!(
             request.url.host_str(),
@@ -143,7 +110,7 @@ fn run_and_check(host: &Host, n: usize, k: usize) {
             .collect();
         assert_eq!(
             authorization,
-            [format!("Bearer token-{n}")],
+            [format!("Bearer {}", tenant_token(n))],
             "tenant {n}: {}",
             request.url
         );

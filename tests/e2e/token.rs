@@ -1,48 +1,35 @@
 //! The guest never receives the token: the request it builds names the credential
 //! reference, and only the host, behind the policy check, adds `Authorization`.
 
-use std::sync::{Arc, Mutex};
-
-use iam_host::backend::{Backend, BackendError, IncomingResponse, OutgoingRequest};
-use iam_host::{Command, Invocation, Outcome};
+use iam_host::Outcome;
 use serde_json::json;
 
-use crate::support::host;
+use crate::support::{Scripted, answer, host, object, run};
 
-/// A backend that records what the host sends and answers one user.
-struct Recording(Arc<Mutex<Vec<OutgoingRequest>>>);
-
-impl Backend for Recording {
-    fn send(
-        &mut self,
-        request: &OutgoingRequest,
-        _max: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        self.0.lock().expect("lock").push(request.clone());
-        Ok(IncomingResponse {
-            status: 200,
-            headers: vec![],
-            body: br#"{"totalResults":1,"Resources":[{"id":"1","userName":"u"}]}"#.to_vec(),
-        })
-    }
-    fn sleep(&mut self, _millis: u64) {}
-    fn now_millis(&mut self) -> u64 {
-        0
-    }
-    fn finish(&mut self) -> Result<(), String> {
-        Ok(())
-    }
+/// A server that answers every request with one user.
+fn one_user() -> Scripted {
+    Scripted::new(|_| {
+        answer(
+            200,
+            &[],
+            r#"{"totalResults":1,"Resources":[{"id":"1","userName":"u"}]}"#,
+        )
+    })
 }
 
 #[test]
 fn the_guest_sends_a_credential_reference_and_the_host_adds_authorization() {
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let invocation = Invocation {
-        command: Command::GetUser,
-        params: json!({"url": "https://api.atlassian.com", "access_token": "s3cr3t-t0ken", "directory_id": "d1"}).as_object().cloned().unwrap_or_default(),
-        args: json!({"user-profile": {"username": "u"}}).as_object().cloned().unwrap_or_default(),
-    };
-    let report = host().run(&invocation, Box::new(Recording(sent.clone())));
+    let backend = one_user();
+    let sent = backend.seen();
+    let report = run(
+        host(),
+        "iam-get-user",
+        object(
+            json!({"url": "https://api.atlassian.com", "access_token": "s3cr3t-t0ken", "directory_id": "d1"}),
+        ),
+        object(json!({"user-profile": {"username": "u"}})),
+        backend,
+    );
     let Outcome::Entry { entry_json, .. } = &report.outcome else {
         panic!("{:?}", report.outcome)
     };
@@ -61,7 +48,7 @@ fn the_guest_sends_a_credential_reference_and_the_host_adds_authorization() {
     );
     assert!(guest.body.is_none());
 
-    let sent = sent.lock().expect("lock");
+    let sent = sent.requests();
     let [wire] = sent.as_slice() else {
         panic!("{sent:?}")
     };
@@ -80,15 +67,17 @@ fn the_guest_sends_a_credential_reference_and_the_host_adds_authorization() {
 
 #[test]
 fn the_token_from_access_token_creds_wins_and_a_missing_token_is_a_configuration_error() {
-    let sent = Arc::new(Mutex::new(Vec::new()));
     let params = json!({"url": "https://api.atlassian.com", "access_token": "plain", "access_token_creds": {"password": "from-creds"}, "directory_id": "d1"});
-    let invocation = Invocation {
-        command: Command::TestModule,
-        params: params.as_object().cloned().unwrap_or_default(),
-        args: Default::default(),
-    };
-    host().run(&invocation, Box::new(Recording(sent.clone())));
-    let sent = sent.lock().expect("lock");
+    let backend = one_user();
+    let sent = backend.seen();
+    run(
+        host(),
+        "test-module",
+        object(params),
+        Default::default(),
+        backend,
+    );
+    let sent = sent.requests();
     assert!(
         sent[0]
             .headers
@@ -96,14 +85,12 @@ fn the_token_from_access_token_creds_wins_and_a_missing_token_is_a_configuration
     );
 
     let params = json!({"url": "https://api.atlassian.com", "directory_id": "d1"});
-    let invocation = Invocation {
-        command: Command::TestModule,
-        params: params.as_object().cloned().unwrap_or_default(),
-        args: Default::default(),
-    };
-    let report = host().run(
-        &invocation,
-        Box::new(Recording(Arc::new(Mutex::new(Vec::new())))),
+    let report = run(
+        host(),
+        "test-module",
+        object(params),
+        Default::default(),
+        one_user(),
     );
     let Outcome::Entry { entry_json, .. } = report.outcome else {
         panic!()
