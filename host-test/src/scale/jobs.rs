@@ -131,7 +131,15 @@ pub fn parse_job(text: &str, fallback_key: &str) -> Result<Job, Refusal> {
     };
     let value = match serde_json::from_str::<Value>(text) {
         Ok(value) => value,
-        Err(error) => return Err(refuse(None, None, format!("not valid JSON: {error}"))),
+        Err(error) => {
+            // serde names "line 1" of the text it was given; the line's own number is the key.
+            let message = error.to_string();
+            let message = match message.rfind(" at line ") {
+                Some(at) => format!("{} at column {}", &message[..at], error.column()),
+                None => message,
+            };
+            return Err(refuse(None, None, format!("not valid JSON: {message}")));
+        }
     };
     let Value::Object(mut object) = value else {
         return Err(refuse(
@@ -332,7 +340,7 @@ mod tests {
         let parsed = lines("{\"id\": \"a\", \"tenant\": \"t\", \"command\": \"c\"}\nnot json\n");
         let refused = refusal(&parsed[1].1);
         assert_eq!(refused.key, "line 2");
-        assert!(refused.error.starts_with("not valid JSON: "), "{refused:?}");
+        assert_eq!(refused.error, "not valid JSON: expected ident at column 2");
         assert_eq!(
             refused.line(),
             format!(
