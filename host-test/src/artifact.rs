@@ -51,7 +51,9 @@ pub fn build_component() -> Result<PathBuf> {
 pub fn build_wasm_package(package: &str) -> Result<PathBuf> {
     let root = workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("iam-host: building {package} (cargo build --release --target wasm32-wasip2)…");
+    crate::diagnostic(&format!(
+        "iam-host: building {package} (cargo build --release --target wasm32-wasip2)…"
+    ));
     let status = Command::new(cargo)
         .current_dir(&root)
         .args([

@@ -16,7 +16,7 @@ pub mod record;
 pub mod replay;
 
 pub use live::{Live, LiveOptions};
-pub use record::Record;
+pub use record::{Record, Recording};
 pub use replay::{PreparedCassette, Replay};
 
 /// A future a backend returns; boxed so that `Backend` stays object-safe.
@@ -63,12 +63,15 @@ pub trait Backend: Send {
         request: &'a OutgoingRequest,
         max_body_bytes: u64,
     ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>>;
+    /// The response to `request` as the guest receives it (the tenant's secrets scrubbed):
+    /// what a recording keeps. Called for every response `send` returned.
+    fn delivered(&mut self, _request: &OutgoingRequest, _response: &IncomingResponse) {}
     /// Wait before a retry.
     fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()>;
     /// Milliseconds since the Unix epoch.
     fn now_millis(&mut self) -> u64;
     /// Called once after the command: a replay checks that every interaction was used, a
-    /// recording writes its cassette. An error here is a replay failure.
+    /// recording has nothing left to do. An error here is a replay failure.
     fn finish(&mut self) -> Result<(), String>;
 }
 

@@ -301,7 +301,10 @@ fn cold_runs(cli: &std::path::Path, component: &std::path::Path) -> Result<f64> 
         }
     }
     if let Err(error) = std::fs::remove_dir_all(&dir) {
-        eprintln!("iam-host bench: cannot remove {}: {error}", dir.display());
+        crate::diagnostic(&format!(
+            "iam-host bench: cannot remove {}: {error}",
+            dir.display()
+        ));
     }
     Ok(median_and_p99(samples).0)
 }

@@ -10,6 +10,8 @@ use url::Url;
 
 use anyhow::Context as _;
 
+use crate::files;
+
 /// What a recorded `authorization` header says in place of the token.
 pub const REDACTED_BEARER: &str = "Bearer <redacted>";
 
@@ -60,16 +62,18 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
 
 impl Cassette {
     pub fn load(path: &Path) -> anyhow::Result<Cassette> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read cassette {}", path.display()))?;
+        let text = files::read_capped_text(path, files::CASSETTE_BYTES, "cassette")?;
         serde_json::from_str(&text)
             .with_context(|| format!("cassette {} is not valid", path.display()))
     }
 
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+    /// Write the cassette (architecture.md "--record"): through a temporary file renamed into
+    /// place, so a reader never sees half of it; with `replace`, over whatever is at `path`,
+    /// else only if nothing is.
+    pub fn save(&self, path: &Path, replace: bool) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(self).context("cannot serialise the cassette")?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write cassette {}", path.display()))
+        files::write_atomically(path, (text + "\n").as_bytes(), replace)
+            .with_context(|| format!("cannot write the recording {}", path.display()))
     }
 }
 

@@ -26,6 +26,7 @@ use wasmtime::{
 
 use crate::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
 use crate::bindings::{Connector, ConnectorPre, Description};
+use crate::files;
 use crate::limits::{LimitHit, Limits};
 use crate::policy::Policy;
 use crate::store::{GUEST_STDERR_BYTES, StoreState};
@@ -59,6 +60,11 @@ const TABLES_PER_COMPONENT: u32 = 4;
 /// Part of wasmtime's message when a component's memories, tables or instance size do not
 /// fit the pool's limits: a configuration error, not a damaged cache.
 const POOL_MISFIT: &str = "does not fit in pooling allocator requirements";
+/// A cached artifact is a few times the size of its component (1.1 MB for this 370 KB one);
+/// past this, the file is not one the host wrote.
+const ARTIFACT_BYTES: u64 = 1 << 30;
+/// A digest file holds 64 hex digits.
+const DIGEST_FILE_BYTES: u64 = 256;
 /// How wasmtime's `StoreLimits` words a refused memory growth, before the size in bytes.
 /// wasmtime is pinned (=48.0.8); the memory-bomb test fails if the wording changes.
 const MEMORY_REFUSED: &str = "forcing trap when growing memory to ";
@@ -162,7 +168,7 @@ impl Runtime {
         &self,
         state: StoreState,
     ) -> std::result::Result<(Store<StoreState>, Connector), Stop> {
-        let first_check = ticks(state.limits.cpu().min(state.limits.wall()));
+        let first_check = ticks(state.limits.cpu());
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limiter());
         store.set_epoch_deadline(first_check);
@@ -317,7 +323,9 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
         })
         .map(|_| ())
         .unwrap_or_else(|e| {
-            eprintln!("iam-host: warning: no epoch ticker, CPU limits are off: {e}")
+            crate::diagnostic(&format!(
+                "iam-host: warning: no epoch ticker, CPU limits are off: {e}"
+            ))
         });
 }
 
@@ -331,37 +339,160 @@ fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
     cache_dir.join(format!("{hex}-{engine_hash:016x}.cwasm"))
 }
 
-/// Compile once; afterwards load the precompiled artifact this host wrote.
+/// The file beside a cached artifact that holds the artifact's SHA-256 (hex), written by
+/// this host with the artifact.
+fn digest_path(cached: &Path) -> PathBuf {
+    cached.with_extension("cwasm.sha256")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The cached artifact's bytes when they are the ones this host wrote (their SHA-256 is the
+/// one recorded beside them); otherwise why they are not.
+fn verified_artifact(cached: &Path) -> std::result::Result<Vec<u8>, String> {
+    let recorded = files::read_capped_text(&digest_path(cached), DIGEST_FILE_BYTES, "digest")
+        .map_err(|e| format!("{e:#}"))?;
+    let bytes = files::read_capped(cached, ARTIFACT_BYTES, "cached component")
+        .map_err(|e| format!("{e:#}"))?;
+    if hex(&Sha256::digest(&bytes)) != recorded.trim() {
+        return Err(format!(
+            "{} does not match the digest recorded beside it",
+            cached.display()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Keep a compiled artifact and its digest in the cache directory, created private to this
+/// user (0700): another user who could write there could make this host run their code.
+fn store_artifact(cache_dir: &Path, cached: &Path, bytes: &[u8]) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(cache_dir)
+        .with_context(|| format!("cannot create cache directory {}", cache_dir.display()))?;
+    files::write_atomically(cached, bytes, true)?;
+    files::write_atomically(
+        &digest_path(cached),
+        hex(&Sha256::digest(bytes)).as_bytes(),
+        true,
+    )
+}
+
+/// Compile once; afterwards load the precompiled artifact this host wrote, checked against
+/// its recorded digest first, so that a damaged or replaced file is compiled afresh and never
+/// executed.
 pub fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Component> {
-    let wasm = std::fs::read(wasm_path)
-        .with_context(|| format!("cannot read component {}", wasm_path.display()))?;
+    let wasm = files::read_capped(wasm_path, files::COMPONENT_BYTES, "component")?;
     let cached = cache_path(engine, &wasm, cache_dir);
-    if cached.is_file() {
-        // SAFETY: the file is one this host wrote with `precompile_component` for the same
-        // component bytes and an engine with the same compatibility hash (both in its name);
-        // it lives in the host's own cache directory.
-        match unsafe { Component::deserialize_file(engine, &cached) } {
-            Ok(component) => return Ok(component),
-            // The artifact is sound; the component does not fit this engine's pool, and a
-            // fresh compile would not fit either.
-            Err(e) if format!("{e:#}").contains(POOL_MISFIT) => anyhow::bail!("{e:#}"),
-            Err(e) => eprintln!(
-                "iam-host: recompiling; cached {} unusable: {e}",
-                cached.display()
-            ),
+    if cached.exists() {
+        match verified_artifact(&cached) {
+            // SAFETY: these bytes are those this host wrote with `precompile_component` for
+            // the same component bytes and an engine with the same compatibility hash (both in
+            // the file's name), as their digest shows; they were read into memory before the
+            // check, so the file changing afterwards cannot change what is loaded.
+            Ok(bytes) => match unsafe { Component::deserialize(engine, &bytes) } {
+                Ok(component) => return Ok(component),
+                // The artifact is sound; the component does not fit this engine's pool, and a
+                // fresh compile would not fit either.
+                Err(e) if format!("{e:#}").contains(POOL_MISFIT) => anyhow::bail!("{e:#}"),
+                Err(e) => crate::diagnostic(&format!(
+                    "iam-host: recompiling; cached {} unusable: {e}",
+                    cached.display()
+                )),
+            },
+            Err(why) => crate::diagnostic(&format!("iam-host: recompiling; {why}")),
         }
     }
     let bytes = engine
         .precompile_component(&wasm)
         .map_err(|e| anyhow::anyhow!("{} is not a valid component: {e}", wasm_path.display()))?;
-    std::fs::create_dir_all(cache_dir)
-        .with_context(|| format!("cannot create cache directory {}", cache_dir.display()))?;
-    let temporary = cached.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, &bytes)
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, &cached)
-        .with_context(|| format!("cannot write {}", cached.display()))?;
+    // A cache that cannot be written costs the next run a compile, not this one its command.
+    if let Err(e) = store_artifact(cache_dir, &cached, &bytes) {
+        crate::diagnostic(&format!(
+            "iam-host: warning: the compiled component is not cached: {e:#}"
+        ));
+    }
     // SAFETY: these bytes were just produced by `precompile_component` on this engine.
     unsafe { Component::deserialize(engine, &bytes) }
         .map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("iam-host-engine-{}-{name}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn imports(engine: &Engine, component: &Component) -> usize {
+        component.component_type().imports(engine).count()
+    }
+
+    #[test]
+    fn a_cached_artifact_that_is_not_the_one_written_is_compiled_afresh_never_loaded() {
+        // Regression: the cache file was executed as found. Here another component's valid
+        // artifact is put in its place, which deserialises without complaint.
+        let dir = scratch("tamper");
+        let cache = dir.join("cache/nested");
+        let engine = Engine::default();
+        let plain = dir.join("plain.wat");
+        let importing = dir.join("importing.wat");
+        std::fs::write(&plain, "(component)").unwrap();
+        std::fs::write(&importing, r#"(component (import "x" (func)))"#).unwrap();
+        assert_eq!(
+            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
+            0
+        );
+        assert_eq!(
+            imports(&engine, &load_cached(&engine, &importing, &cache).unwrap()),
+            1
+        );
+        let plain_artifact = cache_path(&engine, &std::fs::read(&plain).unwrap(), &cache);
+        let importing_artifact = cache_path(&engine, &std::fs::read(&importing).unwrap(), &cache);
+        let written = std::fs::read(&plain_artifact).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(digest_path(&plain_artifact)).unwrap(),
+            hex(&Sha256::digest(&written))
+        );
+        std::fs::copy(&importing_artifact, &plain_artifact).unwrap();
+        assert_eq!(
+            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
+            0
+        );
+        // Compiled afresh and written back, with its digest.
+        assert_eq!(std::fs::read(&plain_artifact).unwrap(), written);
+        // A missing digest is no proof either.
+        std::fs::remove_file(digest_path(&plain_artifact)).unwrap();
+        std::fs::copy(&importing_artifact, &plain_artifact).unwrap();
+        assert_eq!(
+            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
+            0
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_cache_folder_is_created_private() {
+        let dir = scratch("mode");
+        let cache = dir.join("a/b");
+        let wasm = dir.join("c.wat");
+        std::fs::write(&wasm, "(component)").unwrap();
+        load_cached(&Engine::default(), &wasm, &cache).unwrap();
+        for created in [dir.join("a"), cache] {
+            let mode = std::fs::metadata(&created).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", created.display());
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

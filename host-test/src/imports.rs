@@ -1,10 +1,16 @@
 //! The component's imports, implemented on `StoreState`. `send` is a fixed sequence of small
 //! steps (Spin's `send_request`): the request's size, policy (URL, headers, method, then the
-//! credential attached), the request budget, the backend under the time that is left, and
-//! the response's size. Refusals are typed `http-error` values; a host fault (a replay
-//! mismatch) and a limit overrun (a guest that ignores its refusals, or runs past its
-//! wall-clock time) are traps. The time a guest spends blocked in `send` and `sleep` is
-//! metered, so that it counts against the wall-clock limit and not against the CPU limit.
+//! credential attached), the wall-clock budget, the request budget, the backend under the
+//! time that is left, the tenant's secrets scrubbed from the answer, and the response's size.
+//! Refusals are typed `http-error` values; a host fault (a replay mismatch) and a guest that
+//! ignores its refusals are traps.
+//!
+//! The wall-clock limit bounds the time a command spends waiting in `send` and `sleep`, and
+//! never kills a command that waits (behaviour.md §3): each request gets at most the time
+//! that is left and answers `timeout` when it runs out; once the budget is spent, every
+//! further request answers `timeout` at once and `sleep` returns at once, so the guest's
+//! remaining retries end quickly in a failed result. That time is metered so that it counts
+//! against the wall-clock budget and not against the CPU limit, which bounds the rest.
 
 use std::time::Instant;
 use wasmtime::Result;
@@ -77,8 +83,8 @@ impl StoreState {
         }
     }
 
-    /// Step 3: the budget. The first refusals are values the guest reports; a guest that
-    /// ignores them is stopped.
+    /// Step 3: the request budget. The first refusals are values the guest reports; a guest
+    /// that ignores them is stopped.
     fn spend_request(&mut self) -> Result<Result<(), HttpError>> {
         if self.meter.requests_made >= self.limits.max_requests {
             self.meter.requests_refused += 1;
@@ -91,12 +97,22 @@ impl StoreState {
         Ok(Ok(()))
     }
 
-    /// Step 5: the answer as the guest receives it.
+    /// Step 5: the answer as the guest receives it: the tenant's secrets scrubbed (the
+    /// backend's recording keeps it so), then the size cap.
     fn answer(
         &mut self,
+        request: &OutgoingRequest,
         answer: Result<IncomingResponse, BackendError>,
     ) -> Result<Result<Response, HttpError>> {
         let cap = self.limits.response_bytes;
+        let answer = match answer {
+            Ok(response) => {
+                let response = self.policy.scrub_response(response);
+                self.backend.delivered(request, &response);
+                Ok(response)
+            }
+            Err(error) => Err(self.policy.scrub_error(error)),
+        };
         Ok(match answer {
             Ok(response) if response_bytes(&response) > cap => {
                 Err(HttpError::ResponseTooLarge(cap))
@@ -147,34 +163,40 @@ impl HttpImports for StoreState {
                 return Ok(Err(HttpError::UnknownCredential(name)));
             }
         };
+        // 3. The wall-clock budget: once it is spent, the answer is `timeout`, at once.
+        let Some(wall_left) = self.meter.wall_left(&self.limits) else {
+            return Ok(Err(HttpError::Timeout));
+        };
         if let Err(refused) = self.spend_request()? {
             return Ok(Err(refused));
         }
-        // 4. The backend, given no more time than the command has left (a backend that
-        // honours its timeout thereby keeps the command within its wall-clock limit).
-        let Some(wall_left) = self.meter.wall_left(&self.limits) else {
-            return self.stop(LimitHit::WallClock);
-        };
+        // 4. The backend, given no more time than the request's timeout and the command's
+        // budget allow; the host holds it to that, whether or not the backend honours it.
+        let timeout = self
+            .limits
+            .request_timeout(request.timeout_ms)
+            .min(wall_left);
         let outgoing = OutgoingRequest {
             method: request.method,
             url: allowed.url,
             headers: allowed.headers,
             body: request.body,
-            timeout: self
-                .limits
-                .request_timeout(request.timeout_ms)
-                .min(wall_left),
+            timeout,
         };
         let cap = self.limits.response_bytes;
         let entered = Instant::now();
-        let answer = self.backend.send(&outgoing, cap).await;
+        let sending = self.backend.send(&outgoing, cap);
+        // Outside a tokio runtime (a replay driven by another executor) there is no timer,
+        // and nothing that could stall: replay answers at once.
+        let answer = if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::time::timeout(timeout, sending)
+                .await
+                .unwrap_or(Err(BackendError::Timeout))
+        } else {
+            sending.await
+        };
         self.meter.add_host_time(entered);
-        if !matches!(answer, Err(BackendError::Fault(_)))
-            && self.meter.wall_left(&self.limits).is_none()
-        {
-            return self.stop(LimitHit::WallClock);
-        }
-        self.answer(answer)
+        self.answer(&outgoing, answer)
     }
 }
 
@@ -203,11 +225,15 @@ impl HostImports for StoreState {
     }
 
     async fn sleep(&mut self, millis: u64) -> Result<()> {
-        // A wait that would end past the wall-clock limit is not begun: the command could
-        // only be stopped at its end.
+        // A wait that would end past the wall-clock budget is not begun: it would leave
+        // nothing for the request after it, so the budget counts as spent and the guest's
+        // next requests answer `timeout` at once.
         match self.meter.wall_left(&self.limits) {
             Some(left) if u128::from(millis) <= left.as_millis() => {}
-            _ => return self.stop(LimitHit::WallClock),
+            _ => {
+                self.meter.spend_wall();
+                return Ok(());
+            }
         }
         let entered = Instant::now();
         self.backend.sleep(millis).await;

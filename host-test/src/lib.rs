@@ -21,9 +21,11 @@ pub mod bench;
 mod bindings;
 pub mod cassette;
 mod engine;
+pub mod files;
 mod imports;
 pub mod limits;
 mod policy;
+mod redact;
 pub mod scale;
 mod store;
 
@@ -136,8 +138,22 @@ impl Host {
     }
 
     /// Run one command in a fresh sandbox, its HTTP carried by `backend`.
-    pub async fn run(&self, invocation: &Invocation, backend: Box<dyn Backend>) -> Report {
+    pub async fn run(&self, invocation: &Invocation, mut backend: Box<dyn Backend>) -> Report {
         let (params, token) = split_secret(&invocation.params);
+        // behaviour.md §1: a token too short to scrub is a configuration error. Only the host
+        // holds the token, so only the host can tell; the guest never runs.
+        if let Some(problem) = token.as_ref().and_then(policy::token_problem) {
+            let outcome = match backend.finish() {
+                Err(unused) => Outcome::ReplayFailed(unused),
+                Ok(()) => error_entry(problem),
+            };
+            return Report {
+                outcome,
+                typed: None,
+                guest_requests: Vec::new(),
+                log: Vec::new(),
+            };
+        }
         let policy = Policy::for_instance(
             params.get("url").and_then(Value::as_str),
             CREDENTIAL_NAME,
@@ -237,18 +253,35 @@ impl Host {
     }
 }
 
+/// Write one line to stderr. A closed or full stderr is nowhere to report to, and no reason
+/// to panic (as `eprintln!` would): the exit status still says how the command ended.
+pub fn diagnostic(line: &str) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    writeln!(stderr, "{line}")
+        .and_then(|()| stderr.flush())
+        .ok();
+}
+
 /// A sandbox stop as an outcome: a replay fault, or a Type 4 entry naming the cause.
 fn stopped(command: &str, stop: Stop) -> Outcome {
     match stop {
         Stop::Fault(why) => Outcome::ReplayFailed(why),
-        Stop::Trapped(why) => Outcome::Entry {
-            entry_type: EntryType::Error,
-            entry_json: serde_json::json!({
-                "Type": 4,
-                "ContentsFormat": "text",
-                "Contents": format!("The {command} command was stopped by the host: {why}"),
-            })
-            .to_string(),
-        },
+        Stop::Trapped(why) => error_entry(format!(
+            "The {command} command was stopped by the host: {why}"
+        )),
+    }
+}
+
+/// A Type 4 entry the host writes itself, with the component's key order.
+fn error_entry(contents: String) -> Outcome {
+    Outcome::Entry {
+        entry_type: EntryType::Error,
+        entry_json: serde_json::json!({
+            "Type": 4,
+            "ContentsFormat": "text",
+            "Contents": contents,
+        })
+        .to_string(),
     }
 }

@@ -1,10 +1,19 @@
 //! `Limits`: what one command may use. One serde struct (`deny_unknown_fields`) with named
-//! defaults, each with the reason for its size. Also the `Meter` that accounts, per command,
-//! for what it has used against them, and the `LimitHit` that names the limit it ran into.
-//! What enforces each limit lives with the mechanism: memory in the store's limiter, CPU in
-//! the engine's epoch callback, requests and wall-clock time in the imports.
+//! defaults, each with the reason for its size, read only from a JSON object (never from an
+//! array by position). Also the `Meter` that accounts, per command, for what it has used
+//! against them, and the `LimitHit` that names the limit it ran into. What enforces each
+//! limit lives with the mechanism: memory in the store's limiter, CPU in the engine's epoch
+//! callback, requests and wall-clock time in the imports.
+//!
+//! Memory, CPU and a guest that keeps sending after its request budget is spent end the
+//! command (a Type 4 entry naming the limit). The wall-clock budget, the request timeouts, the
+//! request budget itself and the size caps never end a command: the guest gets a `timeout`,
+//! `too-many-requests`, `denied` or `response-too-large` error and reports a failed result.
 
 use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -33,10 +42,10 @@ pub const DEFAULT_WALL_MILLIS: u64 = 120_000;
 pub const DEFAULT_REQUEST_BYTES: u64 = 1 << 20;
 
 /// Per-command limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub memory_bytes: usize,
+    /// At least 1: a command with no CPU time could not even start.
     pub cpu_millis: u64,
     pub max_requests: u32,
     pub response_bytes: u64,
@@ -44,6 +53,59 @@ pub struct Limits {
     pub request_timeout_millis: u64,
     pub wall_millis: u64,
     pub request_bytes: u64,
+}
+
+/// The keys of a limits object, each optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsObject {
+    memory_bytes: Option<usize>,
+    cpu_millis: Option<u64>,
+    max_requests: Option<u32>,
+    response_bytes: Option<u64>,
+    connect_timeout_millis: Option<u64>,
+    request_timeout_millis: Option<u64>,
+    wall_millis: Option<u64>,
+    request_bytes: Option<u64>,
+}
+
+/// Only a map with known keys: serde's derive would also take an array and assign its items
+/// by position (`[1048576, …, 0]` setting `wall_millis`), which no one writes on purpose.
+impl<'de> Deserialize<'de> for Limits {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Limits, D::Error> {
+        struct ObjectOnly;
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = Limits;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of limits (memory_bytes, cpu_millis, …)")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Limits, M::Error> {
+                let given = LimitsObject::deserialize(MapAccessDeserializer::new(map))?;
+                let defaults = Limits::default();
+                let limits = Limits {
+                    memory_bytes: given.memory_bytes.unwrap_or(defaults.memory_bytes),
+                    cpu_millis: given.cpu_millis.unwrap_or(defaults.cpu_millis),
+                    max_requests: given.max_requests.unwrap_or(defaults.max_requests),
+                    response_bytes: given.response_bytes.unwrap_or(defaults.response_bytes),
+                    connect_timeout_millis: given
+                        .connect_timeout_millis
+                        .unwrap_or(defaults.connect_timeout_millis),
+                    request_timeout_millis: given
+                        .request_timeout_millis
+                        .unwrap_or(defaults.request_timeout_millis),
+                    wall_millis: given.wall_millis.unwrap_or(defaults.wall_millis),
+                    request_bytes: given.request_bytes.unwrap_or(defaults.request_bytes),
+                };
+                if limits.cpu_millis == 0 {
+                    return Err(de::Error::custom(
+                        "cpu_millis must be at least 1: a command with no CPU time cannot run",
+                    ));
+                }
+                Ok(limits)
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly)
+    }
 }
 
 impl Default for Limits {
@@ -84,8 +146,6 @@ pub enum LimitHit {
     Memory { asked_bytes: usize },
     /// The guest computed for longer than `cpu_millis`.
     Cpu,
-    /// The command, host calls included, ran or asked to wait past `wall_millis`.
-    WallClock,
     /// The guest kept sending after its request budget was spent.
     Requests,
 }
@@ -101,10 +161,6 @@ impl LimitHit {
             LimitHit::Cpu => format!(
                 "it used more than its CPU time limit of {} ms",
                 limits.cpu_millis
-            ),
-            LimitHit::WallClock => format!(
-                "it ran past its wall-clock limit of {} ms",
-                limits.wall_millis
             ),
             LimitHit::Requests => format!(
                 "it kept sending HTTP requests after using up its budget of {}",
@@ -123,6 +179,8 @@ pub struct Meter {
     /// Nanoseconds the command spent yielded at an epoch deadline while other commands ran
     /// on its thread: not the guest's CPU either. Shared with the yield futures.
     yielded_nanos: Arc<AtomicU64>,
+    /// Set when a wait would have outlasted the wall-clock budget: it counts as spent.
+    wall_spent: bool,
     /// Requests passed to the backend.
     pub requests_made: u32,
     /// Requests refused because the budget was spent.
@@ -137,6 +195,7 @@ impl Meter {
             started: Instant::now(),
             host_time: Duration::ZERO,
             yielded_nanos: Arc::new(AtomicU64::new(0)),
+            wall_spent: false,
             requests_made: 0,
             requests_refused: 0,
             hit: None,
@@ -160,31 +219,39 @@ impl Meter {
         }
     }
 
-    /// Wall-clock time left; none once the limit has passed.
+    /// Wall-clock time left; none once the budget is spent.
     pub fn wall_left(&self, limits: &Limits) -> Option<Duration> {
+        if self.wall_spent {
+            return None;
+        }
         limits
             .wall()
             .checked_sub(self.started.elapsed())
             .filter(|left| !left.is_zero())
     }
 
+    /// Count the wall-clock budget as spent from now on.
+    pub fn spend_wall(&mut self) {
+        self.wall_spent = true;
+    }
+
     /// How long the guest may still compute before the next check, or the limit it has run
     /// past. Its CPU time is the wall-clock time minus the time blocked in host calls, so a
-    /// slow server or a retry wait never counts as the guest's computing.
+    /// slow server or a retry wait never counts as the guest's computing. The wall-clock
+    /// budget is not checked here: a guest that has spent it still computes its failed
+    /// result (behaviour.md §3), and the CPU limit bounds that.
     pub fn compute_left(&self, limits: &Limits) -> Result<Duration, LimitHit> {
-        let wall_left = self.wall_left(limits).ok_or(LimitHit::WallClock)?;
         let yielded = Duration::from_nanos(self.yielded_nanos.load(Ordering::Relaxed));
         let guest_time = self
             .started
             .elapsed()
             .saturating_sub(self.host_time)
             .saturating_sub(yielded);
-        let cpu_left = limits
+        limits
             .cpu()
             .checked_sub(guest_time)
             .filter(|left| !left.is_zero())
-            .ok_or(LimitHit::Cpu)?;
-        Ok(cpu_left.min(wall_left))
+            .ok_or(LimitHit::Cpu)
     }
 }
 
@@ -244,7 +311,7 @@ mod tests {
     }
 
     #[test]
-    fn the_wall_clock_limit_counts_host_calls_too() {
+    fn the_wall_clock_budget_counts_host_calls_and_never_stops_a_computing_guest() {
         let limits = Limits {
             cpu_millis: 1_000,
             wall_millis: 2_000,
@@ -254,7 +321,48 @@ mod tests {
         meter.started -= Duration::from_secs(3);
         meter.host_time = Duration::from_secs(3);
         assert_eq!(meter.wall_left(&limits), None);
-        assert_eq!(meter.compute_left(&limits), Err(LimitHit::WallClock));
+        assert!(meter.compute_left(&limits).is_ok());
+        let mut fresh = Meter::start();
+        assert!(fresh.wall_left(&limits).is_some());
+        fresh.spend_wall();
+        assert_eq!(fresh.wall_left(&limits), None);
+    }
+
+    #[test]
+    fn limits_are_read_only_from_an_object() {
+        // Regression: an array was read by position, `[…, 0]` setting wall_millis to 0.
+        for text in [
+            "[1048576, 1000, 8, 65536, 1000, 1000, 0, 65536]",
+            "[]",
+            "7",
+            "\"wall_millis\"",
+            "null",
+        ] {
+            let err = serde_json::from_str::<Limits>(text).unwrap_err();
+            assert!(
+                err.to_string().contains("a JSON object of limits"),
+                "{text}: {err}"
+            );
+        }
+        assert_eq!(
+            serde_json::from_str::<Limits>("{}").unwrap(),
+            Limits::default()
+        );
+    }
+
+    #[test]
+    fn no_cpu_time_is_refused() {
+        let err = serde_json::from_str::<Limits>(r#"{"cpu_millis": 0}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("cpu_millis must be at least 1"),
+            "{err}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Limits>(r#"{"cpu_millis": 1}"#)
+                .unwrap()
+                .cpu_millis,
+            1
+        );
     }
 
     #[test]
@@ -270,11 +378,6 @@ mod tests {
             }
             .describe(&limits)
             .contains("memory limit of 67108864 bytes")
-        );
-        assert!(
-            LimitHit::WallClock
-                .describe(&limits)
-                .contains("wall-clock limit of 120000 ms")
         );
         assert!(
             LimitHit::Requests

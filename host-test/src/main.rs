@@ -22,16 +22,17 @@
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
+use std::ffi::{OsStr, OsString};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use iam_host::backend::{Backend, Live, LiveOptions, Record, Replay};
+use iam_host::backend::{Backend, Live, LiveOptions, Record, Recording, Replay};
 use iam_host::bench::BenchOptions;
 use iam_host::cassette::Cassette;
 use iam_host::limits::Limits;
-use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, artifact};
+use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, artifact, files};
 
 /// Run the Atlassian IAM component's commands in a sandbox.
 #[derive(Parser)]
@@ -71,7 +72,7 @@ struct RunArgs {
     config: Option<PathBuf>,
     /// The command's arguments: a JSON file, or inline JSON when the value starts with `{`.
     #[arg(long, value_name = "args.json | JSON")]
-    args: Option<String>,
+    args: Option<OsString>,
     /// Replay HTTP from this cassette, strictly in order.
     #[arg(long, value_name = "cassette.json")]
     cassette: Option<PathBuf>,
@@ -115,9 +116,11 @@ struct BenchArgs {
 
 /// What ended the process, decided in one place (`exit_code`).
 enum Ending {
-    /// An entry (or replay failure), and an error that came after it was decided (a
-    /// recording that could not be written): that one wins the exit status.
+    /// An entry (or replay failure).
     Printed(Outcome),
+    /// An entry, and then a recording that could not be written (architecture.md
+    /// "--record"): the entry is printed, the error follows it and wins the exit status.
+    Unrecorded(Outcome, String),
     /// Printed text that is not an entry (describe, bench).
     Text(String),
     /// Bad usage or an unreadable or invalid file.
@@ -135,7 +138,7 @@ fn exit_code(ending: &Ending) -> ExitCode {
             entry_type: EntryType::Error,
             ..
         }) => ExitCode::from(1),
-        Ending::Usage(_) => ExitCode::from(2),
+        Ending::Usage(_) | Ending::Unrecorded(..) => ExitCode::from(2),
         Ending::Printed(Outcome::ReplayFailed(_)) => ExitCode::from(3),
     }
 }
@@ -163,8 +166,7 @@ fn transport_of(run: &RunArgs) -> Result<Transport, String> {
 }
 
 fn read_json_object(path: &Path, what: &str) -> Result<Map<String, Value>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    let text = files::read_capped_text(path, files::CONFIG_BYTES, what)?;
     parse_json_object(&text, &format!("{what} {}", path.display()))
 }
 
@@ -176,36 +178,46 @@ fn parse_json_object(text: &str, what: &str) -> Result<Map<String, Value>> {
     }
 }
 
-/// `--args`: inline JSON when the value starts with `{` (after spaces), else a file.
-fn read_args(value: &str) -> Result<Map<String, Value>> {
-    if value.trim_start().starts_with('{') {
-        parse_json_object(value, "--args")
-    } else {
-        read_json_object(Path::new(value), "args file")
+/// `--args`: inline JSON when the value starts with `{` (after spaces), else a file (whose
+/// name need not be UTF-8).
+fn read_args(value: &OsStr) -> Result<Map<String, Value>> {
+    match value.to_str() {
+        Some(text) if text.trim_start().starts_with('{') => parse_json_object(text, "--args"),
+        _ => read_json_object(Path::new(value), "args file"),
     }
 }
 
-/// A path a recording can be written to, checked before the command runs, so that a typo
-/// is a usage error and not a lost recording.
-fn writable(path: &Path) -> Result<PathBuf> {
+/// Whether a recording may be written at `path`, checked before any request and before the
+/// configuration is read (architecture.md "--record"): a usage error, not a lost recording
+/// after the side effects. Anything already there (a file, a directory, a device, a link,
+/// dangling or not) is kept unless `--overwrite` says to replace it, and even then only a
+/// file or a link is replaced, never a directory or a device.
+fn check_record_target(path: &Path, overwrite: bool) -> Result<(), String> {
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        bail!(
+    match std::fs::symlink_metadata(path) {
+        Ok(_) if !overwrite => Err(format!(
+            "refusing to overwrite {} with the recording: something already exists there (give --overwrite to replace it)",
+            path.display()
+        )),
+        Ok(meta) if !(meta.is_file() || meta.file_type().is_symlink()) => Err(format!(
+            "refusing to overwrite {} with the recording: it is not a regular file, so --overwrite does not replace it",
+            path.display()
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+            "cannot write the recording {}: {e}",
+            path.display()
+        )),
+        Err(_) if !parent.is_dir() => Err(format!(
             "cannot write the recording {}: {} is not a directory",
             path.display(),
             parent.display()
-        );
+        )),
+        Err(_) => Ok(()),
     }
-    if path.is_dir() {
-        bail!(
-            "cannot write the recording {}: it is a directory",
-            path.display()
-        );
-    }
-    Ok(path.to_path_buf())
 }
 
 fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Host> {
@@ -225,10 +237,14 @@ fn run(run_args: RunArgs) -> Result<Ending> {
         Ok(transport) => transport,
         Err(why) => return Ok(Ending::Usage(why)),
     };
+    if let Transport::Live { record: Some(path) } = &transport
+        && let Err(why) = check_record_target(path, run_args.overwrite)
+    {
+        return Ok(Ending::Usage(why));
+    }
     let limits = match &run_args.limits {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read limits file {}", path.display()))?;
+            let text = files::read_capped_text(path, files::CONFIG_BYTES, "limits file")?;
             serde_json::from_str::<Limits>(&text)
                 .with_context(|| format!("limits file {} is not valid", path.display()))?
         }
@@ -250,6 +266,7 @@ fn run(run_args: RunArgs) -> Result<Ending> {
         Some(value) => read_args(value)?,
         None => Map::new(),
     };
+    let recording = Recording::new();
     let backend: Box<dyn Backend> = match &transport {
         Transport::Cassette(path) => Box::new(Replay::new(Cassette::load(path)?)),
         Transport::Live { record } => {
@@ -260,7 +277,7 @@ fn run(run_args: RunArgs) -> Result<Ending> {
             let live = Live::new(options);
             match record {
                 None => Box::new(live),
-                Some(path) => Box::new(Record::new(live, writable(path)?)),
+                Some(_) => Box::new(Record::new(live, recording.clone())),
             }
         }
     };
@@ -277,6 +294,13 @@ fn run(run_args: RunArgs) -> Result<Ending> {
             std::io::stderr(),
             &format!("iam-host: guest {}: {}", line.level, line.message),
         );
+    }
+    // Written whenever the command ran, after it: a recording that cannot be written costs
+    // the recording, never the entry of a command whose side effects happened.
+    if let Transport::Live { record: Some(path) } = &transport
+        && let Err(why) = recording.cassette().save(path, run_args.overwrite)
+    {
+        return Ok(Ending::Unrecorded(report.outcome, format!("{why:#}")));
     }
     Ok(Ending::Printed(report.outcome))
 }
@@ -364,6 +388,12 @@ fn main() -> ExitCode {
             std::io::stderr(),
             &format!("iam-host: replay failed: {why}"),
         ),
+        Ending::Unrecorded(outcome, why) => {
+            if let Outcome::Entry { entry_json, .. } = outcome {
+                write_line(std::io::stdout(), &entry_text(entry_json));
+            }
+            write_line(std::io::stderr(), &format!("iam-host: {why}"));
+        }
         Ending::Text(text) => write_line(std::io::stdout(), text),
         Ending::Usage(why) => write_line(std::io::stderr(), &format!("iam-host: {why}")),
     }

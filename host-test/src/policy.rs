@@ -1,7 +1,11 @@
 //! A tenant's policy, all of it: the secret taken out of the instance parameters, the one
 //! origin its requests may reach (that of the configured `url`, parsed here once), plain
-//! http only to a loopback address, the methods and headers a guest may use, and the
-//! credential attached to a request only after every check has passed. Pure functions.
+//! http only to a loopback address, paths that mean what they say, the methods and headers a
+//! guest may use, the credential attached to a request only after every check has passed,
+//! and the tenant's secrets scrubbed from every answer. Pure functions.
+//!
+//! A refusal names the problem and never echoes what the guest sent in a URL's user
+//! information: it may be a credential.
 
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -9,6 +13,8 @@ use std::fmt;
 use url::Url;
 
 use crate::backend::proxy::is_loopback;
+use crate::backend::{BackendError, IncomingResponse};
+use crate::redact::{MIN_SECRET_CHARS, Redactor};
 
 /// The reference under which the host keeps a tenant's access token.
 pub const CREDENTIAL_NAME: &str = "access_token";
@@ -120,32 +126,55 @@ pub enum Refusal {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// None when the configured url is missing or unusable: then nothing is reachable.
-    pub allowed_origin: Option<Origin>,
-    pub credentials: HashMap<String, Secret>,
+    allowed_origin: Option<Origin>,
+    credentials: HashMap<String, Secret>,
+    /// Every secret in `credentials`, in every form a server may echo it in.
+    redactor: Redactor,
+}
+
+/// Why a token cannot be used (behaviour.md §1), named without the token: the text of the
+/// Type 4 entry the host answers with instead of running the command.
+pub fn token_problem(token: &Secret) -> Option<String> {
+    (token.expose().chars().count() < MIN_SECRET_CHARS).then(|| {
+        format!(
+            "Invalid configuration: the access token (\"access_token\" or \"access_token_creds.password\") is shorter than {MIN_SECRET_CHARS} characters, too short for the host to keep it out of the answers it passes on"
+        )
+    })
 }
 
 impl Policy {
     /// The policy of an instance: its url's origin, and its token under `credential_name`.
+    /// A url with user information reaches nothing: it carries a credential the host does
+    /// not manage.
     pub fn for_instance(url: Option<&str>, credential_name: &str, token: Option<Secret>) -> Policy {
         let allowed_origin = url
             .and_then(|u| Url::parse(u).ok())
             .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .filter(|u| u.username().is_empty() && u.password().is_none())
             .and_then(|u| Origin::of(&u));
-        let credentials = token
+        let credentials: HashMap<String, Secret> = token
             .map(|t| (credential_name.to_string(), t))
             .into_iter()
             .collect();
+        let redactor = Redactor::new(credentials.values().map(Secret::expose));
         Policy {
             allowed_origin,
             credentials,
+            redactor,
         }
     }
 
     /// Check a guest request's URL and headers; the parsed URL when allowed.
     pub fn check(&self, url: &str, header_names: &[&str]) -> Result<Url, String> {
-        let parsed =
-            Url::parse(url).map_err(|e| format!("{} is not an absolute URL ({e})", quoted(url)))?;
-        let origin = Origin::of(&parsed).ok_or_else(|| format!("{} has no host", quoted(url)))?;
+        // Quoted without its user information, which may hold a password.
+        let parsed = Url::parse(url).map_err(|e| {
+            format!(
+                "{} is not an absolute URL ({e})",
+                quoted(&without_user_info(url))
+            )
+        })?;
+        let origin = Origin::of(&parsed)
+            .ok_or_else(|| format!("{} has no host", quoted(&without_user_info(url))))?;
         match &self.allowed_origin {
             Some(allowed) if *allowed == origin => {}
             Some(allowed) => {
@@ -168,6 +197,16 @@ impl Policy {
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err("URLs with user information are not allowed".into());
+        }
+        // behaviour.md §3 [fix]: an id is one path segment. A parser that turns `..`, `.`,
+        // `%2E%2E` or a backslash into a step up the tree would send the request somewhere
+        // the guest did not name, so a path must read the same before and after parsing.
+        let written = path_as_written(url);
+        if written != parsed.path() && !(written.is_empty() && parsed.path() == "/") {
+            return Err(format!(
+                "the path of the request URL changes when parsed (to {}): dot segments (\".\", \"..\", \"%2E%2E\"), backslashes and unencoded characters are not allowed",
+                quoted(parsed.path())
+            ));
         }
         if let Some(name) = header_names.iter().find(|name| {
             FORBIDDEN_GUEST_HEADERS
@@ -209,6 +248,70 @@ impl Policy {
 
     pub fn credential(&self, name: &str) -> Option<&Secret> {
         self.credentials.get(name)
+    }
+
+    /// A response with every secret of the tenant replaced, in headers (names and values)
+    /// and body, before the guest or a recording sees it (behaviour.md §1).
+    pub fn scrub_response(&self, response: IncomingResponse) -> IncomingResponse {
+        if self.redactor.is_empty() {
+            return response;
+        }
+        let redactor = &self.redactor;
+        IncomingResponse {
+            status: response.status,
+            headers: response
+                .headers
+                .into_iter()
+                .map(|(name, value)| (redactor.scrub_string(name), redactor.scrub_string(value)))
+                .collect(),
+            body: match redactor.scrub_bytes(&response.body) {
+                Some(body) => body,
+                None => response.body,
+            },
+        }
+    }
+
+    /// A backend's error with every secret of the tenant replaced in its message.
+    pub fn scrub_error(&self, error: BackendError) -> BackendError {
+        let scrub = |why: String| self.redactor.scrub_string(why);
+        match error {
+            BackendError::Transport(why) => BackendError::Transport(scrub(why)),
+            BackendError::Tls(why) => BackendError::Tls(scrub(why)),
+            BackendError::Protocol(why) => BackendError::Protocol(scrub(why)),
+            BackendError::Fault(why) => BackendError::Fault(scrub(why)),
+            other @ (BackendError::Timeout | BackendError::TooLarge) => other,
+        }
+    }
+}
+
+/// Where a URL's authority starts and ends, as written: after the scheme's `:` and any
+/// slashes (a parser takes backslashes for slashes), up to the path, query or fragment.
+fn authority_span(url: &str) -> (usize, usize) {
+    let Some(colon) = url.find(':') else {
+        return (0, 0);
+    };
+    let after = &url[colon + 1..];
+    let start = colon + 1 + (after.len() - after.trim_start_matches(['/', '\\']).len());
+    let end = url[start..]
+        .find(['/', '\\', '?', '#'])
+        .map_or(url.len(), |at| start + at);
+    (start, end)
+}
+
+/// The path of a URL as written, before any parser normalised it: after the authority, up to
+/// the query or fragment.
+fn path_as_written(url: &str) -> &str {
+    let path = &url[authority_span(url).1..];
+    &path[..path.find(['?', '#']).unwrap_or(path.len())]
+}
+
+/// A URL as written, with what stands before the last `@` of its authority (a user name and
+/// password, as a parser reads it) replaced, so that a refusal can quote it.
+fn without_user_info(url: &str) -> std::borrow::Cow<'_, str> {
+    let (start, end) = authority_span(url);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}<redacted>{}", &url[..start], &url[start + at..]).into(),
+        None => url.into(),
     }
 }
 
@@ -416,5 +519,112 @@ mod tests {
             Some("t0k3n")
         );
         assert!(policy().credential("other").is_none());
+    }
+    #[test]
+    fn a_path_that_changes_when_parsed_is_denied() {
+        // behaviour.md §3: `.`, `..` and their encodings would leave the directory the guest
+        // named; so would a backslash, and a tab the parser drops.
+        for path in [
+            "/scim/directory/d/Users/..",
+            "/scim/directory/d/Users/../../admin",
+            "/scim/directory/d/Users/./x",
+            "/scim/directory/d/Users/%2E%2E",
+            "/scim/directory/d/Users/%2e%2E/x",
+            "/scim/directory/d/Users/.%2e",
+            "/scim/directory/d/Users/%2e",
+            "/scim/directory/d\\..\\x",
+            "/scim/directory/d/Us\ters",
+        ] {
+            let url = format!("https://api.atlassian.com{path}?count=1");
+            let err = policy().check(&url, &[]).unwrap_err();
+            assert!(
+                err.starts_with("the path of the request URL changes when parsed"),
+                "{path}: {err}"
+            );
+        }
+        for path in [
+            "/scim/directory/d/Users/%2F..%2F",
+            "/scim/directory/d/Users/a.b",
+            "/scim/directory/d/Users/...",
+            "/scim/directory/d/Users/%2E%2E%2E",
+            "/scim/directory/d/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+            "",
+            "/",
+        ] {
+            let url = format!("https://api.atlassian.com{path}?filter=userName%20eq%20%22..%22");
+            assert!(policy().check(&url, &[]).is_ok(), "{path}");
+        }
+    }
+
+    #[test]
+    fn refusals_never_echo_the_user_information_of_a_url() {
+        for url in [
+            "https://user:password@api.atlassian.com/x",
+            "https://user:password@/x",
+            "https://user:password@[::1/x",
+            "https://user:password@api.atlassian.com:99999/x",
+            "https://user:password@evil.example/x",
+            "http://user:password@api.atlassian.com/x",
+            "user:password@api.atlassian.com/x",
+        ] {
+            // What a parser reads as user information is never quoted.
+            let err = policy().check(url, &[]).unwrap_err();
+            assert!(!err.contains("password"), "{url}: {err}");
+        }
+        assert_eq!(
+            policy().check("https://user:password@/x", &[]).unwrap_err(),
+            "\"https://<redacted>@/x\" is not an absolute URL (empty host)"
+        );
+        // A configured url with user information reaches nothing.
+        let policy = Policy::for_instance(Some("https://u:pw@api.atlassian.com"), "a", None);
+        let err = policy
+            .check("https://api.atlassian.com/x", &[])
+            .unwrap_err();
+        assert!(err.contains("no usable url configured"), "{err}");
+    }
+
+    #[test]
+    fn a_token_shorter_than_eight_characters_is_a_configuration_error_that_does_not_show_it() {
+        let problem = token_problem(&Secret::new("short12")).unwrap();
+        assert!(
+            problem.starts_with("Invalid configuration: the access token"),
+            "{problem}"
+        );
+        assert!(!problem.contains("short12"));
+        assert_eq!(token_problem(&Secret::new("long-enough")), None);
+        // Characters, not bytes: eight of them, sixteen bytes.
+        assert_eq!(token_problem(&Secret::new("éééééééé")), None);
+    }
+
+    #[test]
+    fn the_tenants_token_is_scrubbed_from_headers_bodies_and_error_messages() {
+        let policy = Policy::for_instance(
+            Some("https://api.atlassian.com/"),
+            "access_token",
+            Some(Secret::new("t0k3n-abcdefgh")),
+        );
+        let scrubbed = policy.scrub_response(IncomingResponse {
+            status: 401,
+            headers: vec![
+                ("WWW-Authenticate".into(), "Bearer t0k3n-abcdefgh".into()),
+                ("x-t0k3n-abcdefgh".into(), "1".into()),
+            ],
+            body: br#"{"detail":"invalid credentials: Bearer t0k3n-abcdefgh"}"#.to_vec(),
+        });
+        assert_eq!(
+            scrubbed,
+            IncomingResponse {
+                status: 401,
+                headers: vec![
+                    ("WWW-Authenticate".into(), "Bearer <redacted>".into()),
+                    ("x-<redacted>".into(), "1".into()),
+                ],
+                body: br#"{"detail":"invalid credentials: Bearer <redacted>"}"#.to_vec(),
+            }
+        );
+        assert_eq!(
+            policy.scrub_error(BackendError::Protocol("bad t0k3n-abcdefgh".into())),
+            BackendError::Protocol("bad <redacted>".into())
+        );
     }
 }

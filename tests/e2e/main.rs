@@ -29,3 +29,5 @@ mod tenants;
 mod js;
 // The same component under Python (wasmtime-py): every case prints the same bytes via host-test/python.
 mod python;
+// Issue 13 on the host: echoed tokens, dot segments, recordings, timeouts, proxies, hostile files, the cache.
+mod hardening;

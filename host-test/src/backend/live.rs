@@ -567,4 +567,92 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(live.slept, MAX_SLEEP_PER_COMMAND);
     }
+    #[tokio::test]
+    async fn an_answer_that_is_not_http_is_a_protocol_error() {
+        // Garbage from a hostile server cannot be cured by a retry: `protocol`, never
+        // `transport` (behaviour.md §3).
+        for garbage in [
+            &b"HELLO THERE\r\n\r\n"[..],
+            b"HTTP/1.1 abc Nonsense\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nbad header line\r\n\r\n",
+            b"\x00\xff\x16\x03garbage\r\n\r\n",
+        ] {
+            let (server, _heads) = one_shot_server(Some(garbage.to_vec()));
+            let result = Live::new(options())
+                .send(&request("GET", &format!("{server}/x"), None), 1024)
+                .await;
+            let Err(BackendError::Protocol(why)) = &result else {
+                panic!("{garbage:?}: expected a protocol error, got {result:?}")
+            };
+            assert!(why.contains("answered with invalid HTTP"), "{why}");
+            assert!(!why.contains("s3cr3t"), "{why}");
+        }
+    }
+
+    /// A TLS server on 127.0.0.1 with the repository's self-signed test certificate
+    /// (tests/scim/tls), answering one request with `200 {}`.
+    fn self_signed_server() -> String {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let tls_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scim/tls");
+        let certs = CertificateDer::pem_file_iter(tls_dir.join("cert.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(tls_dir.join("key.pem")).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            // Two connections at most: the refused one and the insecure one.
+            for stream in listener.incoming().take(2).flatten() {
+                let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(connection, stream);
+                let mut reader = BufReader::new(&mut tls);
+                let mut head = String::new();
+                while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                if !head.is_empty() {
+                    tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                        .ok();
+                    tls.flush().ok();
+                }
+            }
+        });
+        format!("https://{address}")
+    }
+
+    #[tokio::test]
+    async fn a_self_signed_certificate_is_a_tls_error_unless_insecure() {
+        let server = self_signed_server();
+        let result = Live::new(options())
+            .send(&request("GET", &format!("{server}/x"), None), 1024)
+            .await;
+        let Err(BackendError::Tls(why)) = &result else {
+            panic!("expected a TLS error, got {result:?}")
+        };
+        assert!(why.contains("certificate"), "{why}");
+        assert!(why.contains(&server), "{why}");
+        let insecure = LiveOptions {
+            insecure: true,
+            ..options()
+        };
+        let response = Live::new(insecure)
+            .send(&request("GET", &format!("{server}/x"), None), 1024)
+            .await
+            .unwrap();
+        assert_eq!(
+            (response.status, response.body.as_slice()),
+            (200, &b"{}"[..])
+        );
+    }
 }

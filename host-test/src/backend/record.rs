@@ -1,8 +1,14 @@
-//! Record: live requests, every exchange written to a cassette when the command ends, the
-//! token redacted (VCR's record mode).
+//! Record: live requests, every exchange kept in a [`Recording`] as the guest received it
+//! (VCR's record mode). Whoever runs the command writes the recording out afterwards (the
+//! CLI, with `Cassette::save`), so that a cassette that cannot be written never costs the
+//! entry of a command whose side effects already happened.
+//!
+//! The host scrubs the tenant's secrets from every response before the guest sees it and
+//! before it reaches [`Backend::delivered`], so a recording holds no secret in any form and
+//! needs no second scrub; the request's `authorization` is redacted here.
 
 use serde_json::{Map, Value};
-use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Backend, BackendError, BoxFuture, IncomingResponse, Live, OutgoingRequest};
 use crate::cassette::{Cassette, Interaction, RecordedRequest, RecordedResponse, redact_headers};
@@ -16,31 +22,42 @@ const UNRECORDED_RESPONSE_HEADERS: [&str; 5] = [
     "keep-alive",
     "set-cookie",
 ];
-/// What a secret found in a recorded exchange is replaced with.
-const REDACTED: &str = "<redacted>";
 
-/// Sends requests live and writes every exchange to a cassette when the command ends.
+/// The exchanges a [`Record`] backend has kept, shared with whoever writes them out.
+#[derive(Clone, Default)]
+pub struct Recording(Arc<Mutex<Vec<Interaction>>>);
+
+impl Recording {
+    pub fn new() -> Recording {
+        Recording::default()
+    }
+
+    /// The exchanges so far, as a cassette.
+    pub fn cassette(&self) -> Cassette {
+        Cassette {
+            interactions: self.interactions().clone(),
+        }
+    }
+
+    fn interactions(&self) -> std::sync::MutexGuard<'_, Vec<Interaction>> {
+        // A panic elsewhere leaves the list as it was: still worth writing.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Sends requests live and keeps every exchange the guest received.
 ///
 /// A transport failure (refused connection, timeout) has no form in the cassette format, so
 /// it is not recorded: a replay of such a run stops where the failure was.
 pub struct Record {
     live: Live,
-    path: PathBuf,
-    interactions: Vec<Interaction>,
-    /// Bearer tokens seen in requests: scrubbed from everything recorded, in case a server
-    /// echoes one back in a body or a header.
-    secrets: Vec<String>,
+    recording: Recording,
 }
 
 impl Record {
-    /// Record through `live` into the cassette at `path` (written by `finish`).
-    pub fn new(live: Live, path: PathBuf) -> Record {
-        Record {
-            live,
-            path,
-            interactions: Vec::new(),
-            secrets: Vec::new(),
-        }
+    /// Record through `live` into `recording`.
+    pub fn new(live: Live, recording: Recording) -> Record {
+        Record { live, recording }
     }
 }
 
@@ -50,7 +67,13 @@ impl Backend for Record {
         request: &'a OutgoingRequest,
         max_body_bytes: u64,
     ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-        Box::pin(self.send_and_record(request, max_body_bytes))
+        self.live.send(request, max_body_bytes)
+    }
+
+    fn delivered(&mut self, request: &OutgoingRequest, response: &IncomingResponse) {
+        self.recording
+            .interactions()
+            .push(recorded_interaction(request, response));
     }
 
     fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()> {
@@ -62,34 +85,7 @@ impl Backend for Record {
     }
 
     fn finish(&mut self) -> Result<(), String> {
-        let cassette = Cassette {
-            interactions: std::mem::take(&mut self.interactions),
-        };
-        let cassette = scrub_cassette(&cassette, &self.secrets)
-            .map_err(|e| format!("cannot write the recording {}: {e}", self.path.display()))?;
-        cassette.save(&self.path).map_err(|e| format!("{e:#}"))
-    }
-}
-
-impl Record {
-    async fn send_and_record(
-        &mut self,
-        request: &OutgoingRequest,
-        max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        for (name, value) in &request.headers {
-            if name.eq_ignore_ascii_case("authorization")
-                && let Some((_, token)) = value.split_once(' ')
-                && !token.is_empty()
-                && !self.secrets.iter().any(|known| known == token)
-            {
-                self.secrets.push(token.to_string());
-            }
-        }
-        let response = self.live.send(request, max_body_bytes).await?;
-        self.interactions
-            .push(recorded_interaction(request, &response));
-        Ok(response)
+        Ok(())
     }
 }
 
@@ -147,35 +143,6 @@ fn response_body(bytes: &[u8]) -> Option<Value> {
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::String(_)) | Err(_) => Some(Value::String(text.into_owned())),
         Ok(value) => Some(value),
-    }
-}
-
-/// The cassette with every occurrence of a secret, in any key or string, replaced.
-fn scrub_cassette(cassette: &Cassette, secrets: &[String]) -> Result<Cassette, serde_json::Error> {
-    let mut value = serde_json::to_value(cassette)?;
-    scrub(&mut value, secrets);
-    serde_json::from_value(value)
-}
-
-fn scrub(value: &mut Value, secrets: &[String]) {
-    let clean = |text: &str| {
-        secrets.iter().fold(text.to_string(), |text, secret| {
-            text.replace(secret.as_str(), REDACTED)
-        })
-    };
-    match value {
-        Value::String(text) if secrets.iter().any(|secret| text.contains(secret.as_str())) => {
-            *text = clean(text)
-        }
-        Value::Array(items) => items.iter_mut().for_each(|item| scrub(item, secrets)),
-        Value::Object(map) => {
-            let entries = std::mem::take(map);
-            for (key, mut item) in entries {
-                scrub(&mut item, secrets);
-                map.insert(clean(&key), item);
-            }
-        }
-        _ => {}
     }
 }
 
@@ -255,18 +222,32 @@ mod tests {
     }
 
     #[test]
-    fn a_token_echoed_by_the_server_is_scrubbed_from_the_recording() {
-        let cassette: Cassette = serde_json::from_value(json!({"interactions": [{
-            "request": {"method": "GET", "url": "http://127.0.0.1:9/x?t=s3cr3t", "body": null},
-            "response": {"status": 400, "headers": {"x-echo": "Bearer s3cr3t"}, "body": {"detail": "bad token s3cr3t", "s3cr3t": [1]}}
-        }]}))
-        .unwrap();
-        let text =
-            serde_json::to_string(&scrub_cassette(&cassette, &["s3cr3t".into()]).unwrap()).unwrap();
-        assert!(!text.contains("s3cr3t"), "{text}");
-        assert!(
-            text.contains(r#""detail":"bad token <redacted>""#),
-            "{text}"
+    fn a_recording_keeps_what_was_delivered_and_its_keys_are_never_rewritten() {
+        // Regression: the recording used to scrub the token from its own keys too, so a
+        // token such as "interact" wrote `"<redacted>ions"` and broke the file.
+        let recording = Recording::new();
+        let mut record = Record::new(
+            Live::new(crate::backend::LiveOptions {
+                insecure: false,
+                proxy: None,
+                connect_timeout: Duration::from_secs(1),
+            }),
+            recording.clone(),
         );
+        let mut sent = request("GET", "http://127.0.0.1:9/x", None);
+        sent.headers[1].1 = "Bearer interact".into();
+        let delivered = IncomingResponse {
+            status: 200,
+            headers: vec![],
+            body: br#"{"detail":"<redacted>"}"#.to_vec(),
+        };
+        record.delivered(&sent, &delivered);
+        let text = serde_json::to_string(&recording.cassette()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"interactions":[{"request":{"method":"GET","url":"http://127.0.0.1:9/x","headers":{"accept":"application/json","authorization":"Bearer <redacted>"},"body":null},"response":{"status":200,"body":{"detail":"<redacted>"}}}]}"#
+        );
+        let reread: Cassette = serde_json::from_str(&text).unwrap();
+        assert_eq!(reread, recording.cassette());
     }
 }

@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { FileError, ReplayFault } from './cassette.mjs';
 import { stringifyJson } from './json.mjs';
-import { CREDENTIAL_NAME, Policy, splitSecret } from './policy.mjs';
+import { CREDENTIAL_NAME, Policy, splitSecret, tokenProblem } from './policy.mjs';
 import { GuestExit, emptyWasi } from './wasi.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -174,6 +174,13 @@ export async function describe(component) {
  * `{ replayFailed }`, as `Host::run` reports it. */
 export async function runCommand(component, command, params, args, backend) {
   const { params: publicParams, token } = splitSecret(params);
+  // A token too short to scrub is a configuration error the host alone can see (lib.rs).
+  const problem = token === null ? null : tokenProblem(token);
+  if (problem !== null) {
+    const unused = backend.unused();
+    const outcome = unused !== null ? { replayFailed: unused } : { entryType: 'error', entryJson: JSON.stringify({ Type: 4, ContentsFormat: 'text', Contents: problem }) };
+    return { outcome, log: [] };
+  }
   const sandbox = new Sandbox(new Policy(publicParams.get('url'), token), backend);
   const wasi = emptyWasi();
   // The invocation as the Rust host writes it: {"command", "params", "args"} in that order.
@@ -284,9 +291,11 @@ class Sandbox {
     try {
       response = this.backend.send({ method: request.method, url: checked.url, headers, body: request.body });
     } catch (error) {
-      if (error instanceof ReplayFault) this.fault = error.message;
+      if (error instanceof ReplayFault) this.fault = this.policy.scrubMessage(error.message);
       throw error;
     }
+    // The tenant's token never reaches the guest, in any form (policy.rs `scrub_response`).
+    response = this.policy.scrubResponse(response);
     if (response.body.length > RESPONSE_BYTES) throw httpError('response-too-large', BigInt(RESPONSE_BYTES));
     return { status: response.status, headers: response.headers.map(([name, value]) => ({ name, value })), body: response.body };
   }
