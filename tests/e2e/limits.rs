@@ -172,12 +172,22 @@ fn a_stack_overflow_is_a_named_trap() {
 }
 
 #[test]
-fn an_endless_sleep_is_stopped_at_the_wall_clock_limit() {
-    let (report, _) = contained("sleep");
+fn an_endless_sleep_returns_at_once_and_the_command_ends_by_itself() {
+    // behaviour.md §3: a wait past the wall-clock budget is not begun; `sleep` returns at
+    // once (the budget counts as spent), and the guest goes on to its own answer.
+    let mut params = tenant_params(1);
+    params.insert("hostile".into(), json!("sleep"));
+    let backend = Scripted::answering(Vec::new());
+    let seen = backend.seen();
+    let report = run(hostile_host(), "test-module", params, Map::new(), backend);
     assert_eq!(
-        stopped_message(&report),
-        "The test-module command was stopped by the host: it ran past its wall-clock limit of 20000 ms"
+        entry_of(&report),
+        (
+            EntryType::Note,
+            json!({"Type": 1, "ContentsFormat": "text", "Contents": "slept"})
+        )
     );
+    assert!(seen.slept().is_empty(), "{:?}", seen.slept());
 }
 
 #[test]
@@ -245,10 +255,11 @@ fn every_hostile_mode_at_once_leaves_the_well_behaved_tenants_unharmed() {
                 .join()
                 .unwrap_or_else(|_| panic!("the host panicked"));
             let (entry_type, entry) = entry_of(&report);
-            let expected = if *mode == "big-request" {
-                "larger than the host's cap"
-            } else {
-                "stopped by the host"
+            let expected = match *mode {
+                "big-request" => "larger than the host's cap",
+                // A wait past the budget returns at once (behaviour.md §3).
+                "sleep" => "slept",
+                _ => "stopped by the host",
             };
             assert!(
                 entry["Contents"]
@@ -301,11 +312,13 @@ fn time_blocked_in_a_slow_server_is_not_the_guests_cpu_time() {
 }
 
 #[test]
-fn a_server_that_stalls_past_the_wall_clock_limit_ends_the_command() {
+fn a_server_that_stalls_past_the_wall_clock_limit_is_a_timeout_for_the_guest() {
+    // behaviour.md §3: a command waiting in a host call is never killed for wall time; the
+    // request answers `timeout` and the guest ends the command itself.
     let (report, timeouts) = run_slow(1_200);
     assert_eq!(
-        stopped_message(&report),
-        "The test-module command was stopped by the host: it ran past its wall-clock limit of 1000 ms"
+        entry_of(&report).1,
+        json!({"Type": 4, "ContentsFormat": "text", "Contents": "the request failed: HttpError::Timeout"})
     );
     // The backend was told to give up within what was left of the command's time.
     let [timeout] = timeouts.as_slice() else {
@@ -458,7 +471,8 @@ fn wrongly_typed_answers_are_failed_results() {
         failed_result(entry_type, &entry),
         (
             Value::Null,
-            "The user found has no id, so it cannot be disabled".into()
+            // behaviour.md §3: what a lookup returns is checked before it is used.
+            "The server returned a user whose \"id\" is not usable".into()
         )
     );
     assert_eq!(server.requests().len(), 1);
