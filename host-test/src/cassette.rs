@@ -55,6 +55,42 @@ pub struct RecordedResponse {
     pub body: Option<Value>,
 }
 
+/// A cassette read by `Cassette::load_compact`: the same format, each interaction kept as text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompactCassette {
+    interactions: CompactInteractions,
+}
+
+/// Interactions parsed one at a time (so the file is checked whole) and each written back as
+/// compact JSON before the next is read, so that only one is ever held parsed.
+struct CompactInteractions(Vec<Box<str>>);
+
+impl<'de> Deserialize<'de> for CompactInteractions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Compacting;
+        impl<'de> serde::de::Visitor<'de> for Compacting {
+            type Value = CompactInteractions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of interactions")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CompactInteractions, A::Error> {
+                let mut texts = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(interaction) = seq.next_element::<Interaction>()? {
+                    let text =
+                        serde_json::to_string(&interaction).map_err(serde::de::Error::custom)?;
+                    texts.push(text.into_boxed_str());
+                }
+                Ok(CompactInteractions(texts))
+            }
+        }
+        deserializer.deserialize_seq(Compacting)
+    }
+}
+
 /// A key that is present deserialises to `Some`, even when it holds `null`.
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(deserializer).map(Some)
@@ -65,6 +101,17 @@ impl Cassette {
         let text = files::read_capped_text(path, files::CASSETTE_BYTES, "cassette")?;
         serde_json::from_str(&text)
             .with_context(|| format!("cassette {} is not valid", path.display()))
+    }
+
+    /// The interactions of the cassette at `path`, each checked as `load` checks it but kept
+    /// as its compact JSON text, to be parsed only when a replay reaches it: a parsed
+    /// interaction takes many times the bytes of its text, so a 100,000-interaction cassette
+    /// would fill gigabytes where its text takes about the file's size.
+    pub fn load_compact(path: &Path) -> anyhow::Result<Vec<Box<str>>> {
+        let text = files::read_capped_text(path, files::CASSETTE_BYTES, "cassette")?;
+        let compact: CompactCassette = serde_json::from_str(&text)
+            .with_context(|| format!("cassette {} is not valid", path.display()))?;
+        Ok(compact.interactions.0)
     }
 
     /// Write the cassette (architecture.md "--record"): through a temporary file renamed into
@@ -465,5 +512,35 @@ mod tests {
             Value::Object(headers),
             json!({"authorization": "Bearer <redacted>", "accept": "application/json"})
         );
+    }
+
+    #[test]
+    fn a_compact_cassette_keeps_each_interaction_as_it_parses_and_checks_them_all() {
+        let dir = std::env::temp_dir().join(format!("iam-host-cassette-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.json");
+        let cassette = json!({"interactions": [
+            {"request": {"method": "GET", "url": "https://h/x", "body": null},
+             "response": {"status": 200, "headers": {"Z": "1", "A": "2"}, "body": {"z": 1, "a": [1.5, null]}}},
+            {"request": {"method": "POST", "url": "https://h/y"}, "response": {"status": 204}}
+        ]});
+        std::fs::write(&path, serde_json::to_string_pretty(&cassette).unwrap()).unwrap();
+        let texts = Cassette::load_compact(&path).unwrap();
+        let whole = Cassette::load(&path).unwrap();
+        let parsed: Vec<Interaction> = texts
+            .iter()
+            .map(|text| serde_json::from_str(text).unwrap())
+            .collect();
+        assert_eq!(parsed, whole.interactions);
+        assert_eq!(
+            &*texts[0],
+            r#"{"request":{"method":"GET","url":"https://h/x","body":null},"response":{"status":200,"headers":{"Z":"1","A":"2"},"body":{"z":1,"a":[1.5,null]}}}"#
+        );
+        std::fs::write(&path, r#"{"interactions": [{"request": {"method": "GET", "url": "u"}, "response": {"status": 200}}, {"request": {"method": "GET", "url": "u", "bodyy": 1}, "response": {"status": 200}}]}"#).unwrap();
+        let err = format!("{:#}", Cassette::load_compact(&path).unwrap_err());
+        assert!(err.contains("unknown field `bodyy`"), "{err}");
+        std::fs::write(&path, r#"{"interactions": {}}"#).unwrap();
+        assert!(Cassette::load_compact(&path).is_err());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

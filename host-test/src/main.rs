@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use iam_host::backend::{Backend, Live, LiveOptions, Record, Recording, Replay};
 use iam_host::bench::BenchOptions;
-use iam_host::cassette::Cassette;
 use iam_host::limits::Limits;
 use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, artifact, files};
 
@@ -268,7 +267,7 @@ fn run(run_args: RunArgs) -> Result<Ending> {
     };
     let recording = Recording::new();
     let backend: Box<dyn Backend> = match &transport {
-        Transport::Cassette(path) => Box::new(Replay::new(Cassette::load(path)?)),
+        Transport::Cassette(path) => Box::new(Replay::load(path)?),
         Transport::Live { record } => {
             let options = LiveOptions::for_instance(
                 &params,
