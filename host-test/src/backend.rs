@@ -1,9 +1,10 @@
 //! `Backend`: how the host carries a request that policy has allowed. Four of them, one
 //! module each: [`replay`] answers from a cassette in order and in virtual time, [`live`]
 //! talks to real servers (through the proxy [`proxy`] chooses), and [`record`] does what
-//! `live` does while writing a cassette. They know nothing of the guest, the policy or the
-//! limits: by the time a request gets here the host has checked it, attached the credential
-//! and set its timeout.
+//! `live` does while keeping every exchange for a cassette. They know nothing of the guest,
+//! the policy or the limits: by the time a request gets here the host has checked it,
+//! attached the credential and set its timeout, and what a backend answers is scrubbed of
+//! the tenant's secrets before the guest or a recording ([`Backend::delivered`]) sees it.
 
 use std::future::Future;
 use std::pin::Pin;
