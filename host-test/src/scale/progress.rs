@@ -189,11 +189,18 @@ impl Drop for Progress {
 
 fn bar(counts: &Counts) -> ProgressBar {
     let template = match counts.total {
-        Some(_) => "{prefix} {wide_bar} {pos}/{len} {msg} {per_sec} eta {eta} ({elapsed})",
-        None => "{prefix} {spinner} {pos} done, {msg} {per_sec} ({elapsed})",
+        Some(_) => "{prefix} {wide_bar} {pos}/{len}, {msg}, {rate}, eta {eta} ({elapsed})",
+        None => "{prefix} {spinner} {pos} done, {msg}, {rate} ({elapsed})",
     };
     let style = ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                // A bar that cannot be drawn has nowhere to report to.
+                write!(out, "{:.1}/s", state.per_sec()).ok();
+            },
+        )
         .progress_chars("=> ");
     let bar = ProgressBar::with_draw_target(counts.total, ProgressDrawTarget::stderr())
         .with_style(style)
