@@ -11,7 +11,7 @@ from typing import Any, Mapping, NamedTuple
 import functools
 import json
 
-from . import rust, urls
+from . import urls
 from .scrub import MIN_SECRET_CHARS
 
 #: The reference under which the host keeps a tenant's access token.
@@ -136,14 +136,14 @@ class Policy:
 
     def check(self, url: str, header_names: list[str]) -> urls.Url:
         """Check a guest request's URL and header names; the parsed URL when allowed."""
-        # Neither message quotes the URL: its user information may hold a password.
+        # Quoted without its user information, which may hold a password.
         try:
             parsed = urls.parse(url)
         except urls.UrlError as error:
-            raise Denied(f"the request URL is not an absolute URL ({error})") from None
+            raise Denied(f"{quoted(urls.without_user_info(url))} is not an absolute URL ({error})") from None
         origin = Origin.of(parsed)
         if origin is None:
-            raise Denied(f"the request URL names no host and port (scheme {quoted(parsed.scheme)})")
+            raise Denied(f"{quoted(urls.without_user_info(url))} has no host")
         if self.allowed_origin is None:
             raise Denied(f"origin {origin} is not allowed; this tenant has no usable url configured")
         if origin != self.allowed_origin:
@@ -163,7 +163,7 @@ class Policy:
         normalized = parsed.normalized_path()
         if written != normalized and not (written == "" and normalized == "/"):
             raise Denied(
-                f"the path of the request URL changes when parsed (to {rust.debug(normalized)}): "
+                f"the path of the request URL changes when parsed (to {quoted(normalized)}): "
                 'dot segments (".", "..", "%2E%2E"), backslashes and unencoded characters are not allowed'
             )
         for name in header_names:

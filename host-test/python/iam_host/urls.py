@@ -276,14 +276,29 @@ def _encode_path_char(char: str) -> str:
     return char
 
 
-def path_as_written(text: str) -> str | None:
-    """The path of a URL as written, before any parser normalised it: after the scheme, the
-    slashes and the authority, up to the query or fragment (the Rust host's reading)."""
-    _, colon, rest = text.partition(":")
-    if not colon:
-        return None
-    rest = rest.lstrip("/\\")
-    start = next((i for i, c in enumerate(rest) if c in "/\\?#"), len(rest))
-    path = rest[start:]
+def _authority_span(text: str) -> tuple[int, int]:
+    """Where a URL's authority starts and ends, as written: after the scheme's ``:`` and any
+    slashes (a parser takes backslashes for slashes), up to the path, query or fragment."""
+    colon = text.find(":")
+    if colon < 0:
+        return 0, 0
+    after = text[colon + 1:]
+    start = colon + 1 + (len(after) - len(after.lstrip("/\\")))
+    end = next((start + i for i, c in enumerate(text[start:]) if c in "/\\?#"), len(text))
+    return start, end
+
+
+def path_as_written(text: str) -> str:
+    """The path of a URL as written, before any parser normalised it: after the authority, up
+    to the query or fragment (the Rust host's reading)."""
+    path = text[_authority_span(text)[1]:]
     end = next((i for i, c in enumerate(path) if c in "?#"), len(path))
     return path[:end]
+
+
+def without_user_info(text: str) -> str:
+    """A URL as written, with what stands before the last ``@`` of its authority (a user name
+    and password, as a parser reads it) replaced, so that a refusal can quote it."""
+    start, end = _authority_span(text)
+    at = text.rfind("@", start, end)
+    return text if at < 0 else f"{text[:start]}<redacted>{text[at:]}"

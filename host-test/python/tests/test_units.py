@@ -89,9 +89,10 @@ def test_the_configured_origin_is_allowed_in_any_spelling():
      ("http://api.atlassian.com/x", "origin http://api.atlassian.com:80 is not allowed"),
      ("https://api.atlassian.com:8443/x", "is not allowed"),
      ("https://api.atlassian.com.evil.example/x", "is not allowed"),
-     ("not a url", "the request URL is not an absolute URL (relative URL without a base)"),
+     ("not a url", '"not a url" is not an absolute URL (relative URL without a base)'),
+     ("https://u:p@:80/x", '"https://<redacted>@:80/x" is not an absolute URL'),
      ("https://u:p@api.atlassian.com/x", "URLs with user information are not allowed"),
-     ("mailto:x@y", 'the request URL names no host and port (scheme "mailto")'),
+     ("mailto:x@y", '"mailto:<redacted>@y" has no host'),
      ("https://api.atlassian.com/scim/directory/d/Users/../../../admin", 'changes when parsed (to "/scim/admin")'),
      ("https://api.atlassian.com/scim/Users/%2E%2e", 'changes when parsed (to "/scim/")'),
      ("https://api.atlassian.com/scim\\Users", 'changes when parsed (to "/scim/Users")'),
@@ -148,6 +149,7 @@ def test_whatwg_hosts_and_paths():
     assert urls.parse("https://h/a/./b/../c").normalized_path() == "/a/c"
     assert urls.parse("https://h").normalized_path() == "/"
     assert urls.path_as_written("https://h") == "" and urls.path_as_written("https://h/a?b#c") == "/a"
+    assert urls.without_user_info("https://user:pw@h/x") == "https://<redacted>@h/x"
     for bad, why in [("https://", "empty host"), ("https://h:99999/", "invalid port number"), ("https://[zz]/", "invalid IPv6 address")]:
         with pytest.raises(urls.UrlError, match=why):
             urls.parse(bad)
