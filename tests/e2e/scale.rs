@@ -744,6 +744,142 @@ fn a_worker_that_cannot_reach_nats_exits_2() {
     assert!(stderr.contains("cannot reach the NATS server"), "{stderr}");
 }
 
+/// A loopback SCIM stand-in for the gate test: the first request is held 300 ms and answered
+/// 429 with `Retry-After: 2`; every other request is held 600 ms and finds one user. It
+/// records when each request arrived and when the 429 went out.
+struct SlowDownServer {
+    url: String,
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+    throttled_at: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+impl SlowDownServer {
+    fn start() -> SlowDownServer {
+        use std::io::{BufRead, BufReader};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let throttled_at = Arc::new(Mutex::new(None));
+        let (arrivals_seen, throttled) = (arrivals.clone(), throttled_at.clone());
+        std::thread::spawn(move || {
+            for socket in listener.incoming().flatten() {
+                let (arrivals, throttled) = (arrivals_seen.clone(), throttled.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(socket.try_clone().expect("clone"));
+                    let mut socket = socket;
+                    loop {
+                        let mut line = String::new();
+                        // The request line and headers; GETs have no body.
+                        loop {
+                            line.clear();
+                            match reader.read_line(&mut line) {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) if line == "\r\n" => break,
+                                Ok(_) => {}
+                            }
+                        }
+                        let first = {
+                            let mut arrived = arrivals.lock().unwrap_or_else(|p| p.into_inner());
+                            arrived.push(Instant::now());
+                            arrived.len() == 1
+                        };
+                        let answer = if first {
+                            std::thread::sleep(Duration::from_millis(300));
+                            *throttled.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(Instant::now());
+                            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 2\r\n\r\n{}".to_string()
+                        } else {
+                            std::thread::sleep(Duration::from_millis(600));
+                            let body = r#"{"totalResults":1,"Resources":[{"id":"u1","userName":"gate@example.com","active":true}]}"#;
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                                body.len()
+                            )
+                        };
+                        if socket.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        SlowDownServer {
+            url,
+            arrivals,
+            throttled_at,
+        }
+    }
+}
+
+#[test]
+fn a_429_with_retry_after_holds_back_the_tenants_other_commands() {
+    use iam_host::limits::Limits;
+    use iam_host::scale::jobs::Job;
+    use iam_host::scale::runner::{Runner, RunnerOptions};
+    use iam_host::scale::tenants::Tenants;
+
+    let server = SlowDownServer::start();
+    let tenants = Tenants::parse(
+        &json!({"tenants": {"slow": {"url": server.url, "access_token": "gate-test-token", "directory_id": "d"}}})
+            .to_string(),
+    )
+    .expect("tenants");
+    let host = std::sync::Arc::new(crate::support::host_with(Limits::default()));
+    let options = RunnerOptions::new(4, 2, Limits::default()).expect("options");
+    let runner = std::sync::Arc::new(Runner::new(host, &tenants, &options));
+    let job = |n: usize| Job {
+        id: format!("get-{n}"),
+        tenant: "slow".into(),
+        command: "iam-get-user".into(),
+        args: serde_json::from_value(json!({"user-profile": {"username": "gate@example.com"}}))
+            .expect("args"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let finished = runtime.block_on(async {
+        let tasks: Vec<_> = (0..4)
+            .map(|n| {
+                let runner = runner.clone();
+                tokio::spawn(async move { runner.run(&job(n)).await })
+            })
+            .collect();
+        let mut finished = Vec::new();
+        for task in tasks {
+            finished.push(task.await.expect("a job task"));
+        }
+        finished
+    });
+    for done in &finished {
+        assert_eq!(done.exit, 0, "{}", done.line);
+    }
+
+    // Two commands start together (the tenant's share); the first is told to wait 2 s. The
+    // third starts when the second ends (at 600 ms) but sends nothing until the pause is
+    // over; without the gate it would have sent at once. The pause is the code's own, so
+    // this holds however slow the machine is.
+    let arrivals = server
+        .arrivals
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let throttled = server
+        .throttled_at
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .expect("a 429 was sent");
+    assert_eq!(arrivals.len(), 5, "four lookups and one retry");
+    for (n, arrived) in arrivals.iter().enumerate().skip(2) {
+        assert!(
+            *arrived >= throttled + Duration::from_secs(2),
+            "request {n} arrived {:?} after the 429, inside the tenant's pause",
+            arrived.saturating_duration_since(throttled)
+        );
+    }
+}
+
 #[test]
 fn batch_resumes_after_an_interruption_without_repeating_a_job() {
     let scratch = Scratch::new("batch");
