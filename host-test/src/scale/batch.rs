@@ -93,11 +93,11 @@ pub async fn run(
     let started = Instant::now();
     let resumed = Output::open(&options.output)?;
     if resumed.cut_bytes > 0 {
-        eprintln!(
+        crate::diagnostic(&format!(
             "iam-host batch: cut a torn last line ({} bytes) off {}",
             resumed.cut_bytes,
             options.output.display()
-        );
+        ));
     }
     let done = resumed.done;
     let mut output = resumed.output;

@@ -201,7 +201,10 @@ pub fn run(args: &InFlightArgs, component: Option<PathBuf>) -> Result<InFlightRe
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let measured = runtime.block_on(measure(args, runner, latency, component, &dir));
     if let Err(error) = std::fs::remove_dir_all(&dir) {
-        eprintln!("iam-host bench: cannot remove {}: {error}", dir.display());
+        crate::diagnostic(&format!(
+            "iam-host bench: cannot remove {}: {error}",
+            dir.display()
+        ));
     }
     measured
 }

@@ -98,7 +98,7 @@ pub struct SubmitArgs {
 
 /// A usage error, an unreadable file or a failed run: one line on stderr, exit 2.
 fn failed(error: &anyhow::Error) -> ExitCode {
-    eprintln!("iam-host: {error:#}");
+    crate::diagnostic(&format!("iam-host: {error:#}"));
     ExitCode::from(2)
 }
 

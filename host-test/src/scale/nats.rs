@@ -160,13 +160,15 @@ impl EventReporter {
         match event {
             Event::Disconnected => {
                 self.disconnected.store(true, Ordering::Relaxed);
-                eprintln!("{label}: lost the connection to NATS; reconnecting");
+                crate::diagnostic(&format!(
+                    "{label}: lost the connection to NATS; reconnecting"
+                ));
             }
             Event::Connected => {
                 if self.disconnected.swap(false, Ordering::Relaxed) {
-                    eprintln!("{label}: reconnected to NATS");
+                    crate::diagnostic(&format!("{label}: reconnected to NATS"));
                 } else {
-                    eprintln!("{label}: connected to NATS");
+                    crate::diagnostic(&format!("{label}: connected to NATS"));
                 }
             }
             // Each failed reconnect attempt; the loss has been reported.
@@ -174,7 +176,7 @@ impl EventReporter {
             // Only this process closes its connection, on its way out.
             Event::Closed => {}
             // Slow-consumer and lame-duck notices are worth a line too; none is fatal.
-            other => eprintln!("{label}: NATS: {other}"),
+            other => crate::diagnostic(&format!("{label}: NATS: {other}")),
         }
     }
 }

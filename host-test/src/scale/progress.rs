@@ -141,7 +141,7 @@ impl Progress {
     pub fn note(&self, message: &str) {
         match &self.bar {
             Some(bar) => bar.println(message),
-            None => eprintln!("{message}"),
+            None => crate::diagnostic(message),
         }
     }
 
@@ -227,12 +227,12 @@ fn print_plain(counts: &Counts) {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         stop = guard;
         if *stop {
-            eprintln!("{}", counts.line());
+            crate::diagnostic(&counts.line());
             return;
         }
         let done = counts.done.load(Ordering::Relaxed);
         if done != last_done || counts.total.is_some() {
-            eprintln!("{}", counts.line());
+            crate::diagnostic(&counts.line());
             last_done = done;
         }
     }

@@ -105,11 +105,11 @@ enum Stored {
 pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
     let resumed = Output::open(&options.output)?;
     if resumed.cut_bytes > 0 {
-        eprintln!(
+        crate::diagnostic(&format!(
             "{LABEL}: cut a torn last line ({} bytes) off {}",
             resumed.cut_bytes,
             options.output.display()
-        );
+        ));
     }
     let mut output = resumed.output;
     let mut plan = plan(&options.input, &resumed.done)?;

@@ -89,15 +89,15 @@ fn watch_signals(stop: watch::Sender<bool>) -> Result<()> {
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
         }
-        eprintln!(
+        crate::diagnostic(&format!(
             "{LABEL}: stopping: no more fetching; jobs not started are handed back, running ones finish (a second signal exits at once)"
-        );
+        ));
         stop.send_replace(true);
         tokio::select! {
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
         }
-        eprintln!("{LABEL}: second signal: exiting at once");
+        crate::diagnostic(&format!("{LABEL}: second signal: exiting at once"));
         std::process::exit(SECOND_SIGNAL_EXIT);
     });
     Ok(())
@@ -117,12 +117,12 @@ pub async fn run(
     let (jobs, _results) = nats::streams(&context).await?;
     let (consumer, ack_wait) = nats::workers_consumer(&jobs, options.ack_wait).await?;
     if ack_wait != options.ack_wait {
-        eprintln!(
+        crate::diagnostic(&format!(
             "{LABEL}: the consumer {} already has an ack wait of {} s (not the {} s asked for); using it",
             nats::WORKERS_CONSUMER,
             ack_wait.as_secs_f64(),
             options.ack_wait.as_secs_f64()
-        );
+        ));
     }
     let shared = Arc::new(Shared {
         runner: Runner::new(host, tenants, &options.runner),
@@ -132,12 +132,12 @@ pub async fn run(
         progress: Progress::start(LABEL, None, 0, 0, options.display),
         handed_back: Default::default(),
     });
-    eprintln!(
+    crate::diagnostic(&format!(
         "{LABEL}: pulling jobs from {} (up to {} at once, {} per tenant)",
         nats::printable_url(&options.nats),
         options.runner.concurrency,
         options.runner.per_tenant
-    );
+    ));
     let mut handlers = JoinSet::new();
     fetch_until_stopped(
         &consumer,
@@ -148,9 +148,9 @@ pub async fn run(
     .await;
     while handlers.join_next().await.is_some() {}
     if let Err(error) = client.flush().await {
-        eprintln!(
+        crate::diagnostic(&format!(
             "{LABEL}: could not flush the last acks ({error}); those jobs will be redelivered and their results are already stored"
-        );
+        ));
     }
     shared.progress.finish();
     let summary = WorkerSummary {
@@ -160,10 +160,10 @@ pub async fn run(
             .handed_back
             .load(std::sync::atomic::Ordering::Relaxed),
     };
-    eprintln!(
+    crate::diagnostic(&format!(
         "{LABEL}: stopped after {} jobs ({} failed, {} handed back)",
         summary.ran, summary.failed, summary.handed_back
-    );
+    ));
     Ok(summary)
 }
 
