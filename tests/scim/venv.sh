@@ -1,36 +1,11 @@
 #!/usr/bin/env bash
-# Owns the Python virtual environment of the local SCIM server (tests/scim/server.py):
-# creates it with the pinned requirements when it is missing or its requirements changed,
-# and prints the path of its python on stdout. Idempotent and fast when up to date (a
-# stamp file holds the hash of requirements.txt). `.ci/run` and the Rust test harness
-# (tests/e2e/live.rs) both call it, so there is one way to install the server.
+# Owns the Python virtual environment of the local SCIM server (tests/scim/server.py), with
+# the pinned requirements.txt, and prints the path of its python on stdout. `.ci/run` and the
+# Rust test harness (tests/e2e/scim_server.rs) both call it, so there is one way to install
+# the server.
 #
 # usage: tests/scim/venv.sh [VENV_DIR]   (default: <repo>/target/scim-venv)
 set -euo pipefail
-
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-venv="${1:-$repo/target/scim-venv}"
-requirements="$here/requirements.txt"
-wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
-
-if [[ -x "$venv/bin/python" && "$(cat "$venv/.requirements.sha256" 2>/dev/null)" == "$wanted" ]]; then
-    echo "$venv/bin/python"
-    exit 0
-fi
-
-# Build beside the final place and rename at the end, so that test runs in parallel never
-# see a half-installed environment; whichever finishes first wins.
-mkdir -p "$(dirname "$venv")"
-staging="$(mktemp -d "$venv.staging.XXXXXX")"
-trap 'rm -rf "$staging"' EXIT
-python3 -m venv "$staging" >&2
-"$staging/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements" >&2
-echo "$wanted" > "$staging/.requirements.sha256"
-if [[ -e "$venv" && "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$wanted" ]]; then
-    rm -rf "$venv"  # stale: built from other requirements
-fi
-if mv -T "$staging" "$venv" 2>/dev/null; then
-    trap - EXIT
-fi
-echo "$venv/bin/python"
+exec "$repo/tests/pinned-venv.sh" "$here/requirements.txt" "${1:-$repo/target/scim-venv}" python
