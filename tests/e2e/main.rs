@@ -26,6 +26,8 @@ mod scale;
 // Many tenants on one host from many threads: each request with its own token and origin.
 mod tenants;
 // The same component under Node.js (jco): every case prints the same bytes via tests/js/iam-host.mjs.
+// Running another host as a process and comparing it with iam-host on every case.
+mod other_hosts;
 mod js;
 // The same component under Python (wasmtime-py): every case prints the same bytes via host-test/python.
 mod python;

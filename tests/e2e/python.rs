@@ -10,16 +10,13 @@
 //! where it cannot be made fails these tests with the reason; they never pass silently.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use iam_host::artifact;
 
-use crate::support::{cases_dir, component};
-
-/// Bytes of context shown on each side of the first difference.
-const CONTEXT_BYTES: usize = 120;
+use crate::other_hosts::{every_case_matches_iam_host, run_process};
+use crate::support::component;
 
 fn package_dir() -> PathBuf {
     artifact::workspace_root().join("host-test/python")
@@ -100,132 +97,11 @@ fn python_host(args: &[String]) -> Command {
     command
 }
 
-/// What one host printed, stdout kept as bytes so that the comparison is exact.
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-fn run(mut command: Command, what: &str) -> Run {
-    let output: Output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// The command line of a case folder, as `cases.rs` builds it.
-fn case_args(dir: &Path) -> Vec<String> {
-    let name = dir.display();
-    let command = std::fs::read_to_string(dir.join("command.txt"))
-        .unwrap_or_else(|e| panic!("{name}/command.txt: {e}"));
-    let path = |file: &str| dir.join(file).to_string_lossy().into_owned();
-    let mut args = vec![
-        "run".to_string(),
-        command.trim().to_string(),
-        "--config".into(),
-        path("config.json"),
-    ];
-    if dir.join("args.json").exists() {
-        args.extend(["--args".into(), path("args.json")]);
-    }
-    args.extend(["--cassette".into(), path("cassette.json")]);
-    args
-}
-
-/// Why the two runs of a case differ, or none.
-fn difference(name: &str, rust: &Run, python: &Run) -> Option<String> {
-    if rust.stdout == python.stdout && rust.code == python.code {
-        return None;
-    }
-    let at = rust
-        .stdout
-        .iter()
-        .zip(&python.stdout)
-        .position(|(a, b)| a != b)
-        .unwrap_or(rust.stdout.len().min(python.stdout.len()));
-    let around = |bytes: &[u8]| {
-        String::from_utf8_lossy(
-            &bytes[at.saturating_sub(CONTEXT_BYTES).min(bytes.len())
-                ..(at + CONTEXT_BYTES).min(bytes.len())],
-        )
-        .into_owned()
-    };
-    Some(format!(
-        "{name}: exit {} (iam-host) vs {} (python); stdout {} vs {} bytes, first difference at byte {at}\n  iam-host: …{}…\n  python:   …{}…\n  iam-host stderr: {}\n  python stderr:   {}",
-        rust.code,
-        python.code,
-        rust.stdout.len(),
-        python.stdout.len(),
-        around(&rust.stdout),
-        around(&python.stdout),
-        rust.stderr.trim(),
-        python.stderr.trim(),
-    ))
-}
-
-fn case_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .expect("tests/cases exists")
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-/// Every case folder, whatever folders exist now: byte-identical stdout, the same exit status.
+/// Every case folder: byte-identical stdout and the same exit status under Python.
 #[test]
 fn every_case_prints_the_same_bytes_under_python() {
-    let dirs = case_dirs();
-    assert!(!dirs.is_empty(), "tests/cases has no case folders");
-    let differences = Mutex::new(Vec::new());
-    let compare = |dir: &PathBuf| {
-        let name = dir.file_name().map_or_else(
-            || dir.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        let args = case_args(dir);
-        let mut rust = Command::new(env!("CARGO_BIN_EXE_iam-host"));
-        rust.args(&args).arg("--component").arg(component());
-        let rust = run(rust, "iam-host");
-        let python = run(python_host(&args), "the Python host");
-        if let Some(why) = difference(&name, &rust, &python) {
-            differences
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(why);
-        }
-    };
     // The first run compiles the component into the cache; the rest load it.
-    compare(&dirs[0]);
-    let next = AtomicUsize::new(1);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some(dir) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    compare(dir);
-                }
-            });
-        }
-    });
-    let mut differences = differences
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    differences.sort();
-    assert!(
-        differences.is_empty(),
-        "{} of {} cases differ between iam-host and the Python host:\n\n{}",
-        differences.len(),
-        dirs.len(),
-        differences.join("\n\n")
-    );
+    every_case_matches_iam_host("the Python host", python_host);
 }
 
 /// The Python host's own suite (pytest). Its case-by-case check against expected.json is left
@@ -246,7 +122,7 @@ fn the_python_host_passes_its_own_tests() {
         .env("IAM_SCIM_PYTHON", scim_python())
         .env("IAM_HOST_CACHE_DIR", cache_dir())
         .env("PYTHONDONTWRITEBYTECODE", "1");
-    let output = run(
+    let output = run_process(
         command,
         "pytest (host-test/python/venv.sh makes its environment)",
     );
