@@ -7,8 +7,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 use std::hint::black_box;
 
-use atlassian_iam::invocation;
 use atlassian_iam::entry::{Action, IamOutput, VendorResult};
+use atlassian_iam::invocation;
 use atlassian_iam::mapper::Mapper;
 use atlassian_iam::markdown;
 use atlassian_iam::transport::{LogLevel, Request, Response, SendError, Transport};

@@ -275,11 +275,16 @@ mod tests {
 
     #[test]
     fn every_command_checks_both_mappers() {
-        let params = r#""params": {"url": "https://a.example", "directory_id": "d", "mapper_in": "Nope"}"#;
+        let params =
+            r#""params": {"url": "https://a.example", "directory_id": "d", "mapper_in": "Nope"}"#;
         for command in ["test-module", "iam-create-user", "iam-get-group"] {
             let outcome = run_offline(&format!(r#"{{"command": "{command}", {params}}}"#));
             assert_eq!(outcome.entry_type, EntryType::Error, "{command}");
-            assert!(contents(&outcome).contains("Nope"), "{command}: {}", contents(&outcome));
+            assert!(
+                contents(&outcome).contains("Nope"),
+                "{command}: {}",
+                contents(&outcome)
+            );
         }
     }
 

@@ -27,8 +27,8 @@ mod scale;
 mod tenants;
 // The same component under Node.js (jco): every case prints the same bytes via tests/js/iam-host.mjs.
 // Running another host as a process and comparing it with iam-host on every case.
-mod other_hosts;
 mod js;
+mod other_hosts;
 // The same component under Python (wasmtime-py): every case prints the same bytes via host-test/python.
 mod python;
 // Issue 13 on the host: echoed tokens, dot segments, recordings, timeouts, proxies, hostile files, the cache.
