@@ -125,6 +125,9 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     """One thread per request, so a slow client never blocks the others."""
 
     daemon_threads = True
+    # socketserver's backlog of 5 resets connections when batches and workers connect at
+    # once (local-scim-server.md).
+    request_queue_size = 1024
 
 
 class QuietHandler(WSGIRequestHandler):
