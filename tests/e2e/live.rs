@@ -746,3 +746,128 @@ fn recording_into_a_missing_directory_is_a_usage_error() {
         server.log_text()
     );
 }
+
+/// The group sync's whole path (behaviour.md §8) against the real server: a missing group is
+/// a 404 result (so the sync would create it), then create, find by name, add two users that
+/// iam-create-user made, read the members back, remove one, delete, and get and delete again
+/// (each a 404). Every step is checked on the server itself; `run_live` checks that the token
+/// reaches no entry, log line or guest request.
+#[test]
+fn a_group_lives_through_the_group_sync_on_the_server() {
+    let server = ScimServer::start();
+    let params = || server.params(json!({}));
+    let group = |command: &str, args: Value| run_live(&server, command, params(), args);
+    let contents = |entry: &Value| {
+        assert_eq!(entry["Type"], 1, "{entry:#}");
+        entry["Contents"].clone()
+    };
+    let members_on_server = |id: &str| -> Vec<String> {
+        let (status, stored) = server.direct("GET", &format!("/Groups/{id}"), None);
+        assert_eq!(status, 200, "{stored}");
+        let mut members: Vec<String> = stored["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["value"].as_str().map(str::to_string))
+            .collect();
+        members.sort();
+        members
+    };
+
+    let missing = contents(&group(
+        "iam-get-group",
+        json!({"scim": {"displayName": "Engineering"}}),
+    ));
+    assert_eq!(
+        missing,
+        json!({"brand": "Atlassian IAM", "instanceName": "live", "success": false,
+               "displayName": "Engineering", "errorCode": 404, "errorMessage": "Group Not Found"})
+    );
+
+    let created = contents(&group(
+        "iam-create-group",
+        json!({"scim": {"displayName": "Engineering"}}),
+    ));
+    assert_eq!(created["success"], true, "{created:#}");
+    assert_eq!(created["displayName"], "Engineering");
+    let id = created["id"]
+        .as_str()
+        .expect("the new group's id")
+        .to_string();
+    let (status, stored) = server.direct("GET", &format!("/Groups/{id}"), None);
+    assert_eq!(
+        (status, &stored["displayName"]),
+        (200, &json!("Engineering"))
+    );
+
+    let found = contents(&group(
+        "iam-get-group",
+        json!({"scim": {"displayName": "Engineering"}}),
+    ));
+    assert_eq!(
+        (&found["success"], &found["id"]),
+        (&json!(true), &json!(id))
+    );
+
+    let jane = create_jane(&server);
+    let john = run_live(
+        &server,
+        "iam-create-user",
+        params(),
+        profile_args(
+            r#"{"email": "john.roe@example.com", "username": "john.roe@example.com", "givenname": "John", "surname": "Roe"}"#,
+            "true",
+        ),
+    );
+    let john = succeeded(&john, "create")["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+
+    let added = contents(&group(
+        "iam-update-group",
+        json!({"scim": {"id": id}, "memberIdsToAdd": [jane, john]}),
+    ));
+    assert_eq!(added["success"], true, "{added:#}");
+    let mut both = vec![jane.clone(), john.clone()];
+    both.sort();
+    assert_eq!(members_on_server(&id), both);
+
+    let read = contents(&group(
+        "iam-get-group",
+        json!({"scim": {"id": id}, "includeMembers": "true"}),
+    ));
+    let mut listed: Vec<String> = read["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["value"].as_str().map(str::to_string))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, both);
+
+    let removed = contents(&group(
+        "iam-update-group",
+        json!({"scim": {"id": id}, "memberIdsToDelete": jane}),
+    ));
+    assert_eq!(removed["success"], true, "{removed:#}");
+    assert_eq!(members_on_server(&id), [john.clone()]);
+
+    let deleted = contents(&group("iam-delete-group", json!({"scim": {"id": id}})));
+    assert_eq!(
+        deleted,
+        json!({"brand": "Atlassian IAM", "instanceName": "live", "success": true, "id": id})
+    );
+    assert_eq!(server.direct("GET", &format!("/Groups/{id}"), None).0, 404);
+    // Users are not touched by deleting their group.
+    assert!(server.user(&john).is_some());
+
+    for command in ["iam-get-group", "iam-delete-group"] {
+        let gone = contents(&group(command, json!({"scim": {"id": id}})));
+        assert_eq!(
+            (&gone["success"], &gone["errorCode"], &gone["errorMessage"]),
+            (&json!(false), &json!(404), &json!("Group Not Found")),
+            "{command}: {gone:#}"
+        );
+    }
+}
