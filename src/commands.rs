@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use crate::config::{Config, DisableMethod};
 use crate::entry::{self, Action, IamOutput, VendorResult};
 use crate::error::Error;
+use crate::json;
 use crate::mapper::Mapper;
 use crate::profile::{self, NO_IDENTIFIER_MESSAGE, OLD_USER_DATA};
 use crate::scim::user::{self as scim_user, FoundUser, Identifier};
@@ -80,13 +81,21 @@ pub fn run_iam<T: Transport>(
         raw: &raw,
         allow_enable: allow_enable && config.enable_user_enabled,
     };
-    let (result, profile) = match command {
-        IamCommand::GetUser => run.get_user(mappers.incoming.as_ref())?,
-        IamCommand::CreateUser => (run.create_user()?, Value::Object(raw.clone())),
-        IamCommand::UpdateUser => (run.update_user()?, Value::Object(raw.clone())),
-        IamCommand::DisableUser => (run.disable_user()?, Value::Object(raw.clone())),
+    // What goes to IAM.UserProfile: the looked-up user for get, else the profile as given.
+    let (result, profile_json) = match command {
+        IamCommand::GetUser => {
+            let (result, profile) = run.get_user(mappers.incoming.as_ref())?;
+            (result, json::text(&profile))
+        }
+        IamCommand::CreateUser => (run.create_user()?, json::map_text(&raw)),
+        IamCommand::UpdateUser => (run.update_user()?, json::map_text(&raw)),
+        IamCommand::DisableUser => (run.disable_user()?, json::map_text(&raw)),
     };
-    Ok(IamOutput::new(result, &profile, &config.instance_name))
+    Ok(IamOutput::with_profile_json(
+        result,
+        profile_json,
+        &config.instance_name,
+    ))
 }
 
 /// `test-module`: the `ok` entry, or an error naming the status and cause (behaviour.md §4.5).

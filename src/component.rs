@@ -5,6 +5,10 @@
 wit_bindgen::generate!({
     path: "wit",
     world: "connector",
+    // Requests are passed to the host borrowed: nothing is copied to send them.
+    ownership: Borrowing {
+        duplicate_if_necessary: true
+    },
 });
 
 use exports::iam::atlassian::commands::{
@@ -24,22 +28,20 @@ struct WasmTransport;
 
 impl Transport for WasmTransport {
     fn send(&mut self, request: &Request) -> Result<Response, SendError> {
+        let headers: Vec<http::HeaderParam<'_>> = request
+            .headers
+            .iter()
+            .map(|(name, value)| http::HeaderParam { name, value })
+            .collect();
         let wit_request = http::Request {
-            method: request.method.as_str().to_string(),
-            url: request.url.clone(),
-            headers: request
-                .headers
-                .iter()
-                .map(|(name, value)| http::Header {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
-            body: request.body.clone(),
-            auth: request.credential.clone(),
+            method: request.method.as_str(),
+            url: &request.url,
+            headers: &headers,
+            body: request.body.as_deref(),
+            auth: request.credential.as_deref(),
             timeout_ms: Some(crate::scim::REQUEST_TIMEOUT_MS),
         };
-        match http::send(&wit_request) {
+        match http::send(wit_request) {
             Ok(response) => Ok(Response {
                 status: response.status,
                 headers: response

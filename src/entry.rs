@@ -106,6 +106,15 @@ pub struct IamOutput {
 
 impl IamOutput {
     pub fn new(result: VendorResult, profile: &Value, instance_name: &str) -> IamOutput {
+        IamOutput::with_profile_json(result, json::text(profile), instance_name)
+    }
+
+    /// `new` with the profile already serialised.
+    pub fn with_profile_json(
+        result: VendorResult,
+        profile_json: String,
+        instance_name: &str,
+    ) -> IamOutput {
         let fields = result.fields(instance_name);
         let columns: &[&str] = if result.skipped {
             &SKIPPED_COLUMNS
@@ -135,11 +144,10 @@ impl IamOutput {
             if *key == "details" {
                 vendor_json.push_str(&details_json);
             } else {
-                vendor_json.push_str(&json::text(value));
+                json::push_value(&mut vendor_json, value);
             }
         }
         vendor_json.push('}');
-        let profile_json = json::text(profile);
 
         let mut entry_json = String::with_capacity(
             2 * vendor_json.len() + profile_json.len() + markdown.len() + 400,

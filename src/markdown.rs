@@ -4,6 +4,8 @@
 
 use serde_json::{Number, Value};
 
+use crate::json::{splat, zero_bytes};
+
 /// Render a one-row table of (column, value) in that order; a column whose value is null,
 /// `""`, `[]` or `{}` is dropped.
 pub fn table(title: &str, row: &[(&str, &Value)]) -> String {
@@ -28,9 +30,13 @@ pub fn table(title: &str, row: &[(&str, &Value)]) -> String {
         out.push_str("---|");
     }
     out.push_str("\n|");
+    // One buffer for every cell's text before escaping.
+    let mut cell = String::new();
     for (_, value) in &kept {
         out.push(' ');
-        out.push_str(&escape_cell(&cell_text(value)));
+        cell.clear();
+        write_cell(&mut cell, value);
+        push_escaped_cell(&mut out, &cell);
         out.push_str(" |");
     }
     out.push('\n');
@@ -48,6 +54,7 @@ fn is_empty_cell(value: &Value) -> bool {
 }
 
 /// The text of one cell before escaping.
+#[cfg(test)]
 fn cell_text(value: &Value) -> String {
     let mut out = String::new();
     write_cell(&mut out, value);
@@ -92,12 +99,33 @@ fn write_list(out: &mut String, items: &[Value]) {
 }
 
 /// `\r\n`, `\r`, `\n` become `<br>`; `|` and `` ` `` are backslash-escaped.
+#[cfg(test)]
 fn escape_cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
+    push_escaped_cell(&mut out, text);
+    out
+}
+
+/// Append `text` escaped as `escape_cell` describes.
+fn push_escaped_cell(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
     let mut run_start = 0;
     let mut index = 0;
     while index < bytes.len() {
+        // Skip eight plain bytes at a time; otherwise go to the first one that may be special.
+        if let Some(word) = bytes[index..].first_chunk::<8>() {
+            let word = u64::from_le_bytes(*word);
+            let found = [b'\r', b'\n', b'|', b'`']
+                .iter()
+                .fold(0, |found, &special| {
+                    found | zero_bytes(word ^ splat(special))
+                });
+            if found == 0 {
+                index += 8;
+                continue;
+            }
+            index += (found.trailing_zeros() / 8) as usize;
+        }
         let replacement = match bytes[index] {
             b'\r' if bytes.get(index + 1) == Some(&b'\n') => Some(("<br>", 2)),
             b'\r' | b'\n' => Some(("<br>", 1)),
@@ -117,7 +145,6 @@ fn escape_cell(text: &str) -> String {
         }
     }
     out.push_str(&text[run_start..]);
-    out
 }
 
 fn write_python_repr(out: &mut String, value: &Value) {
@@ -351,6 +378,24 @@ mod tests {
             table("T", &row, &["a", "b"]),
             "### T\n|a|b|\n|---|---|\n| 1 | 2 |\n"
         );
+    }
+
+    #[test]
+    fn cells_are_escaped_alike_wherever_the_special_bytes_fall() {
+        for pad in 0..18 {
+            let text = format!(
+                "{}a\r\nb|{}`\r{}\n\n|",
+                "x".repeat(pad),
+                "y".repeat(pad % 9),
+                "é".repeat(pad)
+            );
+            let expected = text
+                .replace("\r\n", "<br>")
+                .replace(['\r', '\n'], "<br>")
+                .replace('|', "\\|")
+                .replace('`', "\\`");
+            assert_eq!(escape_cell(&text), expected, "{text:?}");
+        }
     }
 
     #[test]

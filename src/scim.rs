@@ -123,6 +123,16 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
+/// A response body parsed as JSON, with `serde_json::from_slice`'s value or error. Text
+/// that is valid UTF-8 (every JSON answer) is checked once as a whole and parsed as a `str`,
+/// which spares serde_json checking each string again; for valid UTF-8 the two parse alike.
+fn parse_body(body: &[u8]) -> Result<Value, serde_json::Error> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 /// The message of a failed response (behaviour.md §3): `detail`, `error` or `message` of a
 /// JSON body, else `HTTP <status> <reason>` and the start of the body as received.
 pub fn error_message(response: &Response) -> String {
@@ -284,7 +294,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
                 body: None,
             });
         }
-        match serde_json::from_slice::<Value>(&response.body) {
+        match parse_body(&response.body) {
             Ok(body) => Ok(Answer {
                 status: response.status,
                 body: Some(body),
@@ -490,6 +500,27 @@ pub(crate) mod tests {
                 .headers
                 .contains(&("Accept".into(), "application/json".into()))
         );
+    }
+
+    #[test]
+    fn bodies_parse_as_serde_json_parses_bytes() {
+        for body in [
+            &br#"{"a": ["\u00e9", 1.5e3, null], "b": {"c": "d\"e"}}"#[..],
+            b"",
+            b"  ",
+            b"{\"a\": 1,}",
+            b"[1, 2",
+            b"{\"a\": \"\xff\"}",
+            b"\xef\xbb\xbf{}",
+            b"{\"a\":\n\n  tru}",
+        ] {
+            let expected = serde_json::from_slice::<Value>(body).map_err(|e| e.to_string());
+            assert_eq!(
+                parse_body(body).map_err(|e| e.to_string()),
+                expected,
+                "{body:?}"
+            );
+        }
     }
 
     #[test]

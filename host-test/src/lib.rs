@@ -28,9 +28,9 @@ mod policy;
 mod redact;
 pub mod scale;
 mod store;
+mod tenant;
 
 use anyhow::Result;
-use serde::Serialize;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -45,8 +45,8 @@ pub use store::{GuestRequest, LogLine};
 use bindings::{WitEntryType, WitInvocation};
 use engine::{Runtime, Stop};
 use limits::Limits;
-use policy::Policy;
 use store::StoreState;
+use tenant::Tenants;
 
 /// One command to run: its name, the XSOAR instance parameters (token included) and the
 /// arguments.
@@ -104,14 +104,8 @@ pub struct Host {
     description: Description,
     /// The most linear memory any command has used, for the benchmark.
     peak_memory_bytes: AtomicUsize,
-}
-
-/// The invocation as the component reads it (`invocation.json` in the WIT).
-#[derive(Serialize)]
-struct WireInvocation<'a> {
-    command: &'a str,
-    params: &'a Map<String, Value>,
-    args: &'a Map<String, Value>,
+    /// The recent tenants' parameters, token and policy, prepared once each.
+    tenants: Tenants,
 }
 
 impl Host {
@@ -124,6 +118,7 @@ impl Host {
             limits: config.limits,
             description,
             peak_memory_bytes: AtomicUsize::new(0),
+            tenants: Tenants::default(),
         })
     }
 
@@ -139,13 +134,13 @@ impl Host {
 
     /// Run one command in a fresh sandbox, its HTTP carried by `backend`.
     pub async fn run(&self, invocation: &Invocation, mut backend: Box<dyn Backend>) -> Report {
-        let (params, token) = split_secret(&invocation.params);
+        let tenant = self.tenants.get(&invocation.params);
         // behaviour.md §1: a token too short to scrub is a configuration error. Only the host
         // holds the token, so only the host can tell; the guest never runs.
-        if let Some(problem) = token.as_ref().and_then(policy::token_problem) {
+        if let Some(problem) = &tenant.token_problem {
             let outcome = match backend.finish() {
                 Err(unused) => Outcome::ReplayFailed(unused),
-                Ok(()) => error_entry(problem),
+                Ok(()) => error_entry(problem.clone()),
             };
             return Report {
                 outcome,
@@ -154,22 +149,11 @@ impl Host {
                 log: Vec::new(),
             };
         }
-        let policy = Policy::for_instance(
-            params.get("url").and_then(Value::as_str),
-            CREDENTIAL_NAME,
-            token.clone(),
-        );
-        let wire = WireInvocation {
-            command: &invocation.command,
-            params: &params,
-            args: &invocation.args,
-        };
-        let invocation_json = serde_json::to_string(&wire).unwrap_or_default();
         let wit = WitInvocation {
-            json: invocation_json,
-            credential: token.map(|_| CREDENTIAL_NAME.to_string()),
+            json: invocation_json(&invocation.command, &tenant.params_json, &invocation.args),
+            credential: tenant.token.as_ref().map(|_| CREDENTIAL_NAME.to_string()),
         };
-        let state = StoreState::new(policy, self.limits, backend);
+        let state = StoreState::new(tenant.policy.clone(), self.limits, backend);
         let (mut store, connector) = match self.runtime.instantiate(state).await {
             Ok(instance) => instance,
             Err(stop) => {
@@ -253,6 +237,23 @@ impl Host {
     }
 }
 
+/// The invocation as the component reads it (`invocation.json` in the WIT), compact:
+/// `{"command":…,"params":…,"args":…}`, the parameters already serialised.
+fn invocation_json(command: &str, params_json: &str, args: &Map<String, Value>) -> String {
+    // Serialising a string or a map of JSON values cannot fail.
+    let command = serde_json::to_string(command).unwrap_or_default();
+    let args = serde_json::to_string(args).unwrap_or_default();
+    let mut json = String::with_capacity(34 + command.len() + params_json.len() + args.len());
+    json.push_str(r#"{"command":"#);
+    json.push_str(&command);
+    json.push_str(r#","params":"#);
+    json.push_str(params_json);
+    json.push_str(r#","args":"#);
+    json.push_str(&args);
+    json.push('}');
+    json
+}
+
 /// Write one line to stderr. A closed or full stderr is nowhere to report to, and no reason
 /// to panic (as `eprintln!` would): the exit status still says how the command ended.
 pub fn diagnostic(line: &str) {
@@ -283,5 +284,33 @@ fn error_entry(contents: String) -> Outcome {
             "Contents": contents,
         })
         .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invocation_is_the_serialised_object_of_command_params_and_args() {
+        let params = serde_json::json!({"url": "https://a.example", "n": [1, 2.5, "x"]});
+        let args = serde_json::json!({"user-profile": "{\"email\": \"a@b\"}", "z": null});
+        let (Value::Object(params), Value::Object(args)) = (params, args) else {
+            unreachable!()
+        };
+        let expected = serde_json::json!({
+            "command": "iam-get-user\u{1}\"",
+            "params": params,
+            "args": args,
+        })
+        .to_string();
+        assert_eq!(
+            invocation_json(
+                "iam-get-user\u{1}\"",
+                &serde_json::to_string(&params).unwrap_or_default(),
+                &args
+            ),
+            expected
+        );
     }
 }

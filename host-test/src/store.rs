@@ -1,6 +1,7 @@
 //! `StoreState`, "the T in Store<T>": one command's tenant policy, limits, request budget,
 //! backend and the diagnostics collected for the report. A fresh one per command.
 
+use std::sync::Arc;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
@@ -88,7 +89,8 @@ impl ResourceLimiter for MemoryMeter {
 }
 
 pub struct StoreState {
-    pub policy: Policy,
+    /// The tenant's policy, shared by its commands (it is prepared once per tenant).
+    pub policy: Arc<Policy>,
     pub limits: Limits,
     pub memory: MemoryMeter,
     pub backend: Box<dyn Backend>,
@@ -104,7 +106,11 @@ pub struct StoreState {
 }
 
 impl StoreState {
-    pub fn new(policy: Policy, limits: Limits, backend: Box<dyn Backend>) -> StoreState {
+    pub fn new(
+        policy: impl Into<Arc<Policy>>,
+        limits: Limits,
+        backend: Box<dyn Backend>,
+    ) -> StoreState {
         let guest_stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
         // WASI with nothing in it: no files, no environment, no arguments, no sockets; the
         // guest's stderr is kept only to name a panic.
@@ -119,7 +125,7 @@ impl StoreState {
             .trap_on_grow_failure(true)
             .build();
         StoreState {
-            policy,
+            policy: policy.into(),
             limits,
             memory: MemoryMeter {
                 limits: store_limits,

@@ -34,10 +34,16 @@ pub fn creation_body(app: &Map<String, Value>, allow_enable: bool) -> Value {
 /// The `PUT /Users/{id}` body (behaviour.md §4.3 [fix]): the user as read minus its
 /// read-only parts, overlaid with the profile, and `active` by the rule.
 pub fn replacement_body(user: &Value, app: &Map<String, Value>, allow_enable: bool) -> Value {
-    let mut body = user.as_object().cloned().unwrap_or_default();
-    for key in READ_ONLY_KEYS {
-        body.shift_remove(key);
-    }
+    // The user without its read-only parts, in its order; only what is kept is copied.
+    let mut body: Map<String, Value> = user
+        .as_object()
+        .map(|user| {
+            user.iter()
+                .filter(|(key, _)| !READ_ONLY_KEYS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     if let Some(Value::Array(schemas)) = body.get_mut("schemas") {
         schemas.retain(|schema| schema != ATLASSIAN_EXTENSION);
     }
