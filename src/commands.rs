@@ -24,7 +24,7 @@ const ATLASSIAN_EXTENSION: &str = "urn:scim:schemas:extension:atlassian-external
 const READ_ONLY_KEYS: [&str; 3] = ["meta", "groups", ATLASSIAN_EXTENSION];
 
 mod bodies;
-pub use bodies::{creation_body, replacement_body};
+pub use bodies::{creation_body, replacement_body, replacement_body_of};
 
 const COMMAND_DISABLED: &str = "Command is disabled.";
 const USER_DOES_NOT_EXIST: &str = "User does not exist";
@@ -383,7 +383,7 @@ impl<T: Transport> Run<'_, '_, T> {
                         Some(&user.resource),
                     ));
                 }
-                Ok(self.replace(&user, &update))
+                Ok(self.replace(&user, update))
             }
             Ok(None) => Ok(self.create(&mapped)),
         }
@@ -404,16 +404,17 @@ impl<T: Transport> Run<'_, '_, T> {
     }
 
     /// `PUT /Users/{id}` (behaviour.md §4.3).
-    fn replace(&mut self, found: &FoundUser, mapped: &MappedProfile) -> VendorResult {
+    fn replace(&mut self, found: &FoundUser, mapped: MappedProfile) -> VendorResult {
         let user = &found.resource;
-        let body = replacement_body(user, &mapped.app, self.allow_enable);
+        let MappedProfile { app, details, .. } = mapped;
+        let body = replacement_body_of(user, app, self.allow_enable);
         match self.scim.replace_user(&found.id, &body) {
             Ok(replaced) => {
                 let active =
                     scim_user::active_of(&replaced).or_else(|| scim_user::active_of(&body));
                 self.succeeded(Action::Update, active, replaced, Some(user))
             }
-            Err(failure) => self.failed(Action::Update, failure, &mapped.details, Some(user)),
+            Err(failure) => self.failed(Action::Update, failure, &details, Some(user)),
         }
     }
 
@@ -438,7 +439,7 @@ impl<T: Transport> Run<'_, '_, T> {
         };
         match found {
             Err(failure) => Ok(self.failed(Action::Update, failure, &mapped.details, None)),
-            Ok(Some(user)) => Ok(self.replace(&user, &mapped)),
+            Ok(Some(user)) => Ok(self.replace(&user, mapped)),
             Ok(None) if self.config.create_if_not_exists => {
                 let create = self.mapped(CREATE_TYPE)?;
                 if !self.config.create_user_enabled {

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 /// while `push_string_content` skips eight plain bytes at once, which is most of the work in
 /// the component (the entry, the details, the request bodies).
 pub fn text(value: &Value) -> String {
-    let mut out = String::with_capacity(256);
+    // Room for a user resource, the usual value, without growing again and again.
+    let mut out = String::with_capacity(1024);
     push_value(&mut out, value);
     out
 }

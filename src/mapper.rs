@@ -32,9 +32,10 @@ pub type Args = Map<String, Value>;
 /// A mapper, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct Mapper {
-    pub name: String,
+    /// Borrowed for the built-ins, which are static data: finding one allocates no text.
+    pub name: Cow<'static, str>,
     /// Incident type → its `internalMapping`.
-    incident_types: Vec<(String, Fields)>,
+    incident_types: Vec<(Cow<'static, str>, Fields)>,
 }
 
 /// The fields of an incident type: compiled in (built-ins), or parsed from configuration.
@@ -149,10 +150,10 @@ impl Mapper {
                     });
                 }
             }
-            incident_types.push((incident_type.clone(), Fields::Parsed(parsed)));
+            incident_types.push((Cow::Owned(incident_type.clone()), Fields::Parsed(parsed)));
         }
         Ok(Mapper {
-            name,
+            name: Cow::Owned(name),
             incident_types,
         })
     }

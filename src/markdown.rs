@@ -14,7 +14,11 @@ pub fn table(title: &str, row: &[(&str, &Value)]) -> String {
         .copied()
         .filter(|(_, value)| !is_empty_cell(value))
         .collect();
-    let mut out = format!("### {title}\n");
+    // Room for a usual row (a user's details) without growing the text again and again.
+    let mut out = String::with_capacity(2048);
+    out.push_str("### ");
+    out.push_str(title);
+    out.push('\n');
     if kept.is_empty() {
         // tableToMarkdown prints "**No entries.**" for an empty table.
         out.push_str("**No entries.**\n");

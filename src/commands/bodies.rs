@@ -9,8 +9,8 @@ use crate::scim::user as scim_user;
 use super::{ATLASSIAN_EXTENSION, CORE_USER_SCHEMA, READ_ONLY_KEYS};
 
 /// The application data as a SCIM body: an `emails` object becomes a one-entry list.
-fn scim_body(app: &Map<String, Value>) -> Map<String, Value> {
-    let mut body = app.clone();
+fn scim_body(app: Map<String, Value>) -> Map<String, Value> {
+    let mut body = app;
     body.shift_remove(OLD_USER_DATA);
     if let Some(emails @ Value::Object(_)) = body.get_mut("emails") {
         *emails = Value::Array(vec![emails.take()]);
@@ -21,7 +21,7 @@ fn scim_body(app: &Map<String, Value>) -> Map<String, Value> {
 /// The `POST /Users` body (behaviour.md §4.2): `schemas` when absent, and `active: true`
 /// when enabling is allowed and the profile does not say [fix].
 pub fn creation_body(app: &Map<String, Value>, allow_enable: bool) -> Value {
-    let mut body = scim_body(app);
+    let mut body = scim_body(app.clone());
     if !body.contains_key("schemas") {
         body.insert("schemas".into(), json!([CORE_USER_SCHEMA]));
     }
@@ -34,6 +34,11 @@ pub fn creation_body(app: &Map<String, Value>, allow_enable: bool) -> Value {
 /// The `PUT /Users/{id}` body (behaviour.md §4.3 [fix]): the user as read minus its
 /// read-only parts, overlaid with the profile, and `active` by the rule.
 pub fn replacement_body(user: &Value, app: &Map<String, Value>, allow_enable: bool) -> Value {
+    replacement_body_of(user, app.clone(), allow_enable)
+}
+
+/// `replacement_body` taking the application data it overlays.
+pub fn replacement_body_of(user: &Value, app: Map<String, Value>, allow_enable: bool) -> Value {
     // The user without its read-only parts, in its order; only what is kept is copied.
     let mut body: Map<String, Value> = user
         .as_object()
