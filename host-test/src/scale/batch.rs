@@ -7,14 +7,12 @@
 //! run it, so that the input never has to fit in memory.
 
 use anyhow::{Context as _, Result, bail};
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::jobs::{JobLines, Line};
+use super::jobs::{Line, open_input};
 use super::output::Output;
 use super::progress::{Display, Progress};
 use super::runner::{Runner, RunnerOptions};
@@ -58,12 +56,6 @@ struct Plan {
     total: u64,
     already: u64,
     already_failed: u64,
-}
-
-fn open_input(path: &Path) -> Result<JobLines<BufReader<File>>> {
-    let file = File::open(path)
-        .with_context(|| format!("cannot read the input file {}", path.display()))?;
-    Ok(JobLines::new(BufReader::new(file)))
 }
 
 fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<Plan> {

@@ -269,6 +269,17 @@ impl<R: BufRead> JobLines<R> {
     }
 }
 
+/// The job lines of an input file (`batch` and `submit` each read it twice: to plan, then
+/// to run, so it never has to fit in memory).
+pub fn open_input(
+    path: &std::path::Path,
+) -> anyhow::Result<JobLines<io::BufReader<std::fs::File>>> {
+    use anyhow::Context as _;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the input file {}", path.display()))?;
+    Ok(JobLines::new(io::BufReader::new(file)))
+}
+
 impl<R: BufRead> Iterator for JobLines<R> {
     /// The line's number and what it is; an error reading the input ends the iteration.
     type Item = io::Result<(usize, Line)>;

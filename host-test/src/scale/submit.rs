@@ -11,13 +11,11 @@ use anyhow::{Context as _, Result, anyhow};
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt as _;
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::jobs::{JobLines, Line, result_key};
+use super::jobs::{Line, open_input, result_key};
 use super::nats::{self, Backoff, JOBS_SUBJECT, message_id};
 use super::output::Output;
 use super::progress::{Display, Progress};
@@ -58,12 +56,6 @@ struct Plan {
     refusals: Vec<String>,
     /// Job ids waiting for a result.
     waiting: HashSet<String>,
-}
-
-fn open_input(path: &Path) -> Result<JobLines<BufReader<File>>> {
-    let file = File::open(path)
-        .with_context(|| format!("cannot read the input file {}", path.display()))?;
-    Ok(JobLines::new(BufReader::new(file)))
 }
 
 fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<Plan> {
