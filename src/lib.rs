@@ -19,7 +19,9 @@
 //!   and the lookup identifier a profile yields.
 //! - [`transport`]: the host seam; [`error`]: what becomes an error entry; [`json`]: JSON
 //!   text helpers.
+//! - [`arena`]: the component's allocator, a bump arena in front of the system allocator.
 
+pub mod arena;
 pub mod commands;
 pub mod config;
 pub mod entry;
