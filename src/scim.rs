@@ -248,10 +248,11 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         let mut retries = 0;
         loop {
             let outcome = self.transport.send(&request);
-            let now = self.transport.now_millis();
-            let Some(wait) =
-                retry::wait_before_retry(method, &outcome, retries, self.waited_ms, now)
-            else {
+            let waited_ms = self.waited_ms;
+            let transport = &mut self.transport;
+            let Some(wait) = retry::wait_before_retry(method, &outcome, retries, waited_ms, || {
+                transport.now_millis()
+            }) else {
                 return outcome.map_err(|error| {
                     Failure::without_code(format!("{method} {} failed: {error}", request.url))
                 });

@@ -43,13 +43,14 @@ pub fn is_retryable(method: Method, outcome: &Result<Response, SendError>) -> bo
 
 /// The wait before the next try, in milliseconds; none when this outcome is the answer:
 /// not retryable, out of retries, or the wait would overrun what is left of the command's
-/// waiting budget (`waited_ms` so far).
+/// waiting budget (`waited_ms` so far). The clock is read only for a retryable answer (for
+/// a `Retry-After` date), so an answer taken as it is costs no call to the host's clock.
 pub fn wait_before_retry(
     method: Method,
     outcome: &Result<Response, SendError>,
     retries: u32,
     waited_ms: u64,
-    now_millis: u64,
+    now_millis: impl FnOnce() -> u64,
 ) -> Option<u64> {
     if retries >= MAX_RETRIES || !is_retryable(method, outcome) {
         return None;
@@ -57,7 +58,7 @@ pub fn wait_before_retry(
     let asked = outcome
         .as_ref()
         .ok()
-        .and_then(|response| retry_after_millis(response.header("Retry-After"), now_millis));
+        .and_then(|response| retry_after_millis(response.header("Retry-After"), now_millis()));
     let wait = asked.unwrap_or(FIRST_BACKOFF_MS << retries);
     (wait <= MAX_TOTAL_WAIT_MS.saturating_sub(waited_ms)).then_some(wait)
 }
@@ -328,7 +329,9 @@ mod tests {
         ] {
             for outcome in &never {
                 assert!(!is_retryable(method, outcome), "{method} {outcome:?}");
-                assert_eq!(wait_before_retry(method, outcome, 0, 0, 0), None);
+                // An answer taken as it is never reads the host's clock.
+                let clock = || panic!("the clock was read for {method} {outcome:?}");
+                assert_eq!(wait_before_retry(method, outcome, 0, 0, clock), None);
             }
             assert!(is_retryable(method, &status(429)));
             assert!(is_retryable(method, &status(503)));
@@ -341,13 +344,27 @@ mod tests {
             }
         }
         assert_eq!(
-            wait_before_retry(Method::Get, &status(503), 2, 0, 0),
+            wait_before_retry(Method::Get, &status(503), 2, 0, || 0),
             Some(4000)
         );
-        assert_eq!(wait_before_retry(Method::Get, &status(503), 3, 0, 0), None);
         assert_eq!(
-            wait_before_retry(Method::Get, &status(503), 0, 29_500, 0),
+            wait_before_retry(Method::Get, &status(503), 3, 0, || 0),
             None
+        );
+        assert_eq!(
+            wait_before_retry(Method::Get, &status(503), 0, 29_500, || 0),
+            None
+        );
+        // A Retry-After date is read against the host's clock, 7 s before it here.
+        let dated = Ok(Response {
+            status: 503,
+            headers: vec![("Retry-After".into(), "Sun, 06 Nov 1994 08:49:37 GMT".into())],
+            body: Vec::new(),
+        });
+        let now = parse_http_date("Sun, 06 Nov 1994 08:49:30 GMT").expect("a date");
+        assert_eq!(
+            wait_before_retry(Method::Get, &dated, 0, 0, || now),
+            Some(7000)
         );
     }
 }
