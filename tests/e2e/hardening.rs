@@ -1326,12 +1326,11 @@ fn unique_component(dir: &Scratch) -> PathBuf {
     path
 }
 
-/// The cache file of `component` (by the first 16 bytes of its SHA-256, as engine.rs names
-/// it).
+/// The cache file of `component` (by the first 16 bytes of its BLAKE3 digest, as engine.rs
+/// names it).
 fn cache_file(component: &Path) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(std::fs::read(component).expect("read"));
-    let prefix: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let digest = blake3::hash(&std::fs::read(component).expect("read")).to_hex();
+    let prefix = &digest[..32];
     let dir = artifact::default_cache_dir();
     std::fs::read_dir(&dir)
         .expect("the cache folder")
@@ -1339,7 +1338,7 @@ fn cache_file(component: &Path) -> PathBuf {
         .map(|entry| entry.path())
         .find(|path| {
             let name = path.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with(&prefix) && name.ends_with(".cwasm")
+            name.starts_with(prefix) && name.ends_with(".cwasm")
         })
         .unwrap_or_else(|| panic!("no cache file for {prefix} in {}", dir.display()))
 }
@@ -1394,8 +1393,12 @@ fn a_tampered_cache_file_is_compiled_afresh_and_a_full_stderr_is_no_panic() {
     tamper();
     let third = iam_host_with(&words, &[], Stderr::Full);
     assert_eq!((third.code, &third.stdout), (0, &first.stdout));
-    let digest = cached.with_extension("cwasm.sha256");
-    assert!(digest.is_file(), "no digest beside {}", cached.display());
+    let digest = cached.with_extension("cwasm.blake3");
+    assert_eq!(
+        std::fs::read_to_string(&digest).expect("the digest beside the cache file"),
+        blake3::hash(&written).to_hex().as_str(),
+        "the digest is not the written artifact's"
+    );
     std::fs::remove_file(&cached).ok();
     std::fs::remove_file(&digest).ok();
 }
