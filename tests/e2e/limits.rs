@@ -615,6 +615,51 @@ fn an_answer_under_the_cap_that_parses_into_more_than_the_memory_limit_ends_ther
 }
 
 #[test]
+fn a_user_far_larger_than_the_components_arena_comes_back_whole() {
+    // The component's allocator hands out its first 256 KiB from an arena and the rest from
+    // the system allocator (src/arena.rs). A 0.7 MB user makes the parser's buffers and the
+    // entry outgrow the arena mid-way, so blocks move from one allocator to the other; every
+    // byte must still arrive.
+    let title: String = (0..60_000).map(|i| format!("Ü{i:x}\"")).collect();
+    let emails: Vec<Value> = (0..4_000)
+        .map(|i| json!({"value": format!("user{i}@example.com"), "type": "work", "primary": i == 3_999}))
+        .collect();
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "big-1",
+        "userName": "jd@example.com",
+        "active": true,
+        "title": title,
+        "emails": emails,
+    });
+    let list = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": 1,
+        "Resources": [user],
+    });
+    let body = list.to_string();
+    assert!(body.len() > 700_000, "{} bytes", body.len());
+    let (entry_type, entry, _) = run_real(
+        "iam-get-user",
+        get_user_args(),
+        vec![answer(200, &[], body)],
+    );
+    assert_eq!(entry_type, EntryType::Note);
+    let contents = &entry["Contents"];
+    assert_eq!(
+        (&contents["success"], &contents["id"], &contents["email"]),
+        (
+            &json!(true),
+            &json!("big-1"),
+            &json!("user3999@example.com")
+        ),
+        "{}",
+        contents["errorMessage"]
+    );
+    assert_eq!(contents["details"], user);
+}
+
+#[test]
 fn answers_that_are_not_utf8_are_failed_results() {
     let (entry_type, entry, _) = run_real(
         "iam-get-user",
