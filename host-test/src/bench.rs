@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::backend::{PreparedCassette, Replay};
 use crate::cassette::Cassette;
 use crate::limits::Limits;
-use crate::{Host, HostConfig, Invocation, Outcome, engine};
+use crate::{Host, HostConfig, Invocation, MAX_IN_FLIGHT, Outcome, engine};
 
 const CONFIG: &str = include_str!("../../tests/cases/update_seed_example/config.json");
 const ARGS: &str = include_str!("../../tests/cases/update_seed_example/args.json");
@@ -126,7 +126,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     let limits = Limits::default();
 
     // Compiling from .wasm, and loading the precompiled artifact.
-    let engine = engine::engine(&limits)?;
+    let engine = engine::engine(&limits, MAX_IN_FLIGHT)?;
     let mut compile = Vec::new();
     let mut precompiled = Vec::new();
     for _ in 0..3 {
@@ -154,6 +154,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         component: options.component.clone(),
         cache_dir: options.cache_dir.clone(),
         limits,
+        max_in_flight: MAX_IN_FLIGHT,
     })?;
     let (params, args, cassette) = fixture()?;
     let prepared = Arc::new(PreparedCassette::from(cassette.clone()));

@@ -39,9 +39,9 @@ const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 const DECOMMIT_BATCH: usize = 16;
 /// Granularity of the CPU deadline: a tick costs nothing, and 10 ms is far below any limit.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Instances alive at once in the pool: one per command in flight. A batch holds up to its
-/// `--concurrency` (600 in the in-flight benchmark) waiting on the network at once; 1024
-/// leaves room. A command that finds the pool full ends with a Type 4 entry saying so.
+/// Instances alive at once in the pool, at most and by default: one per command in flight. A batch holds
+/// up to its `--concurrency` (600 in the in-flight benchmark) waiting on the network at once;
+/// 1024 leaves room. A command that finds the pool full ends with a Type 4 entry saying so.
 pub const POOLED_INSTANCES: u32 = 1024;
 /// The native stack of a command's fiber: wasm frames (at most `max_wasm_stack`, 512 KiB by
 /// default) plus the host calls beneath them. Only the pages a command touches are resident.
@@ -73,6 +73,8 @@ pub struct Runtime {
     engine: Engine,
     pre: ConnectorPre<StoreState>,
     stop_ticker: Arc<AtomicBool>,
+    /// The pool's size: the most commands in flight at once.
+    max_in_flight: u32,
 }
 
 impl Drop for Runtime {
@@ -90,7 +92,11 @@ pub enum Stop {
     Trapped(String),
 }
 
-pub fn engine(limits: &Limits) -> Result<Engine> {
+/// The engine, its pool sized for `max_in_flight` commands at once (at least one). The pool
+/// is set up when the engine starts, a guard page per fiber stack, so a process that runs one
+/// command asks for a pool of one.
+pub fn engine(limits: &Limits, max_in_flight: u32) -> Result<Engine> {
+    let instances = max_in_flight.clamp(1, POOLED_INSTANCES);
     let mut config = Config::new();
     config.epoch_interruption(true);
     // Async host calls and fibers, without the component model's own concurrency (p3), which
@@ -105,14 +111,14 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
     config.native_unwind_info(false);
     let mut pooling = PoolingAllocationConfig::default();
     pooling
-        .total_component_instances(POOLED_INSTANCES)
-        .total_core_instances(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
+        .total_component_instances(instances)
+        .total_core_instances(instances * CORE_INSTANCES_PER_COMPONENT)
         .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
-        .total_memories(POOLED_INSTANCES * MEMORIES_PER_COMPONENT)
+        .total_memories(instances * MEMORIES_PER_COMPONENT)
         .max_memories_per_component(MEMORIES_PER_COMPONENT)
-        .total_tables(POOLED_INSTANCES * TABLES_PER_COMPONENT)
+        .total_tables(instances * TABLES_PER_COMPONENT)
         .max_tables_per_component(TABLES_PER_COMPONENT)
-        .total_stacks(POOLED_INSTANCES)
+        .total_stacks(instances)
         .max_memory_size(limits.memory_bytes.max(1 << 16))
         // Reset a used slot by rewriting only the pages the command touched (PAGEMAP_SCAN,
         // Linux 6.7+) instead of madvise: a command touches well under a megabyte, and
@@ -127,8 +133,13 @@ pub fn engine(limits: &Limits) -> Result<Engine> {
 
 impl Runtime {
     /// Load the component at `wasm_path`, through the `.cwasm` cache in `cache_dir`.
-    pub fn load(wasm_path: &Path, cache_dir: &Path, limits: &Limits) -> Result<Runtime> {
-        let engine = engine(limits)?;
+    pub fn load(
+        wasm_path: &Path,
+        cache_dir: &Path,
+        limits: &Limits,
+        max_in_flight: u32,
+    ) -> Result<Runtime> {
+        let engine = engine(limits, max_in_flight)?;
         let component = load_cached(&engine, wasm_path, cache_dir).map_err(|error| {
             // The pool's memory slots are sized by the memory limit; a component whose
             // initial memory is larger can never run, so the host refuses to start.
@@ -165,6 +176,7 @@ impl Runtime {
             engine,
             pre,
             stop_ticker,
+            max_in_flight: max_in_flight.clamp(1, POOLED_INSTANCES),
         })
     }
 
@@ -195,6 +207,12 @@ impl Runtime {
         });
         match self.pre.instantiate_async(&mut store).await {
             Ok(connector) => Ok((store, connector)),
+            Err(error) if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() => {
+                Err(Stop::Trapped(format!(
+                    "the host is already running its maximum of {} commands at once; try again shortly",
+                    self.max_in_flight
+                )))
+            }
             Err(error) => Err(classify(&store, &error)),
         }
     }
@@ -288,11 +306,6 @@ pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
     }
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
         return Stop::Trapped(LimitHit::Cpu.describe(&state.limits));
-    }
-    if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
-        return Stop::Trapped(format!(
-            "the host is already running its maximum of {POOLED_INSTANCES} commands at once; try again shortly"
-        ));
     }
     let stderr = String::from_utf8_lossy(&state.guest_stderr.contents())
         .trim()

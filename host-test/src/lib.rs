@@ -95,7 +95,14 @@ pub struct HostConfig {
     pub component: PathBuf,
     pub cache_dir: PathBuf,
     pub limits: Limits,
+    /// The most commands this host runs at once, from 1 to [`MAX_IN_FLIGHT`]: one pooled
+    /// sandbox each, all set up when the host starts. A command beyond it ends with a Type 4
+    /// entry saying so.
+    pub max_in_flight: u32,
 }
+
+/// The largest pool a host can have, and the one batches and workers use.
+pub const MAX_IN_FLIGHT: u32 = engine::POOLED_INSTANCES;
 
 /// The loaded component, ready to run commands for any tenant, from any thread.
 pub struct Host {
@@ -111,7 +118,12 @@ pub struct Host {
 impl Host {
     /// Load (or compile and cache) the component and read its description.
     pub fn new(config: HostConfig) -> Result<Host> {
-        let runtime = Runtime::load(&config.component, &config.cache_dir, &config.limits)?;
+        let runtime = Runtime::load(
+            &config.component,
+            &config.cache_dir,
+            &config.limits,
+            config.max_in_flight,
+        )?;
         let description = runtime.describe(&config.limits)?;
         Ok(Host {
             runtime,

@@ -224,10 +224,13 @@ fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Host> {
         Some(path) => path,
         None => artifact::ensure_default_component()?,
     };
+    // `run` and `describe` run one command at a time (describe's sandbox is gone before the
+    // command's): a pool of one, so that the process does not set up 1024 sandboxes.
     Host::new(HostConfig {
         component,
         cache_dir: artifact::default_cache_dir(),
         limits,
+        max_in_flight: 1,
     })
 }
 

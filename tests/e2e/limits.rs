@@ -787,6 +787,7 @@ fn a_memory_limit_below_the_components_own_memory_is_refused_when_the_host_start
         component: support::component().to_path_buf(),
         cache_dir: artifact::default_cache_dir(),
         limits,
+        max_in_flight: 1,
     };
     let Err(error) = Host::new(config) else {
         panic!("a host started with a memory limit below the component's initial memory")

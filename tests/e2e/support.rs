@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use iam_host::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
 use iam_host::{
-    EntryType, Host, HostConfig, Invocation, Outcome, Report, artifact, limits::Limits,
+    EntryType, Host, HostConfig, Invocation, MAX_IN_FLIGHT, Outcome, Report, artifact,
+    limits::Limits,
 };
 use serde_json::{Map, Value, json};
 
@@ -45,10 +46,20 @@ pub fn host_with(limits: Limits) -> Host {
 
 /// A host over any component (the real one, or a hostile one) with these limits.
 pub fn host_over(component: &Path, limits: Limits) -> Host {
+    new_host(component, limits, MAX_IN_FLIGHT)
+}
+
+/// A host over the built component whose pool holds `max_in_flight` commands at once.
+pub fn host_over_pool(max_in_flight: u32) -> Host {
+    new_host(component(), Limits::default(), max_in_flight)
+}
+
+fn new_host(component: &Path, limits: Limits, max_in_flight: u32) -> Host {
     let config = HostConfig {
         component: component.to_path_buf(),
         cache_dir: artifact::default_cache_dir(),
         limits,
+        max_in_flight,
     };
     match Host::new(config) {
         Ok(host) => host,

@@ -6,6 +6,7 @@
 use iam_host::backend::{BackendError, IncomingResponse, OutgoingRequest};
 use iam_host::{EntryType, Host};
 use serde_json::{Map, Value, json};
+use std::time::Duration;
 
 use crate::support::{self, Scripted, entry_of, object, run, tenant_params, tenant_token};
 
@@ -164,4 +165,59 @@ fn more_threads_than_cores_share_one_host() {
             });
         }
     });
+}
+
+/// A host sized for one command at a time (what `iam-host run` asks for) runs its commands
+/// one after another in the same sandbox slot, and a command that arrives while the slot is
+/// taken ends at once with a Type 4 entry naming the limit; it does not wait or crash.
+#[test]
+fn a_host_sized_for_one_command_refuses_a_second_at_once_and_runs_the_next() {
+    let host = support::host_over_pool(1);
+    let params = tenant_params(1);
+    let invocation = |command: &str| iam_host::Invocation {
+        command: command.to_string(),
+        params: params.clone(),
+        args: Map::new(),
+    };
+    let empty_directory = || support::answer(200, &[], r#"{"totalResults": 0, "Resources": []}"#);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let test_module = invocation("test-module");
+    let (first, second) = runtime.block_on(async {
+        // The first command holds the only sandbox while its server takes 300 ms to answer;
+        // the second is polled in that time.
+        let slow = Scripted::answering(vec![empty_directory()]).delayed(Duration::from_millis(300));
+        tokio::join!(
+            host.run(&test_module, Box::new(slow)),
+            host.run(
+                &test_module,
+                Box::new(Scripted::answering(vec![empty_directory()]))
+            ),
+        )
+    });
+    let (first_type, first_entry) = entry_of(&first);
+    assert_eq!(first_type, EntryType::Note, "{first_entry}");
+    assert_eq!(first_entry["Contents"], json!("ok"), "{first_entry}");
+    let (second_type, second_entry) = entry_of(&second);
+    assert_eq!(second_type, EntryType::Error, "{second_entry}");
+    let said = second_entry["Contents"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("maximum of 1 commands at once"),
+        "the refusal names the limit: {said}"
+    );
+    assert!(
+        second.guest_requests.is_empty(),
+        "the refused command never ran"
+    );
+    // The slot is free again: the next command runs.
+    let third = run(
+        &host,
+        "test-module",
+        params.clone(),
+        Map::new(),
+        Scripted::answering(vec![empty_directory()]),
+    );
+    assert_eq!(entry_of(&third).0, EntryType::Note);
 }

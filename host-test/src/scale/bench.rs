@@ -251,6 +251,7 @@ async fn measure(
         component,
         cache_dir: artifact::default_cache_dir(),
         limits: runner.limits,
+        max_in_flight: crate::MAX_IN_FLIGHT,
     })?);
 
     // A few commands first, one at a time: the component's code and the client are warm, and

@@ -144,6 +144,7 @@ pub fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Arc<Host>
         component,
         cache_dir: artifact::default_cache_dir(),
         limits,
+        max_in_flight: crate::MAX_IN_FLIGHT,
     })?))
 }
 

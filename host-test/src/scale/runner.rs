@@ -19,7 +19,6 @@ use super::gate::{Gate, Gated};
 use super::jobs::{Job, Refusal, result_line};
 use super::tenants::Tenants;
 use crate::backend::{Backend, Live, LiveOptions, live};
-use crate::engine::POOLED_INSTANCES;
 use crate::limits::Limits;
 use crate::{EntryType, Host, Invocation, Outcome};
 
@@ -28,7 +27,7 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// `--per-tenant` by default (architecture.md).
 pub const DEFAULT_PER_TENANT: usize = 16;
 /// The most commands one process can hold at once: one pooled sandbox each.
-pub const MAX_CONCURRENCY: usize = POOLED_INSTANCES as usize;
+pub const MAX_CONCURRENCY: usize = crate::MAX_IN_FLIGHT as usize;
 
 /// How many commands run at once, and with what limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
