@@ -24,7 +24,7 @@ const ATLASSIAN_EXTENSION: &str = "urn:scim:schemas:extension:atlassian-external
 const READ_ONLY_KEYS: [&str; 3] = ["meta", "groups", ATLASSIAN_EXTENSION];
 
 mod bodies;
-pub use bodies::{creation_body, replacement_body, replacement_body_of};
+pub use bodies::{creation_body, replacement_body};
 
 const COMMAND_DISABLED: &str = "Command is disabled.";
 const USER_DOES_NOT_EXIST: &str = "User does not exist";
@@ -407,7 +407,7 @@ impl<T: Transport> Run<'_, '_, T> {
     fn replace(&mut self, found: &FoundUser, mapped: MappedProfile) -> VendorResult {
         let user = &found.resource;
         let MappedProfile { app, details, .. } = mapped;
-        let body = replacement_body_of(user, app, self.allow_enable);
+        let body = replacement_body(user, app, self.allow_enable);
         match self.scim.replace_user(&found.id, &body) {
             Ok(replaced) => {
                 let active =
