@@ -17,22 +17,28 @@ pub fn case_command(name: &str) -> String {
         .unwrap_or_else(|e| panic!("{name}: command.txt: {e}"))
 }
 
-/// `iam-host run` on the case folder: its command, config, args (when there are) and cassette.
-pub fn run_case_cli(name: &str) -> CliOutput {
+/// The `run` command line of a case folder: its command, config, args (when there are) and
+/// cassette. Every host's case runs use it.
+pub fn case_args(name: &str) -> Vec<String> {
     let dir = cases_dir().join(name);
     let path = |file: &str| dir.join(file).to_string_lossy().into_owned();
-    let command = case_command(name);
-    let (config, args_file, cassette) = (
+    let mut args = vec![
+        "run".to_string(),
+        case_command(name),
+        "--config".into(),
         path("config.json"),
-        path("args.json"),
-        path("cassette.json"),
-    );
-    let mut args = vec!["run", command.as_str(), "--config", &config];
-    if Path::new(&args_file).exists() {
-        args.extend(["--args", &args_file]);
+    ];
+    if dir.join("args.json").exists() {
+        args.extend(["--args".into(), path("args.json")]);
     }
-    args.extend(["--cassette", &cassette]);
-    iam_host(&args)
+    args.extend(["--cassette".into(), path("cassette.json")]);
+    args
+}
+
+/// `iam-host run` on the case folder.
+pub fn run_case_cli(name: &str) -> CliOutput {
+    let args = case_args(name);
+    iam_host(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// A case that expects no entry (`expected.txt`): the exit status, and the fragments its

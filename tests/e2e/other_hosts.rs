@@ -2,11 +2,12 @@
 //! that another host prints the same bytes as `iam-host` on every case folder, with the same
 //! exit status.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::cases::case_args;
 use crate::support::{cases_dir, component};
 
 /// Bytes of context shown on each side of the first difference.
@@ -28,25 +29,6 @@ pub fn run_process(mut command: Command, what: &str) -> HostRun {
         stdout: output.stdout,
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
-}
-
-/// The command line of a case folder, as `cases.rs` builds it.
-fn case_args(dir: &Path) -> Vec<String> {
-    let name = dir.display();
-    let command = std::fs::read_to_string(dir.join("command.txt"))
-        .unwrap_or_else(|e| panic!("{name}/command.txt: {e}"));
-    let path = |file: &str| dir.join(file).to_string_lossy().into_owned();
-    let mut args = vec![
-        "run".to_string(),
-        command.trim().to_string(),
-        "--config".into(),
-        path("config.json"),
-    ];
-    if dir.join("args.json").exists() {
-        args.extend(["--args".into(), path("args.json")]);
-    }
-    args.extend(["--cassette".into(), path("cassette.json")]);
-    args
 }
 
 /// Why the two runs of a case differ, or none.
@@ -104,7 +86,7 @@ pub fn every_case_matches_iam_host(label: &str, other: impl Fn(&[String]) -> Com
             || dir.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let args = case_args(dir);
+        let args = case_args(&name);
         let mut rust = Command::new(env!("CARGO_BIN_EXE_iam-host"));
         rust.args(&args).arg("--component").arg(component());
         let rust = run_process(rust, "iam-host");
