@@ -39,9 +39,10 @@ const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 const DECOMMIT_BATCH: usize = 16;
 /// Granularity of the CPU deadline: a tick costs nothing, and 10 ms is far below any limit.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Instances alive at once in the pool, at most and by default: one per command in flight. A batch holds
-/// up to its `--concurrency` (600 in the in-flight benchmark) waiting on the network at once;
-/// 1024 leaves room. A command that finds the pool full ends with a Type 4 entry saying so.
+/// Instances alive at once in the pool, at most and by default: one per command in flight.
+/// A batch holds up to its `--concurrency` (600 in the in-flight benchmark) waiting on the
+/// network at once; 1024 leaves room. A command that finds the pool full ends with a Type 4
+/// entry saying so.
 pub const POOLED_INSTANCES: u32 = 1024;
 /// The native stack of a command's fiber: wasm frames (at most `max_wasm_stack`, 512 KiB by
 /// default) plus the host calls beneath them. Only the pages a command touches are resident.
@@ -96,7 +97,7 @@ pub enum Stop {
 /// is set up when the engine starts, a guard page per fiber stack, so a process that runs one
 /// command asks for a pool of one.
 pub fn engine(limits: &Limits, max_in_flight: u32) -> Result<Engine> {
-    let instances = max_in_flight.clamp(1, POOLED_INSTANCES);
+    let instances = pool_size(max_in_flight);
     let mut config = Config::new();
     config.epoch_interruption(true);
     // Async host calls and fibers, without the component model's own concurrency (p3), which
@@ -129,6 +130,11 @@ pub fn engine(limits: &Limits, max_in_flight: u32) -> Result<Engine> {
         .decommit_batch_size(DECOMMIT_BATCH);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot create the wasmtime engine: {e}"))
+}
+
+/// The pool's size for a host asked to run `max_in_flight` commands at once.
+fn pool_size(max_in_flight: u32) -> u32 {
+    max_in_flight.clamp(1, POOLED_INSTANCES)
 }
 
 impl Runtime {
@@ -176,7 +182,7 @@ impl Runtime {
             engine,
             pre,
             stop_ticker,
-            max_in_flight: max_in_flight.clamp(1, POOLED_INSTANCES),
+            max_in_flight: pool_size(max_in_flight),
         })
     }
 
