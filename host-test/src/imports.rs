@@ -145,16 +145,20 @@ impl HttpImports for StoreState {
             return Ok(Err(refused));
         }
         self.note_request(&request);
+        let Request {
+            method,
+            url,
+            headers,
+            body,
+            auth,
+            timeout_ms,
+        } = request;
         // 2. Policy: every check, then the credential.
         let ask = GuestAsk {
-            method: &request.method,
-            url: &request.url,
-            headers: request
-                .headers
-                .iter()
-                .map(|h| (h.name.clone(), h.value.clone()))
-                .collect(),
-            auth: request.auth.as_deref(),
+            method: &method,
+            url: &url,
+            headers: headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            auth: auth.as_deref(),
         };
         let allowed = match self.policy.authorize(ask) {
             Ok(allowed) => allowed,
@@ -172,15 +176,12 @@ impl HttpImports for StoreState {
         }
         // 4. The backend, given no more time than the request's timeout and the command's
         // budget allow; the host holds it to that, whether or not the backend honours it.
-        let timeout = self
-            .limits
-            .request_timeout(request.timeout_ms)
-            .min(wall_left);
+        let timeout = self.limits.request_timeout(timeout_ms).min(wall_left);
         let outgoing = OutgoingRequest {
-            method: request.method,
+            method,
             url: allowed.url,
             headers: allowed.headers,
-            body: request.body,
+            body,
             timeout,
         };
         let cap = self.limits.response_bytes;

@@ -47,6 +47,16 @@ impl Origin {
             port: url.port_or_known_default()?,
         })
     }
+
+    /// Whether `url` has this origin: `Origin::of(url) == Some(self)`, without building one
+    /// (this runs for every request).
+    fn is_of(&self, url: &Url) -> bool {
+        url.scheme() == self.scheme
+            && url.port_or_known_default() == Some(self.port)
+            && url
+                .host_str()
+                .is_some_and(|host| host.eq_ignore_ascii_case(&self.host))
+    }
 }
 
 impl fmt::Display for Origin {
@@ -173,21 +183,21 @@ impl Policy {
                 quoted(&without_user_info(url))
             )
         })?;
-        let origin = Origin::of(&parsed)
-            .ok_or_else(|| format!("{} has no host", quoted(&without_user_info(url))))?;
-        match &self.allowed_origin {
-            Some(allowed) if *allowed == origin => {}
-            Some(allowed) => {
-                return Err(format!(
-                    "origin {origin} is not allowed; this tenant may reach only {allowed}"
-                ));
+        let origin = match &self.allowed_origin {
+            Some(allowed) if allowed.is_of(&parsed) => allowed,
+            allowed => {
+                let origin = Origin::of(&parsed)
+                    .ok_or_else(|| format!("{} has no host", quoted(&without_user_info(url))))?;
+                return Err(match allowed {
+                    Some(allowed) => format!(
+                        "origin {origin} is not allowed; this tenant may reach only {allowed}"
+                    ),
+                    None => format!(
+                        "origin {origin} is not allowed; this tenant has no usable url configured"
+                    ),
+                });
             }
-            None => {
-                return Err(format!(
-                    "origin {origin} is not allowed; this tenant has no usable url configured"
-                ));
-            }
-        }
+        };
         // The bearer token travels in every request: over plain http anyone on the path reads
         // it. Only a loopback address keeps it on this machine (local test servers).
         if parsed.scheme() == "http" && !is_loopback(&parsed) {
@@ -287,13 +297,20 @@ impl Policy {
 /// Where a URL's authority starts and ends, as written: after the scheme's `:` and any
 /// slashes (a parser takes backslashes for slashes), up to the path, query or fragment.
 fn authority_span(url: &str) -> (usize, usize) {
-    let Some(colon) = url.find(':') else {
+    // Every delimiter is ASCII, so a byte position is a character boundary.
+    let bytes = url.as_bytes();
+    let Some(colon) = bytes.iter().position(|&b| b == b':') else {
         return (0, 0);
     };
-    let after = &url[colon + 1..];
-    let start = colon + 1 + (after.len() - after.trim_start_matches(['/', '\\']).len());
-    let end = url[start..]
-        .find(['/', '\\', '?', '#'])
+    let start = colon
+        + 1
+        + bytes[colon + 1..]
+            .iter()
+            .take_while(|&&b| matches!(b, b'/' | b'\\'))
+            .count();
+    let end = bytes[start..]
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'\\' | b'?' | b'#'))
         .map_or(url.len(), |at| start + at);
     (start, end)
 }
@@ -302,7 +319,11 @@ fn authority_span(url: &str) -> (usize, usize) {
 /// the query or fragment.
 fn path_as_written(url: &str) -> &str {
     let path = &url[authority_span(url).1..];
-    &path[..path.find(['?', '#']).unwrap_or(path.len())]
+    let end = path
+        .bytes()
+        .position(|b| matches!(b, b'?' | b'#'))
+        .unwrap_or(path.len());
+    &path[..end]
 }
 
 /// A URL as written, with what stands before the last `@` of its authority (a user name and
