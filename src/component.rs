@@ -107,8 +107,18 @@ fn typed(result: TypedResult) -> CommandResult {
     }
 }
 
+/// Send a panic's message to the host's log: without WASI there is no stderr, so the standard
+/// hook would print it nowhere. The host names it in the Type 4 entry (its `engine.rs`).
+fn report_panics_to_the_host() {
+    std::panic::set_hook(Box::new(|info| {
+        // "panicked at src/x.rs:1:2:" and the message on the next line, as std prints it.
+        host::log(host::LogLevel::Error, &info.to_string());
+    }));
+}
+
 impl Guest for Component {
     fn run(invocation: Invocation) -> Outcome {
+        report_panics_to_the_host();
         let outcome = invocation::run(
             &invocation.json,
             invocation.credential.as_deref(),
@@ -125,6 +135,7 @@ impl Guest for Component {
     }
 
     fn describe() -> Description {
+        report_panics_to_the_host();
         let about = invocation::describe();
         Description {
             name: about.name.to_string(),

@@ -3,7 +3,9 @@
 //! WebAssembly component.
 //!
 //! The logic is plain Rust over the [`transport::Transport`] trait, so it is tested natively;
-//! `component` adapts it to the WIT world in `wit/iam.wit` when built for `wasm32-wasip2`.
+//! `component` adapts it to the WIT world in `wit/iam.wit` when built for wasm (the host's
+//! `artifact.rs` builds it for `wasm32-unknown-unknown` and makes it a component that imports
+//! only that world: no WASI).
 //!
 //! Modules, from the adapter down:
 //! - `component`: the only wit-bindgen file (wasm only).

@@ -100,7 +100,7 @@ def cold(component: Path, name: str, runs: int, cache_dir: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = REPO / "target" / "wasm32-wasip2" / "release" / "atlassian_iam.wasm"
+    default = REPO / "target" / "component" / "atlassian_iam.wasm"
     parser.add_argument("--component", type=Path, default=Path(os.environ.get("IAM_COMPONENT", default)))
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--cold-runs", type=int, default=15)
@@ -108,7 +108,7 @@ def main() -> int:
     options = parser.parse_args()
     if not options.component.is_file():
         print(f"bench.py: no component at {options.component}; build it with "
-              "`cargo build --release --target wasm32-wasip2 -p atlassian-iam`", file=sys.stderr)
+              "`cargo run -p iam-host -- describe` (it builds the component when missing)", file=sys.stderr)
         return 2
 
     with tempfile.TemporaryDirectory() as cache_dir:

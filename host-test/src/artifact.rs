@@ -1,6 +1,6 @@
 //! Where the guest component is, and building it when it is missing or older than its
 //! sources, so that `iam-host run` needs no extra step. The CLI and the tests use this one
-//! path.
+//! path; the Node and Python hosts look in the same place (`target/component/`).
 
 use anyhow::{Context as _, Result, bail};
 use std::path::{Path, PathBuf};
@@ -21,10 +21,7 @@ fn target_dir() -> PathBuf {
 
 /// The release component built by this repository.
 pub fn default_component() -> PathBuf {
-    target_dir()
-        .join("wasm32-wasip2")
-        .join("release")
-        .join("atlassian_iam.wasm")
+    target_dir().join("component").join("atlassian_iam.wasm")
 }
 
 /// Where precompiled components are cached.
@@ -41,18 +38,40 @@ pub fn ensure_default_component() -> Result<PathBuf> {
     Ok(component)
 }
 
-/// Run cargo for the guest (cargo decides what is stale); its output goes to stderr.
+/// Build the connector (cargo decides what is stale; its output goes to stderr) and make it
+/// a component at [`default_component`].
+///
+/// The connector is built for `wasm32-unknown-unknown` and made a component here with
+/// `wit-component` (what `wasm-tools component new` does), not built for `wasm32-wasip2`:
+/// it imports only the host's own interfaces (`wit/iam.wit`), none of the fifteen WASI ones
+/// Rust's standard library pulls in on `wasm32-wasip2` (stdio, environment, exit, terminals,
+/// random) that the connector never needs. So it can reach nothing else even in principle,
+/// and each command's sandbox is cheaper to set up (BENCHMARKS.md).
 pub fn build_component() -> Result<PathBuf> {
-    build_wasm_package("atlassian-iam")
+    let core = cargo_build("atlassian-iam", CONNECTOR_TARGET)?;
+    let component = default_component();
+    componentize(&core, &component)?;
+    Ok(component)
 }
 
+/// The connector's build target: no WASI (see [`build_component`]).
+const CONNECTOR_TARGET: &str = "wasm32-unknown-unknown";
+/// The tests' deliberately hostile guest uses WASI (stderr floods, panics), so it is a
+/// `wasm32-wasip2` component, which Rust links directly.
+const WASI_TARGET: &str = "wasm32-wasip2";
+
 /// Build one of the workspace's packages as a release `wasm32-wasip2` component and return
-/// its `.wasm` (the tests also build a deliberately hostile guest this way).
+/// its `.wasm` (the tests build a deliberately hostile guest this way).
 pub fn build_wasm_package(package: &str) -> Result<PathBuf> {
+    cargo_build(package, WASI_TARGET)
+}
+
+/// `cargo build --release --target <target> --package <package>`, and the `.wasm` it made.
+fn cargo_build(package: &str, target: &str) -> Result<PathBuf> {
     let root = workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     crate::diagnostic(&format!(
-        "iam-host: building {package} (cargo build --release --target wasm32-wasip2)…"
+        "iam-host: building {package} (cargo build --release --target {target})…"
     ));
     let status = Command::new(cargo)
         .current_dir(&root)
@@ -60,7 +79,7 @@ pub fn build_wasm_package(package: &str) -> Result<PathBuf> {
             "build",
             "--release",
             "--target",
-            "wasm32-wasip2",
+            target,
             "--package",
             package,
         ])
@@ -70,14 +89,36 @@ pub fn build_wasm_package(package: &str) -> Result<PathBuf> {
         .with_context(|| format!("cannot run cargo to build {package}"))?;
     if !status.success() {
         bail!(
-            "building {package} failed ({status}); is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
+            "building {package} failed ({status}); is the {target} target installed? (rustup target add {target})"
         );
     }
-    let wasm = default_component().with_file_name(format!("{}.wasm", package.replace('-', "_")));
+    let wasm = target_dir()
+        .join(target)
+        .join("release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
     if !wasm.is_file() {
-        bail!("cargo built no component at {}", wasm.display());
+        bail!("cargo built no .wasm at {}", wasm.display());
     }
     Ok(wasm)
+}
+
+/// Make the core module at `core` (which carries its WIT world in a custom section, as
+/// wit-bindgen writes it) a component at `component`, written whole or not at all.
+fn componentize(core: &Path, component: &Path) -> Result<()> {
+    let module = std::fs::read(core).with_context(|| format!("cannot read {}", core.display()))?;
+    let bytes = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .and_then(|encoder| encoder.encode())
+        .with_context(|| format!("cannot make a component of {}", core.display()))?;
+    let dir = component
+        .parent()
+        .context("the component path has no folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let partial = component.with_extension(format!("wasm.{}.partial", std::process::id()));
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, component))
+        .with_context(|| format!("cannot write {}", component.display()))
 }
 
 fn sources_newer_than(component: &Path) -> bool {

@@ -48,7 +48,7 @@ pub const POOLED_INSTANCES: u32 = 1024;
 /// default) plus the host calls beneath them. Only the pages a command touches are resident.
 const ASYNC_STACK_BYTES: usize = 1 << 20;
 /// Core instances per component instance: the guest's module and the two small modules
-/// `wasm-component-ld` adds (shim and fixups) make 3; 8 leaves room and costs only metadata.
+/// `wit-component` adds (shim and fixups) make 3; 8 leaves room and costs only metadata.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
 /// Linear memories per component instance: the guest has one. Each pooled memory reserves
 /// `Config::memory_reservation` (4 GiB) of address space, so this multiplies the host's
@@ -65,6 +65,8 @@ const POOL_MISFIT: &str = "does not fit in pooling allocator requirements";
 const ARTIFACT_BYTES: u64 = 1 << 30;
 /// A digest file holds 64 hex digits.
 const DIGEST_FILE_BYTES: u64 = 256;
+/// How Rust's panic hook begins a panic's message, on a guest's stderr or in its log.
+const PANICKED: &str = "panicked at";
 /// How wasmtime's `StoreLimits` words a refused memory growth, before the size in bytes.
 /// wasmtime is pinned (=48.0.8); the memory-bomb test fails if the wording changes.
 const MEMORY_REFUSED: &str = "forcing trap when growing memory to ";
@@ -313,15 +315,26 @@ pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
         return Stop::Trapped(LimitHit::Cpu.describe(&state.limits));
     }
+    // A WASI guest's panic is on its stderr; the connector (no WASI) logs its own.
     let stderr = String::from_utf8_lossy(&state.guest_stderr.contents())
         .trim()
         .to_string();
-    if stderr.contains("panicked at") {
+    let logged = state
+        .log
+        .iter()
+        .rev()
+        .find(|line| line.level == "error" && line.message.contains(PANICKED))
+        .map(|line| line.message.as_str());
+    if let Some(text) = Some(stderr.as_str())
+        .filter(|stderr| stderr.contains(PANICKED))
+        .or(logged)
+    {
         // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
-        let detail: Vec<&str> = stderr
+        let detail: Vec<&str> = text
             .lines()
-            .skip_while(|line| !line.contains("panicked at"))
+            .skip_while(|line| !line.contains(PANICKED))
             .take(2)
+            .map(str::trim)
             .collect();
         return Stop::Trapped(format!("the component panicked: {}", detail.join(" ")));
     }

@@ -113,7 +113,8 @@ impl StoreState {
     ) -> StoreState {
         let guest_stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
         // WASI with nothing in it: no files, no environment, no arguments, no sockets; the
-        // guest's stderr is kept only to name a panic.
+        // guest's stderr is kept only to name a panic. The connector imports no WASI at all
+        // (artifact.rs); other components linked against the same world may.
         let wasi = WasiCtx::builder()
             .stderr(guest_stderr.clone())
             .allow_tcp(false)

@@ -162,6 +162,18 @@ fn a_panic_is_reported_with_its_message() {
 }
 
 #[test]
+fn a_panic_a_guest_without_stderr_logs_is_reported_with_its_message() {
+    // The connector has no WASI stderr: its panic hook logs the message, as this mode does.
+    let (report, _) = contained("panic-logged");
+    let message = stopped_message(&report);
+    assert!(
+        message.contains("the component panicked: panicked at ")
+            && message.contains("hostile guest panics into its log"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_stack_overflow_is_a_named_trap() {
     let (report, _) = contained("stack");
     let message = stopped_message(&report);

@@ -113,7 +113,7 @@ def repository_component() -> Path | None:
     """The component built in this repository, when the package runs from its source tree."""
     here = Path(__file__).resolve().parent
     for root in (here.parents[2], here.parents[1]) if len(here.parents) > 2 else ():
-        candidate = root / "target" / "wasm32-wasip2" / "release" / "atlassian_iam.wasm"
+        candidate = root / "target" / "component" / "atlassian_iam.wasm"
         if candidate.is_file():
             return candidate
     return None

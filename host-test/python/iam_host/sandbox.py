@@ -590,9 +590,13 @@ class Runtime:
             hit = LimitHit(LimitHit.CPU)
         if hit is not None:
             return Trapped(hit.describe(state.limits))
+        # A WASI guest's panic is on its stderr; the connector (no WASI) logs its own.
         stderr = bytes(state.stderr).decode("utf-8", "replace").strip()
-        if "panicked at" in stderr:
-            lines = stderr.splitlines()
+        logged = next((line.message for line in reversed(state.log)
+                       if line.level == "error" and "panicked at" in line.message), None)
+        panic = stderr if "panicked at" in stderr else logged
+        if panic is not None:
+            lines = [line.strip() for line in panic.splitlines()]
             start = next(i for i, line in enumerate(lines) if "panicked at" in line)
             return Trapped(f"the component panicked: {' '.join(lines[start:start + 2])}")
         if len(state.stderr) >= GUEST_STDERR_BYTES:

@@ -30,25 +30,26 @@ CACHE_DIR = TARGET / "iam-host-python-test-cache"
 os.environ.setdefault("IAM_HOST_CACHE_DIR", str(CACHE_DIR))
 
 
-def _wasm(variable: str, name: str, package: str) -> Path:
-    path = Path(os.environ.get(variable) or TARGET / "wasm32-wasip2" / "release" / name)
+def _wasm(variable: str, default: Path, build: str) -> Path:
+    path = Path(os.environ.get(variable) or default)
     if not path.is_file():
-        pytest.fail(
-            f"no {name} at {path}: build it with `cargo build --release --target wasm32-wasip2 -p {package}` "
-            f"(or set {variable})",
-            pytrace=False,
-        )
+        pytest.fail(f"no component at {path}: build it with `{build}` (or set {variable})", pytrace=False)
     return path
 
 
 @pytest.fixture(scope="session")
 def component() -> Path:
-    return _wasm("IAM_COMPONENT", "atlassian_iam.wasm", "atlassian-iam")
+    # Built by the Rust host (artifact.rs): wasm32-unknown-unknown, made a component.
+    return _wasm("IAM_COMPONENT", TARGET / "component" / "atlassian_iam.wasm", "cargo run -p iam-host -- describe")
 
 
 @pytest.fixture(scope="session")
 def hostile_component() -> Path:
-    return _wasm("IAM_HOSTILE_COMPONENT", "hostile_guest.wasm", "hostile-guest")
+    return _wasm(
+        "IAM_HOSTILE_COMPONENT",
+        TARGET / "wasm32-wasip2" / "release" / "hostile_guest.wasm",
+        "cargo build --release --target wasm32-wasip2 -p hostile-guest",
+    )
 
 
 @pytest.fixture(scope="session")

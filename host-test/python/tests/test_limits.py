@@ -63,6 +63,7 @@ def contents(report) -> str:
      ("memory", "it used more than its memory limit of 16777216 bytes"),
      ("flood", "it kept sending HTTP requests after using up its budget of 8"),
      ("panic", "the component panicked: "),
+     ("panic-logged", "the component panicked: panicked at "),
      ("stack", "the component trapped: wasm trap: call stack exhausted"),
      ("stderr", "it wrote more than the 4096 bytes of stderr the host keeps")],
 )

@@ -106,6 +106,13 @@ fn behave(config: &Invocation) -> Result<String, String> {
             black_box(http::send(&request(config, None)).is_ok());
         },
         "panic" => panic!("hostile guest panics on purpose"),
+        // As the connector does (it has no stderr): the panic's message only in the log.
+        "panic-logged" => {
+            std::panic::set_hook(Box::new(|info| {
+                host::log(host::LogLevel::Error, &info.to_string());
+            }));
+            panic!("hostile guest panics into its log")
+        }
         "stack" => Ok(text_entry(&recurse(0).to_string())),
         "sleep" => {
             host::sleep(u64::MAX);

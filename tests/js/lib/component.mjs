@@ -48,7 +48,7 @@ function targetDir() {
 
 /** The release component built by this repository. */
 export function defaultComponent() {
-  return join(targetDir(), 'wasm32-wasip2', 'release', 'atlassian_iam.wasm');
+  return join(targetDir(), 'component', 'atlassian_iam.wasm');
 }
 
 /** The default component, built first when missing or older than the guest's sources, so
@@ -59,13 +59,15 @@ export function ensureDefaultComponent() {
   return component;
 }
 
+/** The Rust host builds the component (artifact.rs: cargo for wasm32-unknown-unknown, then
+ * wit-component); its `describe` builds it when it is missing, as `iam-host run` does. */
 function buildComponent() {
-  process.stderr.write('iam-host.mjs: building the component (cargo build --release --target wasm32-wasip2)…\n');
+  process.stderr.write('iam-host.mjs: building the component (cargo run -p iam-host -- describe)…\n');
   const cargo = process.env.CARGO ?? 'cargo';
-  const args = ['build', '--release', '--target', 'wasm32-wasip2', '--package', 'atlassian-iam'];
+  const args = ['run', '--quiet', '--package', 'iam-host', '--', 'describe'];
   const built = spawnSync(cargo, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   if (built.status !== 0) {
-    throw new FileError('building the component failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)');
+    throw new FileError('building the component failed; is the wasm32-unknown-unknown target installed? (rustup target add wasm32-unknown-unknown)');
   }
 }
 
@@ -218,7 +220,7 @@ function importObject(names, provided) {
 function failed(command, error, sandbox, guestStderr) {
   if (sandbox.fault !== null) return { replayFailed: sandbox.fault };
   if (error instanceof FileError) throw error;
-  const contents = `The ${command} command was stopped by the host: ${trapReason(error, guestStderr)}`;
+  const contents = `The ${command} command was stopped by the host: ${trapReason(error, guestStderr, sandbox.log)}`;
   return { entryType: 'error', entryJson: JSON.stringify({ Type: 4, ContentsFormat: 'text', Contents: contents }) };
 }
 
@@ -235,11 +237,14 @@ const WASMTIME_TRAPS = {
   'Maximum call stack size exceeded': 'call stack exhausted',
 };
 
-function trapReason(error, guestStderr) {
+function trapReason(error, guestStderr, log) {
+  // A WASI guest's panic is on its stderr; the connector (no WASI) logs its own.
   const stderr = guestStderr.trim();
-  if (stderr.includes('panicked at')) {
+  const logged = [...log].reverse().find((line) => line.level === 'error' && line.message.includes('panicked at'));
+  const panic = stderr.includes('panicked at') ? stderr : logged?.message;
+  if (panic !== undefined) {
     // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
-    const lines = stderr.split('\n').map((line) => line.replace(/\r$/, ''));
+    const lines = panic.split('\n').map((line) => line.replace(/\r$/, '').trim());
     const detail = lines.slice(lines.findIndex((line) => line.includes('panicked at'))).slice(0, 2);
     return `the component panicked: ${detail.join(' ')}`;
   }
