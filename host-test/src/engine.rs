@@ -28,7 +28,7 @@ use crate::bindings::{Connector, ConnectorPre, Description};
 use crate::files;
 use crate::limits::{LimitHit, Limits};
 use crate::policy::Policy;
-use crate::store::{GUEST_STDERR_BYTES, StoreState};
+use crate::store::{GUEST_STDERR_BYTES, LogLine, StoreState};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
@@ -315,28 +315,11 @@ pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
         return Stop::Trapped(LimitHit::Cpu.describe(&state.limits));
     }
-    // A WASI guest's panic is on its stderr; the connector (no WASI) logs its own.
     let stderr = String::from_utf8_lossy(&state.guest_stderr.contents())
         .trim()
         .to_string();
-    let logged = state
-        .log
-        .iter()
-        .rev()
-        .find(|line| line.level == "error" && line.message.contains(PANICKED))
-        .map(|line| line.message.as_str());
-    if let Some(text) = Some(stderr.as_str())
-        .filter(|stderr| stderr.contains(PANICKED))
-        .or(logged)
-    {
-        // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
-        let detail: Vec<&str> = text
-            .lines()
-            .skip_while(|line| !line.contains(PANICKED))
-            .take(2)
-            .map(str::trim)
-            .collect();
-        return Stop::Trapped(format!("the component panicked: {}", detail.join(" ")));
+    if let Some(panic) = panic_message(&stderr, &state.log) {
+        return Stop::Trapped(format!("the component panicked: {panic}"));
     }
     if state.guest_stderr.contents().len() >= GUEST_STDERR_BYTES {
         return Stop::Trapped(format!(
@@ -459,10 +442,67 @@ pub fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Resul
         .map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e:#}"))
 }
 
+/// A guest's panic, as "panicked at src/x.rs:1:2: message". A WASI guest's is on its stderr
+/// (after "thread '…' "); the connector has no WASI and logs its own at error level, as a
+/// line of its own that begins as std's hook begins, so an error line that only quotes those
+/// words is not taken for one.
+fn panic_message(stderr: &str, log: &[LogLine]) -> Option<String> {
+    let logged = log
+        .iter()
+        .rev()
+        .find(|line| line.level == "error" && line.message.starts_with(PANICKED))
+        .map(|line| line.message.as_str());
+    let text = Some(stderr)
+        .filter(|stderr| stderr.contains(PANICKED))
+        .or(logged)?;
+    // "… panicked at src/x.rs:1:2:" and the message on the next line.
+    let detail: Vec<&str> = text
+        .lines()
+        .skip_while(|line| !line.contains(PANICKED))
+        .take(2)
+        .map(str::trim)
+        .collect();
+    Some(detail.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    fn line(level: &'static str, message: &str) -> LogLine {
+        LogLine {
+            level,
+            message: message.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_panic_is_read_from_stderr_or_from_an_error_line_that_begins_as_a_panic() {
+        let stderr = "noise\nthread '<unnamed>' panicked at src/lib.rs:1:2:\nboom\nmore";
+        assert_eq!(
+            panic_message(stderr, &[]).as_deref(),
+            Some("thread '<unnamed>' panicked at src/lib.rs:1:2: boom")
+        );
+        let logged = [
+            line("info", "lookup"),
+            line("error", "panicked at src/x.rs:3:4:\nindex out of bounds"),
+        ];
+        assert_eq!(
+            panic_message("", &logged).as_deref(),
+            Some("panicked at src/x.rs:3:4: index out of bounds")
+        );
+        // Stderr wins over the log; quoting the words, or another level, is not a panic.
+        assert_eq!(
+            panic_message(stderr, &logged).as_deref(),
+            Some("thread '<unnamed>' panicked at src/lib.rs:1:2: boom")
+        );
+        let not_panics = [
+            line("error", "the server said: it panicked at 3am"),
+            line("warn", "panicked at src/x.rs:3:4:\nno"),
+        ];
+        assert_eq!(panic_message("", &not_panics), None);
+    }
 
     fn scratch(name: &str) -> PathBuf {
         let dir =

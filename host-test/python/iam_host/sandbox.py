@@ -593,7 +593,7 @@ class Runtime:
         # A WASI guest's panic is on its stderr; the connector (no WASI) logs its own.
         stderr = bytes(state.stderr).decode("utf-8", "replace").strip()
         logged = next((line.message for line in reversed(state.log)
-                       if line.level == "error" and "panicked at" in line.message), None)
+                       if line.level == "error" and line.message.startswith("panicked at")), None)
         panic = stderr if "panicked at" in stderr else logged
         if panic is not None:
             lines = [line.strip() for line in panic.splitlines()]

@@ -240,7 +240,7 @@ const WASMTIME_TRAPS = {
 function trapReason(error, guestStderr, log) {
   // A WASI guest's panic is on its stderr; the connector (no WASI) logs its own.
   const stderr = guestStderr.trim();
-  const logged = [...log].reverse().find((line) => line.level === 'error' && line.message.includes('panicked at'));
+  const logged = [...log].reverse().find((line) => line.level === 'error' && line.message.startsWith('panicked at'));
   const panic = stderr.includes('panicked at') ? stderr : logged?.message;
   if (panic !== undefined) {
     // "thread '…' panicked at src/x.rs:1:2:" and the message on the next line.
