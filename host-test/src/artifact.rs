@@ -115,10 +115,7 @@ fn componentize(core: &Path, component: &Path) -> Result<()> {
         .parent()
         .context("the component path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let partial = component.with_extension(format!("wasm.{}.partial", std::process::id()));
-    std::fs::write(&partial, bytes)
-        .and_then(|()| std::fs::rename(&partial, component))
-        .with_context(|| format!("cannot write {}", component.display()))
+    crate::files::write_atomically(component, &bytes, true)
 }
 
 fn sources_newer_than(component: &Path) -> bool {

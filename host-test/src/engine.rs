@@ -354,7 +354,7 @@ fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let engine_hash = hasher.finish();
-    let digest = blake3::hash(wasm).to_hex();
+    let digest = digest_hex(wasm);
     cache_dir.join(format!("{}-{engine_hash:016x}.cwasm", &digest[..32]))
 }
 
