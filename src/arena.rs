@@ -147,7 +147,11 @@ mod global {
     #[cold]
     #[inline(never)]
     unsafe fn system_alloc(layout: Layout) -> *mut u8 {
-        unsafe { System.alloc(layout) }
+        let block = unsafe { System.alloc(layout) };
+        if block.is_null() {
+            crate::component::report_out_of_memory(layout.size());
+        }
+        block
     }
 
     // SAFETY: blocks from the arena are disjoint, aligned as asked and inside `REGION`, which
@@ -177,7 +181,11 @@ mod global {
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
             if !self.bump.owns(base(), ptr as usize) {
                 // SAFETY: a block outside the arena was allocated by `System` with `layout`.
-                return unsafe { System.realloc(ptr, layout, new_size) };
+                let moved = unsafe { System.realloc(ptr, layout, new_size) };
+                if moved.is_null() {
+                    crate::component::report_out_of_memory(new_size);
+                }
+                return moved;
             }
             if self
                 .bump

@@ -11,19 +11,21 @@ wit_bindgen::generate!({
     },
 });
 
+// The package also holds the gate's worlds (wit/gate.wit), where `invocation` crosses in both
+// directions, so wit-bindgen names the owned form `InvocationResult`.
 use exports::iam::atlassian::commands::{
-    CommandResult, Description, EntryType, GroupResult, Guest, Invocation, Outcome, UserResult,
+    Description, EntryType, Guest, InvocationResult as Invocation, Outcome,
 };
-use iam::atlassian::{host, http};
+use iam::atlassian::{clock, http, log, panic};
 
-use crate::invocation::{self, TypedResult};
-use crate::transport::{LogLevel, Request, Response, SendError, Transport};
+use crate::invocation;
+use crate::transport::{Denial, LogLevel, Request, Response, SendError, Transport};
 
 struct Component;
 
 export!(Component);
 
-/// `Transport` over the host's `http.send`, `host.sleep`, `host.now-millis` and `host.log`.
+/// `Transport` over the imported `http.send`, `clock.sleep`, `clock.now-millis` and `log.log`.
 struct WasmTransport;
 
 impl Transport for WasmTransport {
@@ -33,7 +35,7 @@ impl Transport for WasmTransport {
             .iter()
             .map(|(name, value)| http::HeaderParam { name, value })
             .collect();
-        let wit_request = http::Request {
+        let wit_request = http::RequestParam {
             method: request.method.as_str(),
             url: &request.url,
             headers: &headers,
@@ -52,7 +54,7 @@ impl Transport for WasmTransport {
                 body: response.body,
             }),
             Err(error) => Err(match error {
-                http::HttpError::Denied(why) => SendError::Denied(why),
+                http::HttpError::Denied(denial) => SendError::Denied(denial_of(denial)),
                 http::HttpError::Timeout => SendError::Timeout,
                 http::HttpError::Transport(why) => SendError::Transport(why),
                 http::HttpError::Tls(why) => SendError::Tls(why),
@@ -60,60 +62,69 @@ impl Transport for WasmTransport {
                 http::HttpError::UnknownCredential(name) => SendError::UnknownCredential(name),
                 http::HttpError::ResponseTooLarge(cap) => SendError::ResponseTooLarge(cap),
                 http::HttpError::TooManyRequests(budget) => SendError::TooManyRequests(budget),
+                http::HttpError::Aborted => SendError::Aborted,
             }),
         }
     }
 
     fn sleep(&mut self, millis: u64) {
-        host::sleep(millis);
+        clock::sleep(millis);
     }
 
     fn now_millis(&mut self) -> u64 {
-        host::now_millis()
+        clock::now_millis()
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
         let level = match level {
-            LogLevel::Debug => host::LogLevel::Debug,
-            LogLevel::Info => host::LogLevel::Info,
-            LogLevel::Warn => host::LogLevel::Warn,
-            LogLevel::Error => host::LogLevel::Error,
+            LogLevel::Debug => log::LogLevel::Debug,
+            LogLevel::Info => log::LogLevel::Info,
+            LogLevel::Warn => log::LogLevel::Warn,
+            LogLevel::Error => log::LogLevel::Error,
         };
-        host::log(level, message);
+        log::log(level, message);
     }
 }
 
-fn typed(result: TypedResult) -> CommandResult {
-    match result {
-        TypedResult::User(user) => CommandResult::User(UserResult {
-            action: user.action.as_str().to_string(),
-            success: user.success,
-            active: user.active,
-            id: user.id,
-            username: user.username,
-            email: user.email,
-            error_code: user.error_code,
-            error_message: user.error_message,
-            skipped: user.skipped,
-            reason: user.reason,
-        }),
-        TypedResult::Group(group) => CommandResult::Group(GroupResult {
-            success: group.success,
-            id: group.id,
-            display_name: group.display_name,
-            error_code: group.error_code,
-            error_message: group.error_message,
-        }),
+fn denial_of(denial: http::Denial) -> Denial {
+    match denial {
+        http::Denial::NotAbsolute(bad) => Denial::NotAbsolute {
+            url: bad.url,
+            reason: bad.reason,
+        },
+        http::Denial::NoHost(url) => Denial::NoHost(url),
+        http::Denial::OriginNotAllowed(refusal) => Denial::OriginNotAllowed {
+            origin: refusal.origin,
+            allowed: refusal.allowed,
+        },
+        http::Denial::PlainHttp(origin) => Denial::PlainHttp(origin),
+        http::Denial::UserInfo => Denial::UserInfo,
+        http::Denial::PathChanges(path) => Denial::PathChanges(path),
+        http::Denial::ForbiddenHeader(name) => Denial::ForbiddenHeader(name),
+        http::Denial::MethodNotAllowed(method) => Denial::MethodNotAllowed(method),
+        http::Denial::RequestTooLarge(refusal) => Denial::RequestTooLarge {
+            size: refusal.size,
+            cap: refusal.cap,
+        },
     }
 }
 
-/// Send a panic's message to the host's log: without WASI there is no stderr, so the standard
-/// hook would print it nowhere. The host names it in the Type 4 entry (its `engine.rs`).
+/// Send a panic's message to the host through `panic.panicked`: without WASI there is no
+/// stderr, so the standard hook would print it nowhere. The host names it in the Type 4 entry.
 fn report_panics_to_the_host() {
     std::panic::set_hook(Box::new(|info| {
         // "panicked at src/x.rs:1:2:" and the message on the next line, as std prints it.
-        host::log(host::LogLevel::Error, &info.to_string());
+        panic::panicked(&info.to_string());
     }));
+}
+
+/// Tell the host that the allocator could not grow the linear memory by `more_bytes` (the
+/// arena's fallback got nothing): the command is about to trap, and the host names the
+/// memory limit in the entry.
+pub fn report_out_of_memory(more_bytes: usize) {
+    const PAGE_BYTES: u64 = 64 << 10;
+    let current = core::arch::wasm32::memory_size(0) as u64 * PAGE_BYTES;
+    panic::out_of_memory(current.saturating_add(more_bytes as u64));
 }
 
 impl Guest for Component {
@@ -130,7 +141,6 @@ impl Guest for Component {
                 invocation::EntryType::Error => EntryType::Error,
             },
             entry_json: outcome.entry_json,
-            typed: outcome.result.map(typed),
         }
     }
 

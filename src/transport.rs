@@ -64,10 +64,90 @@ impl Response {
     }
 }
 
+/// Why the host's policy refused a request (WIT `http.denial`). The host sends it typed;
+/// the connector words it (its `Display`), so every host gives the same text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// The URL (user information replaced) did not parse, for the parser's reason.
+    NotAbsolute {
+        url: String,
+        reason: String,
+    },
+    /// The URL (user information replaced) names no host.
+    NoHost(String),
+    /// The origin asked for, and the tenant's (none when its url is unusable).
+    OriginNotAllowed {
+        origin: String,
+        allowed: Option<String>,
+    },
+    /// Plain http to this origin, which is not loopback.
+    PlainHttp(String),
+    UserInfo,
+    /// The path as parsed.
+    PathChanges(String),
+    ForbiddenHeader(String),
+    MethodNotAllowed(String),
+    RequestTooLarge {
+        size: u64,
+        cap: u64,
+    },
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Texts from the guest's request are quoted as JSON strings.
+        let quoted = |text: &str| {
+            let mut literal = String::with_capacity(text.len() + 2);
+            crate::json::push_string_literal(&mut literal, text);
+            literal
+        };
+        match self {
+            Denial::NotAbsolute { url, reason } => {
+                write!(f, "{} is not an absolute URL ({reason})", quoted(url))
+            }
+            Denial::NoHost(url) => write!(f, "{} has no host", quoted(url)),
+            Denial::OriginNotAllowed {
+                origin,
+                allowed: Some(allowed),
+            } => write!(
+                f,
+                "origin {origin} is not allowed; this tenant may reach only {allowed}"
+            ),
+            Denial::OriginNotAllowed {
+                origin,
+                allowed: None,
+            } => write!(
+                f,
+                "origin {origin} is not allowed; this tenant has no usable url configured"
+            ),
+            Denial::PlainHttp(origin) => write!(
+                f,
+                "plain http is allowed only to a loopback address; {origin} must use https"
+            ),
+            Denial::UserInfo => f.write_str("URLs with user information are not allowed"),
+            Denial::PathChanges(path) => write!(
+                f,
+                "the path of the request URL changes when parsed (to {}): dot segments (\".\", \"..\", \"%2E%2E\"), backslashes and unencoded characters are not allowed",
+                quoted(path)
+            ),
+            Denial::ForbiddenHeader(name) => {
+                write!(f, "the guest may not set the {} header", quoted(name))
+            }
+            Denial::MethodNotAllowed(method) => {
+                write!(f, "method {} is not allowed", quoted(method))
+            }
+            Denial::RequestTooLarge { size, cap } => write!(
+                f,
+                "the request of {size} bytes is larger than the host's cap of {cap} bytes"
+            ),
+        }
+    }
+}
+
 /// Why a request produced no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
-    Denied(String),
+    Denied(Denial),
     Timeout,
     Transport(String),
     /// The certificate was refused or the TLS handshake failed: a retry cannot cure it.
@@ -77,6 +157,8 @@ pub enum SendError {
     UnknownCredential(String),
     ResponseTooLarge(u64),
     TooManyRequests(u32),
+    /// The host is ending the command (its replay went wrong); never retried.
+    Aborted,
 }
 
 impl fmt::Display for SendError {
@@ -104,6 +186,7 @@ impl fmt::Display for SendError {
                     "the command used up its budget of {budget} HTTP requests"
                 )
             }
+            SendError::Aborted => f.write_str("the host ended the command"),
         }
     }
 }

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::{PreparedCassette, Replay};
-use crate::cassette::Cassette;
+use crate::backend::{Http, PreparedCassette};
 use crate::limits::Limits;
 use crate::{Host, HostConfig, Invocation, MAX_IN_FLIGHT, Outcome, engine};
+use iam_gate::cassette::Cassette;
 
 const CONFIG: &str = include_str!("../../tests/cases/update_seed_example/config.json");
 const ARGS: &str = include_str!("../../tests/cases/update_seed_example/args.json");
@@ -164,7 +164,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
         args: args.clone(),
     };
     let run_once = |host: &Host| -> Result<()> {
-        let report = host.run_blocking(&invocation, Box::new(Replay::shared(prepared.clone())));
+        let report = host.run_blocking(&invocation, Http::Replay(prepared.clone()));
         match report.outcome {
             Outcome::Entry { .. } => Ok(()),
             Outcome::ReplayFailed(why) => anyhow::bail!("the benchmark's replay failed: {why}"),
@@ -196,7 +196,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     let mut floor_samples = Vec::with_capacity(options.iterations);
     for _ in 0..options.iterations {
         let start = Instant::now();
-        let report = host.run_blocking(&probe_invocation, Box::new(Replay::shared(probe.clone())));
+        let report = host.run_blocking(&probe_invocation, Http::Replay(probe.clone()));
         floor_samples.push(start.elapsed().as_secs_f64() * 1e6);
         anyhow::ensure!(
             matches!(report.outcome, Outcome::Entry { .. }),
@@ -318,67 +318,35 @@ mod native {
     use std::sync::Arc;
     use std::time::Instant;
 
-    use atlassian_iam::invocation;
-    use atlassian_iam::transport::{LogLevel, Request, Response, SendError, Transport};
-
     use super::median_and_p99;
-    use crate::cassette::Cassette;
+    use crate::backend::PreparedCassette;
+    use crate::limits::Limits;
+    use crate::native::{NativeOutcome, NativeTenant};
+    use iam_gate::cassette::Cassette;
 
-    /// Answers from the same cassette, in order.
-    struct NativeReplay {
-        responses: Arc<Vec<Response>>,
-        next: usize,
-    }
-
-    impl Transport for NativeReplay {
-        fn send(&mut self, _request: &Request) -> Result<Response, SendError> {
-            let response = self.responses.get(self.next).cloned();
-            self.next += 1;
-            response.ok_or_else(|| SendError::Transport("the cassette has no more answers".into()))
-        }
-        fn sleep(&mut self, _millis: u64) {}
-        fn now_millis(&mut self) -> u64 {
-            0
-        }
-        fn log(&mut self, _level: LogLevel, _message: &str) {}
-    }
-
-    /// The median of the same invocation as the component gets, run natively.
+    /// The median of the same invocation as the component gets, run natively behind the
+    /// same gate (tenant split, policy, scrubbing, replay).
     pub fn median(
         params: &Map<String, Value>,
         args: &Map<String, Value>,
         cassette: &Cassette,
         iterations: usize,
     ) -> Result<f64> {
-        let responses: Arc<Vec<Response>> = Arc::new(
-            cassette
-                .interactions
-                .iter()
-                .map(|i| Response {
-                    status: i.response.status,
-                    headers: i.response.header_pairs(),
-                    body: i.response.body_bytes(),
-                })
-                .collect(),
-        );
-        let (params, _) = crate::split_secret(params);
-        let invocation = serde_json::json!({
-            "command": "iam-update-user", "params": params, "args": args,
-        })
-        .to_string();
+        let prepared = Arc::new(PreparedCassette::from(cassette.clone()));
+        let tenant = NativeTenant::new(params, Limits::default());
         let mut samples = Vec::with_capacity(iterations);
         for round in 0..iterations + iterations.min(200) {
             let start = Instant::now();
-            let mut transport = NativeReplay {
-                responses: responses.clone(),
-                next: 0,
-            };
-            let outcome =
-                invocation::run(&invocation, Some(crate::CREDENTIAL_NAME), &mut transport);
+            let outcome = tenant.run("iam-update-user", args, prepared.clone());
             anyhow::ensure!(
-                outcome.entry_type == invocation::EntryType::Note,
-                "native run failed: {}",
-                outcome.entry_json
+                matches!(
+                    outcome,
+                    NativeOutcome::Entry {
+                        is_error: false,
+                        ..
+                    }
+                ),
+                "native run failed: {outcome:?}"
             );
             if round >= iterations.min(200) {
                 samples.push(start.elapsed().as_secs_f64() * 1e6);

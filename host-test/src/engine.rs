@@ -23,12 +23,15 @@ use wasmtime::{
     PoolingAllocationConfig, Store, Trap, UpdateDeadline,
 };
 
-use crate::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
+use iam_gate::policy::Policy;
+use iam_gate::secret::Flags;
+use iam_gate::session::{Mode, Session};
+use iam_gate::stop::Stop;
+
 use crate::bindings::{Connector, ConnectorPre, Description};
 use crate::files;
-use crate::limits::{LimitHit, Limits};
-use crate::policy::Policy;
-use crate::store::{GUEST_STDERR_BYTES, LogLine, StoreState};
+use crate::limits::Limits;
+use crate::store::{GUEST_STDERR_BYTES, StoreState};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
@@ -65,11 +68,6 @@ const POOL_MISFIT: &str = "does not fit in pooling allocator requirements";
 const ARTIFACT_BYTES: u64 = 1 << 30;
 /// A digest file holds 64 hex digits.
 const DIGEST_FILE_BYTES: u64 = 256;
-/// How Rust's panic hook begins a panic's message, on a guest's stderr or in its log.
-const PANICKED: &str = "panicked at";
-/// How wasmtime's `StoreLimits` words a refused memory growth, before the size in bytes.
-/// wasmtime is pinned (=48.0.8); the memory-bomb test fails if the wording changes.
-const MEMORY_REFUSED: &str = "forcing trap when growing memory to ";
 
 /// The engine, the prepared component and the epoch ticker.
 pub struct Runtime {
@@ -84,15 +82,6 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.stop_ticker.store(true, Ordering::Relaxed);
     }
-}
-
-/// Why a command was stopped by the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    /// A host fault (replay mismatch) ended the command.
-    Fault(String),
-    /// The guest hit a limit or trapped; the message names the cause.
-    Trapped(String),
 }
 
 /// The engine, its pool sized for `max_in_flight` commands at once (at least one). The pool
@@ -203,12 +192,12 @@ impl Runtime {
         store.epoch_deadline_callback(|mut context| {
             let state = context.data_mut();
             match state.meter.compute_left(&state.limits) {
-                Ok(left) => Ok(UpdateDeadline::YieldCustom(
+                Some(left) => Ok(UpdateDeadline::YieldCustom(
                     ticks(left),
                     Box::pin(state.meter.yield_now()),
                 )),
-                Err(hit) => {
-                    state.meter.hit = Some(hit);
+                None => {
+                    state.meter.cpu_exceeded = true;
                     Ok(UpdateDeadline::Interrupt)
                 }
             }
@@ -231,7 +220,15 @@ impl Runtime {
     /// call that waits, so its future completes without an async runtime: a host can be
     /// loaded from plain code or from inside one.
     pub fn describe(&self, limits: &Limits) -> Result<Description> {
-        let state = StoreState::new(Policy::default(), *limits, Box::new(NoNetwork));
+        // No tenant, no wire: describe sends nothing.
+        let session = Session::new(
+            Arc::new(Policy::default()),
+            Flags::default(),
+            limits.budget(),
+            Mode::Live,
+            0,
+        );
+        let state = StoreState::new(session, None, *limits);
         poll_to_completion(async {
             let (mut store, connector) = self.instantiate(state).await.map_err(|stop| {
                 anyhow::anyhow!("the component cannot be instantiated: {stop:?}")
@@ -257,30 +254,6 @@ fn poll_to_completion<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// The backend of `describe`: it has no network.
-struct NoNetwork;
-
-impl Backend for NoNetwork {
-    fn send<'a>(
-        &'a mut self,
-        _request: &'a OutgoingRequest,
-        _max_body_bytes: u64,
-    ) -> BoxFuture<'a, std::result::Result<IncomingResponse, BackendError>> {
-        Box::pin(std::future::ready(Err(BackendError::Fault(
-            "describe may not send requests".into(),
-        ))))
-    }
-    fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
-    }
-    fn now_millis(&mut self) -> u64 {
-        0
-    }
-    fn finish(&mut self) -> std::result::Result<(), String> {
-        Ok(())
-    }
-}
-
 /// Epoch ticks until the next check, for a span of time: +1 because the current tick may be
 /// almost over.
 fn ticks(span: Duration) -> u64 {
@@ -290,36 +263,22 @@ fn ticks(span: Duration) -> u64 {
         .saturating_add(1)
 }
 
-/// The size a memory was refused, from the trap `StoreLimits` raises (trap_on_grow_failure).
-fn refused_memory_bytes(error: &wasmtime::Error) -> Option<usize> {
-    let chain = format!("{error:#}");
-    let rest = &chain[chain.find(MEMORY_REFUSED)? + MEMORY_REFUSED.len()..];
-    rest.split(' ').next()?.parse().ok()
-}
-
-/// Name the cause of a failed call.
+/// Name the cause of a failed call: what the guest or the gate said (`panic` imports, a
+/// request flood), else what the engine saw (a refused memory, the CPU limit), else the
+/// runtime's words.
 pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
     let state = store.data();
-    if let Some(fault) = &state.fault {
-        return Stop::Fault(fault.clone());
+    if let Some(stop) = &state.stop {
+        return stop.clone();
     }
-    // The epoch callback and the imports record the limit they enforce; the memory limit is
-    // enforced by wasmtime's `StoreLimits`, whose refusal names the size asked for.
-    if let Some(hit) = state
-        .meter
-        .hit
-        .or_else(|| refused_memory_bytes(error).map(|asked_bytes| LimitHit::Memory { asked_bytes }))
-    {
-        return Stop::Trapped(hit.describe(&state.limits));
+    if let Some(asked) = state.memory.refused_bytes {
+        return Stop::Memory {
+            limit_bytes: state.limits.memory_bytes as u64,
+            asked_bytes: asked as u64,
+        };
     }
-    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
-        return Stop::Trapped(LimitHit::Cpu.describe(&state.limits));
-    }
-    let stderr = String::from_utf8_lossy(&state.guest_stderr.contents())
-        .trim()
-        .to_string();
-    if let Some(panic) = panic_message(&stderr, &state.log) {
-        return Stop::Trapped(format!("the component panicked: {panic}"));
+    if state.meter.cpu_exceeded || matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        return Stop::Cpu(state.limits.cpu_millis);
     }
     if state.guest_stderr.contents().len() >= GUEST_STDERR_BYTES {
         return Stop::Trapped(format!(
@@ -329,7 +288,7 @@ pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
     let trap = error
         .downcast_ref::<Trap>()
         .map_or_else(|| error.to_string(), |trap| trap.to_string());
-    Stop::Trapped(format!("the component trapped: {trap}"))
+    Stop::Trapped(trap)
 }
 
 fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
@@ -442,67 +401,10 @@ pub fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Resul
         .map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e:#}"))
 }
 
-/// A guest's panic, as "panicked at src/x.rs:1:2: message". A WASI guest's is on its stderr
-/// (after "thread '…' "); the connector has no WASI and logs its own at error level, as a
-/// line of its own that begins as std's hook begins, so an error line that only quotes those
-/// words is not taken for one.
-fn panic_message(stderr: &str, log: &[LogLine]) -> Option<String> {
-    let logged = log
-        .iter()
-        .rev()
-        .find(|line| line.level == "error" && line.message.starts_with(PANICKED))
-        .map(|line| line.message.as_str());
-    let text = Some(stderr)
-        .filter(|stderr| stderr.contains(PANICKED))
-        .or(logged)?;
-    // "… panicked at src/x.rs:1:2:" and the message on the next line.
-    let detail: Vec<&str> = text
-        .lines()
-        .skip_while(|line| !line.contains(PANICKED))
-        .take(2)
-        .map(str::trim)
-        .collect();
-    Some(detail.join(" "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
-
-    fn line(level: &'static str, message: &str) -> LogLine {
-        LogLine {
-            level,
-            message: message.to_string(),
-        }
-    }
-
-    #[test]
-    fn a_panic_is_read_from_stderr_or_from_an_error_line_that_begins_as_a_panic() {
-        let stderr = "noise\nthread '<unnamed>' panicked at src/lib.rs:1:2:\nboom\nmore";
-        assert_eq!(
-            panic_message(stderr, &[]).as_deref(),
-            Some("thread '<unnamed>' panicked at src/lib.rs:1:2: boom")
-        );
-        let logged = [
-            line("info", "lookup"),
-            line("error", "panicked at src/x.rs:3:4:\nindex out of bounds"),
-        ];
-        assert_eq!(
-            panic_message("", &logged).as_deref(),
-            Some("panicked at src/x.rs:3:4: index out of bounds")
-        );
-        // Stderr wins over the log; quoting the words, or another level, is not a panic.
-        assert_eq!(
-            panic_message(stderr, &logged).as_deref(),
-            Some("thread '<unnamed>' panicked at src/lib.rs:1:2: boom")
-        );
-        let not_panics = [
-            line("error", "the server said: it panicked at 3am"),
-            line("warn", "panicked at src/x.rs:3:4:\nno"),
-        ];
-        assert_eq!(panic_message("", &not_panics), None);
-    }
 
     fn scratch(name: &str) -> PathBuf {
         let dir =

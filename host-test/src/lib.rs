@@ -1,31 +1,32 @@
 //! The wasmtime host of the Atlassian IAM component. It loads the component once, runs each
-//! command in a fresh sandbox with the tenant's policy and limits, and carries its HTTP
-//! through a [`Backend`] (replayed cassettes, or live servers).
+//! command in a fresh sandbox with the tenant's limits, and carries its HTTP as [`Http`] says
+//! (replayed cassettes, live servers, recordings). The host contract itself (secrets, request
+//! policy, scrubbing, budgets, replay, recording, the "stopped by the host" entry) is the
+//! gate's (`host-test/gate`), linked here natively.
 //!
 //! The host knows no command. It hands the component one invocation (the command's name,
 //! the instance parameters with the token taken out, and the arguments) and gets back the
 //! entry to print; the list of commands and the credential names come from the component's
-//! `describe` (WIT `iam:atlassian@0.2.0`, `wit/iam.wit`). Adding a command changes no host.
+//! `describe` (WIT `iam:atlassian@0.3.0`, `wit/iam.wit`). Adding a command changes no host.
 //!
 //! The public entry is [`Host`]: `Host::new(HostConfig)`, then `Host::run(&Invocation,
-//! backend).await` from any number of tasks (or `run_blocking` from plain threads). The CLI
+//! http).await` from any number of tasks (or `run_blocking` from plain threads). The CLI
 //! (`main.rs`) is a thin layer over it.
 //!
 //! Private modules: `engine` (Engine, cache, instantiation, traps), `store` (one command's
-//! state), `imports` (the imports on it), `policy` (credentials, origin, headers) and
-//! `bindings` (the only generated code).
+//! state), `imports` (the imports on it), `tenant` (prepared tenants) and `bindings` (the only
+//! generated code).
 
 pub mod artifact;
 pub mod backend;
 pub mod bench;
 mod bindings;
-pub mod cassette;
 mod engine;
 pub mod files;
 mod imports;
 pub mod limits;
-mod policy;
-mod redact;
+#[cfg(feature = "native")]
+pub mod native;
 pub mod scale;
 mod store;
 mod tenant;
@@ -36,14 +37,18 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub use backend::Backend;
+use iam_gate::cassette::Cassette;
+use iam_gate::replay::Replay;
+use iam_gate::session::{Mode, Session};
+use iam_gate::stop::{Stop, error_entry, stopped_entry};
+
+pub use backend::{Backend, Http};
 pub use bindings::Description;
-pub use bindings::exports::iam::atlassian::commands::{CommandResult, GroupResult, UserResult};
-pub use policy::{CREDENTIAL_NAME, Secret, split_secret};
 pub use store::{GuestRequest, LogLine};
 
+use backend::system_now_millis;
 use bindings::{WitEntryType, WitInvocation};
-use engine::{Runtime, Stop};
+use engine::Runtime;
 use limits::Limits;
 use store::StoreState;
 use tenant::Tenants;
@@ -82,11 +87,23 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub outcome: Outcome,
-    /// The typed result, for commands that have one and ended in a Type 1 entry.
-    pub typed: Option<CommandResult>,
     /// The requests as the guest asked for them (before the host added the credential).
     pub guest_requests: Vec<GuestRequest>,
     pub log: Vec<LogLine>,
+    /// The exchanges of a recorded command (`Http::Record`), the token redacted.
+    pub recording: Option<Cassette>,
+}
+
+impl Report {
+    /// A report of an outcome the sandbox never got to.
+    fn of(outcome: Outcome) -> Report {
+        Report {
+            outcome,
+            guest_requests: Vec::new(),
+            log: Vec::new(),
+            recording: None,
+        }
+    }
 }
 
 /// How a `Host` is set up.
@@ -128,9 +145,9 @@ impl Host {
         Ok(Host {
             runtime,
             limits: config.limits,
-            description,
             peak_memory_bytes: AtomicUsize::new(0),
-            tenants: Tenants::default(),
+            tenants: Tenants::new(description.credentials.clone()),
+            description,
         })
     }
 
@@ -144,79 +161,78 @@ impl Host {
         self.description.commands.iter().any(|c| c == name)
     }
 
-    /// Run one command in a fresh sandbox, its HTTP carried by `backend`.
-    pub async fn run(&self, invocation: &Invocation, mut backend: Box<dyn Backend>) -> Report {
+    /// Run one command in a fresh sandbox, its HTTP carried as `http` says.
+    pub async fn run(&self, invocation: &Invocation, http: Http) -> Report {
         let tenant = self.tenants.get(&invocation.params);
+        let (mode, wire) = match http {
+            Http::Replay(cassette) => (
+                Mode::Replay(Replay::shared(cassette, system_now_millis())),
+                None,
+            ),
+            Http::Live(wire) => (Mode::Live, Some(wire)),
+            Http::Record(wire) => (Mode::Record(Default::default()), Some(wire)),
+        };
+        let session = Session::new(
+            tenant.policy.clone(),
+            tenant.flags,
+            self.limits.budget(),
+            mode,
+            0,
+        );
         // behaviour.md §1: a token too short to scrub is a configuration error. Only the host
         // holds the token, so only the host can tell; the guest never runs.
-        if let Some(problem) = &tenant.token_problem {
-            let outcome = match backend.finish() {
-                Err(unused) => Outcome::ReplayFailed(unused),
-                Ok(()) => error_entry(problem.clone()),
+        if let Some(problem) = &tenant.secret_problem {
+            let finished = session.finish();
+            let outcome = match finished.replay_failure {
+                Some(unused) => Outcome::ReplayFailed(unused),
+                None => Outcome::error(error_entry(problem)),
             };
             return Report {
-                outcome,
-                typed: None,
-                guest_requests: Vec::new(),
-                log: Vec::new(),
+                recording: finished.recording,
+                ..Report::of(outcome)
             };
         }
         let wit = WitInvocation {
-            json: invocation_json(&invocation.command, &tenant.params_json, &invocation.args),
-            credential: tenant.token.as_ref().map(|_| CREDENTIAL_NAME.to_string()),
+            json: tenant.invocation_json(&invocation.command, &invocation.args),
+            credential: tenant.credential.clone(),
         };
-        let state = StoreState::new(tenant.policy.clone(), self.limits, backend);
+        let state = StoreState::new(session, wire, self.limits);
         let (mut store, connector) = match self.runtime.instantiate(state).await {
             Ok(instance) => instance,
-            Err(stop) => {
-                return Report {
-                    outcome: stopped(&invocation.command, stop),
-                    typed: None,
-                    guest_requests: Vec::new(),
-                    log: Vec::new(),
-                };
-            }
+            Err(stop) => return Report::of(Outcome::stopped(&invocation.command, &stop)),
         };
         let called = connector
             .iam_atlassian_commands()
             .call_run(&mut store, &wit)
             .await;
-        let (mut outcome, typed) = match called {
-            Ok(outcome) => {
-                let entry_type = match outcome.entry_type {
+        let outcome = match called {
+            Ok(outcome) => Outcome::Entry {
+                entry_type: match outcome.entry_type {
                     WitEntryType::Note => EntryType::Note,
                     WitEntryType::Error => EntryType::Error,
-                };
-                let entry = Outcome::Entry {
-                    entry_type,
-                    entry_json: outcome.entry_json,
-                };
-                (entry, outcome.typed)
-            }
-            Err(error) => (
-                stopped(&invocation.command, engine::classify(&store, &error)),
-                None,
-            ),
+                },
+                entry_json: outcome.entry_json,
+            },
+            Err(error) => Outcome::stopped(&invocation.command, &engine::classify(&store, &error)),
         };
-        let mut state = store.into_data();
+        let state = store.into_data();
         self.peak_memory_bytes
             .fetch_max(state.memory.peak_bytes, Ordering::Relaxed);
-        if let Err(unused) = state.backend.finish()
-            && !matches!(outcome, Outcome::ReplayFailed(_))
-        {
-            outcome = Outcome::ReplayFailed(unused);
-        }
+        let finished = state.session.finish();
         Report {
-            outcome,
-            typed,
+            outcome: match finished.replay_failure {
+                Some(failure) => Outcome::ReplayFailed(failure),
+                None => outcome,
+            },
             guest_requests: state.guest_requests,
             log: state.log,
+            recording: finished.recording,
         }
     }
 
     /// `run` for callers without an async runtime (the CLI's `run`, tests, benchmarks): the
     /// command runs on a runtime of this thread's own. Not for use from inside an async task.
-    pub fn run_blocking(&self, invocation: &Invocation, backend: Box<dyn Backend>) -> Report {
+    pub fn run_blocking(&self, invocation: &Invocation, http: Http) -> Report {
         thread_local! {
             static RUNTIME: RefCell<Option<tokio::runtime::Runtime>> = const { RefCell::new(None) };
         }
@@ -229,16 +245,11 @@ impl Host {
                     .ok();
             }
             match slot.as_ref() {
-                Some(runtime) => runtime.block_on(self.run(invocation, backend)),
-                None => Report {
-                    outcome: stopped(
-                        &invocation.command,
-                        Stop::Trapped("the host could not start an async runtime".into()),
-                    ),
-                    typed: None,
-                    guest_requests: Vec::new(),
-                    log: Vec::new(),
-                },
+                Some(runtime) => runtime.block_on(self.run(invocation, http)),
+                None => Report::of(Outcome::stopped(
+                    &invocation.command,
+                    &Stop::Trapped("the host could not start an async runtime".into()),
+                )),
             }
         })
     }
@@ -249,21 +260,19 @@ impl Host {
     }
 }
 
-/// The invocation as the component reads it (`invocation.json` in the WIT), compact:
-/// `{"command":…,"params":…,"args":…}`, the parameters already serialised.
-fn invocation_json(command: &str, params_json: &str, args: &Map<String, Value>) -> String {
-    // Serialising a string or a map of JSON values cannot fail.
-    let command = serde_json::to_string(command).unwrap_or_default();
-    let args = serde_json::to_string(args).unwrap_or_default();
-    let mut json = String::with_capacity(34 + command.len() + params_json.len() + args.len());
-    json.push_str(r#"{"command":"#);
-    json.push_str(&command);
-    json.push_str(r#","params":"#);
-    json.push_str(params_json);
-    json.push_str(r#","args":"#);
-    json.push_str(&args);
-    json.push('}');
-    json
+impl Outcome {
+    /// A Type 4 entry.
+    fn error(entry_json: String) -> Outcome {
+        Outcome::Entry {
+            entry_type: EntryType::Error,
+            entry_json,
+        }
+    }
+
+    /// The entry of a command the host stopped.
+    fn stopped(command: &str, stop: &Stop) -> Outcome {
+        Outcome::error(stopped_entry(command, stop))
+    }
 }
 
 /// Write one line to stderr. A closed or full stderr is nowhere to report to, and no reason
@@ -274,55 +283,4 @@ pub fn diagnostic(line: &str) {
     writeln!(stderr, "{line}")
         .and_then(|()| stderr.flush())
         .ok();
-}
-
-/// A sandbox stop as an outcome: a replay fault, or a Type 4 entry naming the cause.
-fn stopped(command: &str, stop: Stop) -> Outcome {
-    match stop {
-        Stop::Fault(why) => Outcome::ReplayFailed(why),
-        Stop::Trapped(why) => error_entry(format!(
-            "The {command} command was stopped by the host: {why}"
-        )),
-    }
-}
-
-/// A Type 4 entry the host writes itself, with the component's key order.
-fn error_entry(contents: String) -> Outcome {
-    Outcome::Entry {
-        entry_type: EntryType::Error,
-        entry_json: serde_json::json!({
-            "Type": 4,
-            "ContentsFormat": "text",
-            "Contents": contents,
-        })
-        .to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_invocation_is_the_serialised_object_of_command_params_and_args() {
-        let params = serde_json::json!({"url": "https://a.example", "n": [1, 2.5, "x"]});
-        let args = serde_json::json!({"user-profile": "{\"email\": \"a@b\"}", "z": null});
-        let (Value::Object(params), Value::Object(args)) = (params, args) else {
-            unreachable!()
-        };
-        let expected = serde_json::json!({
-            "command": "iam-get-user\u{1}\"",
-            "params": params,
-            "args": args,
-        })
-        .to_string();
-        assert_eq!(
-            invocation_json(
-                "iam-get-user\u{1}\"",
-                &serde_json::to_string(&params).unwrap_or_default(),
-                &args
-            ),
-            expected
-        );
-    }
 }

@@ -9,6 +9,8 @@
 //! command (a Type 4 entry naming the limit). The wall-clock budget, the request timeouts, the
 //! request budget itself and the size caps never end a command: the guest gets a `timeout`,
 //! `too-many-requests`, `denied` or `response-too-large` error and reports a failed result.
+//! Those budgets are the gate's ([`Limits::budget`]); this module keeps what only a wasm
+//! runtime can enforce: memory and CPU.
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
@@ -17,6 +19,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use iam_gate::session::Budget;
 
 /// Linear memory per command: the connector needs well under 2 MiB; 64 MiB leaves room for
 /// large directory answers while a runaway guest stays small next to the host.
@@ -124,10 +128,15 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The timeout of one request: what the guest asks for, capped by the host.
-    pub fn request_timeout(&self, asked_millis: Option<u32>) -> Duration {
-        let cap = self.request_timeout_millis;
-        Duration::from_millis(asked_millis.map_or(cap, |asked| u64::from(asked).min(cap)))
+    /// The budgets the gate enforces for each command.
+    pub fn budget(&self) -> Budget {
+        Budget {
+            max_requests: self.max_requests,
+            request_bytes: self.request_bytes,
+            response_bytes: self.response_bytes,
+            request_timeout_millis: self.request_timeout_millis,
+            wall_millis: self.wall_millis,
+        }
     }
 
     pub fn cpu(&self) -> Duration {
@@ -136,37 +145,6 @@ impl Limits {
 
     pub fn wall(&self) -> Duration {
         Duration::from_millis(self.wall_millis)
-    }
-}
-
-/// A limit a command ran into. It ends the sandbox, and the Type 4 entry names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitHit {
-    /// A linear memory would have grown to `asked_bytes`.
-    Memory { asked_bytes: usize },
-    /// The guest computed for longer than `cpu_millis`.
-    Cpu,
-    /// The guest kept sending after its request budget was spent.
-    Requests,
-}
-
-impl LimitHit {
-    /// The cause, as the entry names it after "stopped by the host: ".
-    pub fn describe(self, limits: &Limits) -> String {
-        match self {
-            LimitHit::Memory { asked_bytes } => format!(
-                "it used more than its memory limit of {} bytes (it asked for {asked_bytes})",
-                limits.memory_bytes
-            ),
-            LimitHit::Cpu => format!(
-                "it used more than its CPU time limit of {} ms",
-                limits.cpu_millis
-            ),
-            LimitHit::Requests => format!(
-                "it kept sending HTTP requests after using up its budget of {}",
-                limits.max_requests
-            ),
-        }
     }
 }
 
@@ -179,14 +157,8 @@ pub struct Meter {
     /// Nanoseconds the command spent yielded at an epoch deadline while other commands ran
     /// on its thread: not the guest's CPU either. Shared with the yield futures.
     yielded_nanos: Arc<AtomicU64>,
-    /// Set when a wait would have outlasted the wall-clock budget: it counts as spent.
-    wall_spent: bool,
-    /// Requests passed to the backend.
-    pub requests_made: u32,
-    /// Requests refused because the budget was spent.
-    pub requests_refused: u32,
-    /// The limit that ended the command, recorded where it was enforced.
-    pub hit: Option<LimitHit>,
+    /// Set when the CPU limit ended the command.
+    pub cpu_exceeded: bool,
 }
 
 impl Meter {
@@ -195,10 +167,7 @@ impl Meter {
             started: Instant::now(),
             host_time: Duration::ZERO,
             yielded_nanos: Arc::new(AtomicU64::new(0)),
-            wall_spent: false,
-            requests_made: 0,
-            requests_refused: 0,
-            hit: None,
+            cpu_exceeded: false,
         }
     }
 
@@ -219,20 +188,9 @@ impl Meter {
         }
     }
 
-    /// Wall-clock time left; none once the budget is spent.
-    pub fn wall_left(&self, limits: &Limits) -> Option<Duration> {
-        if self.wall_spent {
-            return None;
-        }
-        limits
-            .wall()
-            .checked_sub(self.started.elapsed())
-            .filter(|left| !left.is_zero())
-    }
-
-    /// Count the wall-clock budget as spent from now on.
-    pub fn spend_wall(&mut self) {
-        self.wall_spent = true;
+    /// Milliseconds since the command started: the gate's clock for its wall-clock budget.
+    pub fn elapsed_millis(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// How long the guest may still compute before the next check, or the limit it has run
@@ -240,7 +198,7 @@ impl Meter {
     /// slow server or a retry wait never counts as the guest's computing. The wall-clock
     /// budget is not checked here: a guest that has spent it still computes its failed
     /// result (behaviour.md §3), and the CPU limit bounds that.
-    pub fn compute_left(&self, limits: &Limits) -> Result<Duration, LimitHit> {
+    pub fn compute_left(&self, limits: &Limits) -> Option<Duration> {
         let yielded = Duration::from_nanos(self.yielded_nanos.load(Ordering::Relaxed));
         let guest_time = self
             .started
@@ -251,7 +209,6 @@ impl Meter {
             .cpu()
             .checked_sub(guest_time)
             .filter(|left| !left.is_zero())
-            .ok_or(LimitHit::Cpu)
     }
 }
 
@@ -274,23 +231,6 @@ mod tests {
     }
 
     #[test]
-    fn the_guest_cannot_raise_the_request_timeout() {
-        let limits = Limits::default();
-        assert_eq!(
-            limits.request_timeout(Some(1_000)),
-            Duration::from_millis(1_000)
-        );
-        assert_eq!(
-            limits.request_timeout(Some(u32::MAX)),
-            Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MILLIS)
-        );
-        assert_eq!(
-            limits.request_timeout(None),
-            Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MILLIS)
-        );
-    }
-
-    #[test]
     fn time_blocked_in_host_calls_is_not_the_guests_cpu_time() {
         let limits = Limits {
             cpu_millis: 1_000,
@@ -304,28 +244,10 @@ mod tests {
         assert!(
             meter
                 .compute_left(&limits)
-                .is_ok_and(|left| left <= Duration::from_millis(900))
+                .is_some_and(|left| left <= Duration::from_millis(900))
         );
         meter.host_time = Duration::from_millis(3_000);
-        assert_eq!(meter.compute_left(&limits), Err(LimitHit::Cpu));
-    }
-
-    #[test]
-    fn the_wall_clock_budget_counts_host_calls_and_never_stops_a_computing_guest() {
-        let limits = Limits {
-            cpu_millis: 1_000,
-            wall_millis: 2_000,
-            ..Limits::default()
-        };
-        let mut meter = Meter::start();
-        meter.started -= Duration::from_secs(3);
-        meter.host_time = Duration::from_secs(3);
-        assert_eq!(meter.wall_left(&limits), None);
-        assert!(meter.compute_left(&limits).is_ok());
-        let mut fresh = Meter::start();
-        assert!(fresh.wall_left(&limits).is_some());
-        fresh.spend_wall();
-        assert_eq!(fresh.wall_left(&limits), None);
+        assert_eq!(meter.compute_left(&limits), None);
     }
 
     #[test]
@@ -362,27 +284,6 @@ mod tests {
                 .unwrap()
                 .cpu_millis,
             1
-        );
-    }
-
-    #[test]
-    fn each_limit_hit_names_its_limit() {
-        let limits = Limits::default();
-        assert_eq!(
-            LimitHit::Cpu.describe(&limits),
-            "it used more than its CPU time limit of 2000 ms"
-        );
-        assert!(
-            LimitHit::Memory {
-                asked_bytes: 1 << 27
-            }
-            .describe(&limits)
-            .contains("memory limit of 67108864 bytes")
-        );
-        assert!(
-            LimitHit::Requests
-                .describe(&limits)
-                .contains("budget of 256")
         );
     }
 }

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use iam_host::backend::{Backend, Live, LiveOptions, Record, Recording, Replay};
+use iam_host::backend::{Http, Live, LiveOptions, load_cassette, save_cassette};
 use iam_host::bench::BenchOptions;
 use iam_host::limits::Limits;
 use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, artifact, files};
@@ -268,18 +268,17 @@ fn run(run_args: RunArgs) -> Result<Ending> {
         Some(value) => read_args(value)?,
         None => Map::new(),
     };
-    let recording = Recording::new();
-    let backend: Box<dyn Backend> = match &transport {
-        Transport::Cassette(path) => Box::new(Replay::load(path)?),
+    let http = match &transport {
+        Transport::Cassette(path) => Http::Replay(load_cassette(path)?),
         Transport::Live { record } => {
             let options = LiveOptions::for_instance(
                 &params,
                 Duration::from_millis(limits.connect_timeout_millis),
             );
-            let live = Live::new(options);
+            let live = Box::new(Live::new(options));
             match record {
-                None => Box::new(live),
-                Some(_) => Box::new(Record::new(live, recording.clone())),
+                None => Http::Live(live),
+                Some(_) => Http::Record(live),
             }
         }
     };
@@ -289,7 +288,7 @@ fn run(run_args: RunArgs) -> Result<Ending> {
             params,
             args,
         },
-        backend,
+        http,
     );
     for line in &report.log {
         write_line(
@@ -300,7 +299,11 @@ fn run(run_args: RunArgs) -> Result<Ending> {
     // Written whenever the command ran, after it: a recording that cannot be written costs
     // the recording, never the entry of a command whose side effects happened.
     if let Transport::Live { record: Some(path) } = &transport
-        && let Err(why) = recording.cassette().save(path, run_args.overwrite)
+        && let Err(why) = save_cassette(
+            &report.recording.clone().unwrap_or_default(),
+            path,
+            run_args.overwrite,
+        )
     {
         return Ok(Ending::Unrecorded(report.outcome, format!("{why:#}")));
     }

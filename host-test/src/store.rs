@@ -1,18 +1,19 @@
-//! `StoreState`, "the T in Store<T>": one command's tenant policy, limits, request budget,
-//! backend and the diagnostics collected for the report. A fresh one per command.
+//! `StoreState`, "the T in Store<T>": one command's gate session, wire, limits, meter and the
+//! diagnostics collected for the report. A fresh one per command.
 
-use std::sync::Arc;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
-use crate::backend::Backend;
-use crate::limits::{LimitHit, Limits, Meter};
-use crate::policy::Policy;
+use iam_gate::session::Session;
+use iam_gate::stop::Stop;
 
-/// How much of the guest's stderr (a panic message) is kept. Past it the stream is closed: a
-/// guest's panic message is cut short, and a guest that keeps printing is stopped (Rust's
-/// `eprintln!` panics on a closed stderr), with the entry naming this limit.
+use crate::backend::Backend;
+use crate::limits::{Limits, Meter};
+
+/// How much of a WASI guest's stderr is kept. Past it the stream is closed: a guest that
+/// keeps printing is stopped (Rust's `eprintln!` panics on a closed stderr), with the entry
+/// naming this limit. The connector itself imports no WASI.
 pub const GUEST_STDERR_BYTES: usize = 4096;
 
 /// A request as the guest asked for it: the proof that it names the credential and carries
@@ -34,11 +35,13 @@ pub struct LogLine {
 }
 
 /// `StoreLimits` plus a record of the linear memory the command used, summed over its
-/// memories (StoreLimits caps each memory on its own).
+/// memories (StoreLimits caps each memory on its own), and the size it was refused.
 pub struct MemoryMeter {
     limits: StoreLimits,
     total_bytes: usize,
     pub peak_bytes: usize,
+    /// The size a memory was refused, when one was.
+    pub refused_bytes: Option<usize>,
 }
 
 impl ResourceLimiter for MemoryMeter {
@@ -54,6 +57,8 @@ impl ResourceLimiter for MemoryMeter {
                 .total_bytes
                 .saturating_add(desired.saturating_sub(current));
             self.peak_bytes = self.peak_bytes.max(self.total_bytes);
+        } else {
+            self.refused_bytes = Some(desired);
         }
         Ok(allowed)
     }
@@ -89,55 +94,55 @@ impl ResourceLimiter for MemoryMeter {
 }
 
 pub struct StoreState {
-    /// The tenant's policy, shared by its commands (it is prepared once per tenant).
-    pub policy: Arc<Policy>,
+    /// The command's side of the gate: policy, budgets, replay or recording.
+    pub session: Session,
+    /// The wire of a live or recorded command; none under replay.
+    pub wire: Option<Box<dyn Backend>>,
     pub limits: Limits,
     pub memory: MemoryMeter,
-    pub backend: Box<dyn Backend>,
-    /// Requests, time and the limit hit, if any, of this command.
+    /// Time and CPU of this command.
     pub meter: Meter,
     pub guest_requests: Vec<GuestRequest>,
     pub log: Vec<LogLine>,
-    /// A fault that must end the command (a replay mismatch), reported after the trap.
-    pub fault: Option<String>,
+    /// Why the command is being stopped, as the guest (`panic` imports) or the gate said it.
+    pub stop: Option<Stop>,
     pub guest_stderr: MemoryOutputPipe,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl StoreState {
-    pub fn new(
-        policy: impl Into<Arc<Policy>>,
-        limits: Limits,
-        backend: Box<dyn Backend>,
-    ) -> StoreState {
+    pub fn new(session: Session, wire: Option<Box<dyn Backend>>, limits: Limits) -> StoreState {
         let guest_stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
         // WASI with nothing in it: no files, no environment, no arguments, no sockets; the
-        // guest's stderr is kept only to name a panic. The connector imports no WASI at all
-        // (artifact.rs); other components linked against the same world may.
+        // guest's stderr is kept only to name a flood of it. The connector imports no WASI at
+        // all (artifact.rs); other components linked against the same world may.
         let wasi = WasiCtx::builder()
             .stderr(guest_stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        // A refused growth is not a trap: the guest's allocator fails, the connector tells
+        // the host how much it asked for (`panic.out-of-memory`), as it does under every host.
         let store_limits = wasmtime::StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
-            .trap_on_grow_failure(true)
+            .trap_on_grow_failure(false)
             .build();
         StoreState {
-            policy: policy.into(),
+            session,
+            wire,
             limits,
             memory: MemoryMeter {
                 limits: store_limits,
                 total_bytes: 0,
                 peak_bytes: 0,
+                refused_bytes: None,
             },
-            backend,
             meter: Meter::start(),
             guest_requests: Vec::new(),
             log: Vec::new(),
-            fault: None,
+            stop: None,
             guest_stderr,
             wasi,
             table: ResourceTable::new(),
@@ -148,10 +153,9 @@ impl StoreState {
         &mut self.memory
     }
 
-    /// End the command at a limit: record it for the entry and trap.
-    pub fn stop<T>(&mut self, hit: LimitHit) -> wasmtime::Result<T> {
-        self.meter.hit = Some(hit);
-        Err(wasmtime::Error::msg(hit.describe(&self.limits)))
+    /// Note why the command is stopping; the first cause given is the one reported.
+    pub fn note_stop(&mut self, stop: Stop) {
+        self.stop.get_or_insert(stop);
     }
 }
 

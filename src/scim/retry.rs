@@ -36,7 +36,8 @@ pub fn is_retryable(method: Method, outcome: &Result<Response, SendError>) -> bo
             | SendError::Protocol(_)
             | SendError::UnknownCredential(_)
             | SendError::ResponseTooLarge(_)
-            | SendError::TooManyRequests(_),
+            | SendError::TooManyRequests(_)
+            | SendError::Aborted,
         ) => false,
     }
 }
@@ -122,6 +123,7 @@ mod tests {
     use super::*;
     use crate::scim::tests::client;
     use crate::scim::{Failure, user::Identifier};
+    use crate::transport::Denial;
     use crate::transport::fake::{FakeTransport, json, with_header};
     use serde_json::json;
 
@@ -247,15 +249,17 @@ mod tests {
 
     #[test]
     fn a_denied_request_is_not_retried_and_has_no_error_code() {
-        let mut transport = FakeTransport::answering(vec![Err(SendError::Denied(
-            "origin https://evil is not allowed".into(),
-        ))]);
+        let mut transport =
+            FakeTransport::answering(vec![Err(SendError::Denied(Denial::OriginNotAllowed {
+                origin: "https://evil:443".into(),
+                allowed: Some("https://api.atlassian.com:443".into()),
+            }))]);
         let failure = client(&mut transport).get_user("1").unwrap_err();
         assert_eq!(failure.code, None);
         assert_eq!(
             failure.message,
             format!(
-                "GET {}/Users/1 failed: the host refused the request: origin https://evil is not allowed",
+                "GET {}/Users/1 failed: the host refused the request: origin https://evil:443 is not allowed; this tenant may reach only https://api.atlassian.com:443",
                 crate::scim::tests::BASE
             )
         );
@@ -309,7 +313,8 @@ mod tests {
             })
         };
         let never = [
-            Err(SendError::Denied("policy".into())),
+            Err(SendError::Denied(Denial::UserInfo)),
+            Err(SendError::Aborted),
             Err(SendError::Tls("bad certificate".into())),
             Err(SendError::Protocol("garbage".into())),
             Err(SendError::UnknownCredential("x".into())),

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use atlassian_iam::invocation::{self, CREDENTIAL_NAME};
-use atlassian_iam::transport::{LogLevel, Request, Response, SendError, Transport};
+use atlassian_iam::transport::{Denial, LogLevel, Request, Response, SendError, Transport};
 use iam_host::backend::{BackendError, IncomingResponse};
 use iam_host::limits::DEFAULT_MAX_REQUESTS;
 use iam_host::{EntryType, Invocation, Outcome};
@@ -127,7 +127,7 @@ impl Answer {
             }),
             Answer::Timeout => Err(SendError::Timeout),
             Answer::Transport(why) => Err(SendError::Transport(why.clone())),
-            Answer::Denied(why) => Err(SendError::Denied(why.clone())),
+            Answer::Denied(why) => Err(SendError::Denied(Denial::PathChanges(why.clone()))),
             Answer::TooLarge(cap) => Err(SendError::ResponseTooLarge(*cap)),
             Answer::TooManyRequests(budget) => Err(SendError::TooManyRequests(*budget)),
         }
@@ -476,7 +476,7 @@ pub fn compare_with_component(case: &Case) -> Result<bool, String> {
         })
     })
     .at(case.now_millis);
-    let report = support::host().run_blocking(&invocation, Box::new(backend));
+    let report = support::host().run_blocking(&invocation, iam_host::Http::live(backend));
     let Outcome::Entry { entry_json, .. } = report.outcome else {
         return Err(format!(
             "the component's run did not end in an entry: {:?}",

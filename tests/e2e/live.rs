@@ -447,10 +447,8 @@ fn a_request_to_another_origin_is_refused_by_the_host() {
     let denied = entry["Contents"].as_str().unwrap_or_default();
     assert_eq!(entry_type, EntryType::Error, "{entry}");
     assert!(
-        denied.starts_with("the request failed: HttpError::Denied(")
-            && denied.contains(&format!(
-                "is not allowed; this tenant may reach only {url_a}"
-            )),
+        denied.starts_with("the request failed: HttpError::Denied(Denial::OriginNotAllowed(")
+            && denied.contains(&format!("allowed: Some(\"{url_a}\")")),
         "{denied}"
     );
     assert!(sent.requests().is_empty(), "{:?}", sent.requests());

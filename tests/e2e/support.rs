@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use iam_host::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
 use iam_host::{
-    EntryType, Host, HostConfig, Invocation, MAX_IN_FLIGHT, Outcome, Report, artifact,
+    EntryType, Host, HostConfig, Http, Invocation, MAX_IN_FLIGHT, Outcome, Report, artifact,
     limits::Limits,
 };
 use serde_json::{Map, Value, json};
@@ -80,7 +80,7 @@ pub fn run(
         params,
         args,
     };
-    host.run_blocking(&invocation, Box::new(backend))
+    host.run_blocking(&invocation, Http::live(backend))
 }
 
 /// A JSON object value as a map (anything else as an empty map).
@@ -265,13 +265,6 @@ impl Backend for Scripted {
         match &mut self.responder {
             Responder::Script(_) => self.now_millis,
             Responder::Forward(backend) => backend.now_millis(),
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), String> {
-        match &mut self.responder {
-            Responder::Script(_) => Ok(()),
-            Responder::Forward(backend) => backend.finish(),
         }
     }
 }

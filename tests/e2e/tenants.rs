@@ -190,10 +190,10 @@ fn a_host_sized_for_one_command_refuses_a_second_at_once_and_runs_the_next() {
         // the second is polled in that time.
         let slow = Scripted::answering(vec![empty_directory()]).delayed(Duration::from_millis(300));
         tokio::join!(
-            host.run(&test_module, Box::new(slow)),
+            host.run(&test_module, iam_host::Http::live(slow)),
             host.run(
                 &test_module,
-                Box::new(Scripted::answering(vec![empty_directory()]))
+                iam_host::Http::live(Scripted::answering(vec![empty_directory()]))
             ),
         )
     });

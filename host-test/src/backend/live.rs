@@ -13,6 +13,7 @@ use super::proxy::ProxyEnv;
 use super::{
     Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest, system_now_millis,
 };
+use iam_gate::secret::Flags;
 
 /// How the host names itself to servers (their access logs).
 const USER_AGENT: &str = concat!("iam-host/", env!("CARGO_PKG_VERSION"));
@@ -45,22 +46,12 @@ impl LiveOptions {
     /// The options of an instance: its `insecure` and `proxy` flags (the proxy settings read
     /// from the system environment only when `proxy` is on) and a connect timeout.
     pub fn for_instance(params: &Map<String, Value>, connect_timeout: Duration) -> LiveOptions {
+        let flags = Flags::of(params);
         LiveOptions {
-            insecure: flag(params, "insecure"),
-            proxy: flag(params, "proxy").then(ProxyEnv::from_system),
+            insecure: flags.insecure,
+            proxy: flags.proxy.then(ProxyEnv::from_system),
             connect_timeout,
         }
-    }
-}
-
-/// An instance flag: `true` or `"true"` (any case) is on (behaviour.md §1). Anything else is
-/// off, the safe side: the guest reports an invalid value as a configuration error before it
-/// sends any request, so the host need not report it again.
-fn flag(params: &Map<String, Value>, key: &str) -> bool {
-    match params.get(key) {
-        Some(Value::Bool(on)) => *on,
-        Some(Value::String(text)) => text.eq_ignore_ascii_case("true"),
-        _ => false,
     }
 }
 
@@ -288,10 +279,6 @@ impl Backend for Live {
     fn now_millis(&mut self) -> u64 {
         system_now_millis()
     }
-
-    fn finish(&mut self) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 /// `insecure: true`: a verifier that accepts any certificate, checking only that the
@@ -373,6 +360,9 @@ mod tests {
             ],
             body: body.map(str::to_string),
             timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+            verify_tls: true,
+            use_proxy: false,
         }
     }
 

@@ -2,8 +2,9 @@
 //! requests go direct. A loopback target is never proxied: the token would cross to the proxy
 //! in clear for a server that is on this machine anyway.
 
+use iam_gate::policy::is_loopback;
 use std::fmt;
-use url::{Host, Url};
+use url::Url;
 
 /// The system proxy settings: `HTTPS_PROXY` for https, `HTTP_PROXY` for http, and the hosts
 /// in `NO_PROXY` that go direct (upper- or lower-case names, upper-case first, as curl reads
@@ -101,16 +102,6 @@ fn split_port(entry: &str) -> (&str, Option<u16>) {
             Err(_) => (entry, None),
         },
         _ => (entry, None),
-    }
-}
-
-/// Whether a URL names this machine: a loopback IP literal, or `localhost` (RFC 6761).
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 

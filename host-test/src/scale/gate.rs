@@ -102,10 +102,6 @@ impl<B: Backend> Backend for Gated<B> {
     fn now_millis(&mut self) -> u64 {
         self.inner.now_millis()
     }
-
-    fn finish(&mut self) -> Result<(), String> {
-        self.inner.finish()
-    }
 }
 
 /// The wait a `Retry-After` header asks for: delta-seconds, or an HTTP date (IMF-fixdate, as
@@ -227,9 +223,6 @@ mod tests {
         fn now_millis(&mut self) -> u64 {
             0
         }
-        fn finish(&mut self) -> Result<(), String> {
-            Ok(())
-        }
     }
 
     fn request() -> OutgoingRequest {
@@ -239,6 +232,9 @@ mod tests {
             headers: Vec::new(),
             body: None,
             timeout: Duration::from_secs(1),
+            max_response_bytes: 1 << 20,
+            verify_tls: true,
+            use_proxy: false,
         }
     }
 

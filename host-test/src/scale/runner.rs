@@ -18,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::gate::{Gate, Gated};
 use super::jobs::{Job, Refusal, result_line};
 use super::tenants::Tenants;
-use crate::backend::{Backend, Live, LiveOptions, live};
+use crate::backend::{Backend, Http, Live, LiveOptions, live};
 use crate::limits::Limits;
 use crate::{EntryType, Host, Invocation, Outcome};
 
@@ -208,7 +208,7 @@ impl Runner {
                     params: tenant.params.clone(),
                     args: job.args.clone(),
                 };
-                let report = self.host.run(&invocation, backend).await;
+                let report = self.host.run(&invocation, Http::Live(backend)).await;
                 let (exit, entry_json) = exit_and_entry(&job.command, report.outcome);
                 Finished {
                     line: result_line(job, exit, &entry_json),

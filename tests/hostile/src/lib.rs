@@ -17,7 +17,8 @@ wit_bindgen::generate!({
 });
 
 use exports::iam::atlassian::commands::{Description, EntryType, Guest, Invocation, Outcome};
-use iam::atlassian::{host, http};
+use iam::atlassian::{clock, http, log, panic};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 
 /// Bytes per allocation of the memory bomb: large enough to reach any cap quickly.
@@ -31,6 +32,39 @@ const STDERR_FLOOD_BYTES: usize = 1 << 20;
 struct Hostile;
 
 export!(Hostile);
+
+/// The system allocator, telling the host when memory runs out, as the connector does
+/// (`panic.out-of-memory`): the memory bomb then ends in the same entry under every host.
+struct Reporting;
+
+// SAFETY: every call is passed on to `System` unchanged.
+unsafe impl GlobalAlloc for Reporting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let block = unsafe { System.alloc(layout) };
+        if block.is_null() {
+            out_of_memory(layout.size());
+        }
+        block
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let block = unsafe { System.realloc(ptr, layout, new_size) };
+        if block.is_null() {
+            out_of_memory(new_size);
+        }
+        block
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Reporting = Reporting;
+
+fn out_of_memory(more_bytes: usize) {
+    let current = core::arch::wasm32::memory_size(0) as u64 * (64 << 10);
+    panic::out_of_memory(current.saturating_add(more_bytes as u64));
+}
 
 /// The value of a string key in the compact JSON the host sends (`"key":"value"`); enough for
 /// this test component, which must not depend on the connector's parsing.
@@ -105,17 +139,22 @@ fn behave(config: &Invocation) -> Result<String, String> {
             // Ignore every refusal and keep sending.
             black_box(http::send(&request(config, None)).is_ok());
         },
-        "panic" => panic!("hostile guest panics on purpose"),
-        // As the connector does (it has no stderr): the panic's message only in the log.
+        "panic" => {
+            std::panic::set_hook(Box::new(|info| panic::panicked(&info.to_string())));
+            panic!("hostile guest panics on purpose")
+        }
+        // A log line that reads like a panic, then a trap: a host must name the trap, never
+        // a panic sniffed from text.
         "panic-logged" => {
-            std::panic::set_hook(Box::new(|info| {
-                host::log(host::LogLevel::Error, &info.to_string());
-            }));
-            panic!("hostile guest panics into its log")
+            log::log(
+                log::LogLevel::Error,
+                "panicked at src/lib.rs:1:1:\nhostile guest only says it panicked",
+            );
+            core::arch::wasm32::unreachable()
         }
         "stack" => Ok(text_entry(&recurse(0).to_string())),
         "sleep" => {
-            host::sleep(u64::MAX);
+            clock::sleep(u64::MAX);
             Ok(text_entry("slept"))
         }
         "reach" => {
@@ -165,7 +204,6 @@ impl Guest for Hostile {
         Outcome {
             entry_type,
             entry_json,
-            typed: None,
         }
     }
 

@@ -1,17 +1,15 @@
-//! Record: live requests, every exchange kept in a [`Recording`] as the guest received it
-//! (VCR's record mode). Whoever runs the command writes the recording out afterwards (the
-//! CLI, with `Cassette::save`), so that a cassette that cannot be written never costs the
-//! entry of a command whose side effects already happened.
+//! Record: every exchange kept as the guest received it (VCR's record mode). Whoever runs the
+//! command writes the recording out afterwards, so that a cassette that cannot be written
+//! never costs the entry of a command whose side effects already happened.
 //!
-//! The host scrubs the tenant's secrets from every response before the guest sees it and
-//! before it reaches [`Backend::delivered`], so a recording holds no secret in any form and
-//! needs no second scrub; the request's `authorization` is redacted here.
+//! The session scrubs the tenant's secrets from every response before the guest sees it and
+//! before it is kept here, so a recording holds no secret in any form and needs no second
+//! scrub; the request's `authorization` is redacted here.
 
 use serde_json::{Map, Value};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Backend, BackendError, BoxFuture, IncomingResponse, Live, OutgoingRequest};
 use crate::cassette::{Cassette, Interaction, RecordedRequest, RecordedResponse, redact_headers};
+use crate::wire::{IncomingResponse, OutgoingRequest};
 
 /// Response headers a cassette leaves out: framing describes the bytes as received, while a
 /// replay sends the body re-serialised; a cookie is a credential.
@@ -23,69 +21,27 @@ const UNRECORDED_RESPONSE_HEADERS: [&str; 5] = [
     "set-cookie",
 ];
 
-/// The exchanges a [`Record`] backend has kept, shared with whoever writes them out.
-#[derive(Clone, Default)]
-pub struct Recording(Arc<Mutex<Vec<Interaction>>>);
-
-impl Recording {
-    pub fn new() -> Recording {
-        Recording::default()
-    }
-
-    /// The exchanges so far, as a cassette.
-    pub fn cassette(&self) -> Cassette {
-        Cassette {
-            interactions: self.interactions().clone(),
-        }
-    }
-
-    fn interactions(&self) -> std::sync::MutexGuard<'_, Vec<Interaction>> {
-        // A panic elsewhere leaves the list as it was: still worth writing.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Sends requests live and keeps every exchange the guest received.
+/// The exchanges of one command, in order.
 ///
 /// A transport failure (refused connection, timeout) has no form in the cassette format, so
 /// it is not recorded: a replay of such a run stops where the failure was.
-pub struct Record {
-    live: Live,
-    recording: Recording,
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    interactions: Vec<Interaction>,
 }
 
-impl Record {
-    /// Record through `live` into `recording`.
-    pub fn new(live: Live, recording: Recording) -> Record {
-        Record { live, recording }
-    }
-}
-
-impl Backend for Record {
-    fn send<'a>(
-        &'a mut self,
-        request: &'a OutgoingRequest,
-        max_body_bytes: u64,
-    ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-        self.live.send(request, max_body_bytes)
-    }
-
-    fn delivered(&mut self, request: &OutgoingRequest, response: &IncomingResponse) {
-        self.recording
-            .interactions()
+impl Recording {
+    /// Keep one exchange, as the guest received it.
+    pub fn keep(&mut self, request: &OutgoingRequest, response: &IncomingResponse) {
+        self.interactions
             .push(recorded_interaction(request, response));
     }
 
-    fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()> {
-        self.live.sleep(millis)
-    }
-
-    fn now_millis(&mut self) -> u64 {
-        self.live.now_millis()
-    }
-
-    fn finish(&mut self) -> Result<(), String> {
-        Ok(())
+    /// The exchanges so far, as a cassette.
+    pub fn into_cassette(self) -> Cassette {
+        Cassette {
+            interactions: self.interactions,
+        }
     }
 }
 
@@ -163,6 +119,9 @@ mod tests {
             ],
             body: body.map(str::to_string),
             timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+            verify_tls: true,
+            use_proxy: false,
         }
     }
 
@@ -225,15 +184,7 @@ mod tests {
     fn a_recording_keeps_what_was_delivered_and_its_keys_are_never_rewritten() {
         // Regression: the recording used to scrub the token from its own keys too, so a
         // token such as "interact" wrote `"<redacted>ions"` and broke the file.
-        let recording = Recording::new();
-        let mut record = Record::new(
-            Live::new(crate::backend::LiveOptions {
-                insecure: false,
-                proxy: None,
-                connect_timeout: Duration::from_secs(1),
-            }),
-            recording.clone(),
-        );
+        let mut recording = Recording::default();
         let mut sent = request("GET", "http://127.0.0.1:9/x", None);
         sent.headers[1].1 = "Bearer interact".into();
         let delivered = IncomingResponse {
@@ -241,13 +192,14 @@ mod tests {
             headers: vec![],
             body: br#"{"detail":"<redacted>"}"#.to_vec(),
         };
-        record.delivered(&sent, &delivered);
-        let text = serde_json::to_string(&recording.cassette()).unwrap();
+        recording.keep(&sent, &delivered);
+        let cassette = recording.into_cassette();
+        let text = serde_json::to_string(&cassette).unwrap();
         assert_eq!(
             text,
             r#"{"interactions":[{"request":{"method":"GET","url":"http://127.0.0.1:9/x","headers":{"accept":"application/json","authorization":"Bearer <redacted>"},"body":null},"response":{"status":200,"body":{"detail":"<redacted>"}}}]}"#
         );
         let reread: Cassette = serde_json::from_str(&text).unwrap();
-        assert_eq!(reread, recording.cassette());
+        assert_eq!(reread, cassette);
     }
 }

@@ -4,13 +4,10 @@
 //! from a file costs about its size in memory however many interactions it holds, and a
 //! shared one is prepared once.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use super::{
-    Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest, system_now_millis,
-};
 use crate::cassette::{ActualRequest, Cassette, Interaction, Matcher, RecordedRequest};
+use crate::wire::{IncomingResponse, OutgoingRequest};
 
 /// One interaction ready to replay.
 struct Prepared {
@@ -72,9 +69,9 @@ impl From<Cassette> for PreparedCassette {
 }
 
 impl PreparedCassette {
-    /// The cassette at `path`, checked whole, each interaction prepared when first used.
-    pub fn load(path: &Path) -> anyhow::Result<PreparedCassette> {
-        let slots = Cassette::load_compact(path)?
+    /// A cassette's text, checked whole, each interaction prepared when first used.
+    pub fn parse(text: &str) -> Result<PreparedCassette, serde_json::Error> {
+        let slots = Cassette::parse_compact(text)?
             .into_iter()
             .map(|text| Slot {
                 text: Some(text),
@@ -105,27 +102,19 @@ pub struct Replay {
 }
 
 impl Replay {
-    pub fn new(cassette: Cassette) -> Replay {
-        Replay::shared(Arc::new(cassette.into()))
-    }
-
-    /// A replay of the cassette at `path` (see [`PreparedCassette::load`]).
-    pub fn load(path: &Path) -> anyhow::Result<Replay> {
-        Ok(Replay::shared(Arc::new(PreparedCassette::load(path)?)))
-    }
-
-    /// A replay of a cassette shared with other replays (benchmarks, many tenants).
-    pub fn shared(prepared: Arc<PreparedCassette>) -> Replay {
+    /// A replay of a cassette (shared with other replays: benchmarks, many tenants) whose
+    /// virtual clock starts at `now_millis`.
+    pub fn shared(prepared: Arc<PreparedCassette>, now_millis: u64) -> Replay {
         Replay {
             prepared,
             next: 0,
-            virtual_now: system_now_millis(),
+            virtual_now: now_millis,
         }
     }
-}
 
-impl Replay {
-    fn answer(&mut self, request: &OutgoingRequest) -> Result<IncomingResponse, BackendError> {
+    /// The recorded answer to `request`, or the mismatch report: a fault that ends the
+    /// command.
+    pub fn answer(&mut self, request: &OutgoingRequest) -> Result<IncomingResponse, String> {
         let actual = ActualRequest {
             method: &request.method,
             url: &request.url,
@@ -133,47 +122,38 @@ impl Replay {
             body: request.body.as_deref(),
         };
         let Some(prepared) = self.prepared.get(self.next) else {
-            return Err(BackendError::Fault(format!(
+            return Err(format!(
                 "request #{} matched no recorded interaction (the cassette has only {}):\n  actual:   {}\n  hint: record it with --live --record, or add it to the cassette",
                 self.next + 1,
                 self.prepared.len(),
                 actual.describe()
-            )));
+            ));
         };
-        let prepared = prepared.map_err(BackendError::Fault)?;
+        let prepared = prepared?;
         if let Some(why) = prepared.matcher.mismatch(&prepared.request, &actual) {
-            return Err(BackendError::Fault(format!(
+            return Err(format!(
                 "request #{} does not match the recorded interaction: {why}\n  expected: {}\n  actual:   {}\n  hint: interactions are replayed in order; re-record the cassette if the connector's requests changed",
                 self.next + 1,
                 prepared.request.describe(),
                 actual.describe()
-            )));
+            ));
         }
         self.next += 1;
         Ok(prepared.response.clone())
     }
-}
 
-impl Backend for Replay {
-    fn send<'a>(
-        &'a mut self,
-        request: &'a OutgoingRequest,
-        _max_body_bytes: u64,
-    ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-        let answer = self.answer(request);
-        Box::pin(std::future::ready(answer))
-    }
-
-    fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()> {
+    /// Wait in virtual time.
+    pub fn sleep(&mut self, millis: u64) {
         self.virtual_now = self.virtual_now.saturating_add(millis);
-        Box::pin(std::future::ready(()))
     }
 
-    fn now_millis(&mut self) -> u64 {
+    /// The virtual clock.
+    pub fn now_millis(&self) -> u64 {
         self.virtual_now
     }
 
-    fn finish(&mut self) -> Result<(), String> {
+    /// After the command: every interaction must have been used.
+    pub fn finish(&self) -> Result<(), String> {
         let unused = self.prepared.len().saturating_sub(self.next);
         match self.prepared.get(self.next) {
             None => Ok(()),
@@ -198,23 +178,22 @@ mod tests {
             headers: Vec::new(),
             body: None,
             timeout: Duration::from_secs(1),
+            max_response_bytes: 1 << 20,
+            verify_tls: true,
+            use_proxy: false,
         }
     }
 
     #[test]
-    fn a_cassette_from_a_file_prepares_only_the_interactions_a_replay_reaches() {
-        let dir = std::env::temp_dir().join(format!("iam-host-replay-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("many.json");
+    fn a_cassette_from_text_prepares_only_the_interactions_a_replay_reaches() {
         let interaction = r#"{"request": {"method": "GET", "url": "https://h/x"}, "response": {"status": 200, "body": {"b": 1, "a": 2}}}"#;
         let text = format!(
             r#"{{"interactions": [{}]}}"#,
             vec![interaction; 1000].join(",")
         );
-        std::fs::write(&path, text).unwrap();
-        let cassette = Arc::new(PreparedCassette::load(&path).unwrap());
+        let cassette = Arc::new(PreparedCassette::parse(&text).unwrap());
         assert_eq!(cassette.len(), 1000);
-        let mut replay = Replay::shared(cassette.clone());
+        let mut replay = Replay::shared(cassette.clone(), 0);
         let answer = replay.answer(&request("https://h/x")).unwrap();
         assert_eq!(answer.body, br#"{"b":1,"a":2}"#);
         let err = replay.finish().unwrap_err();
@@ -232,12 +211,19 @@ mod tests {
         // The one answered and the first unused one, which the report names.
         assert_eq!(prepared, 2);
         // A second replay of the same cassette reuses them.
-        let mut again = Replay::shared(cassette.clone());
+        let mut again = Replay::shared(cassette.clone(), 0);
         assert_eq!(again.answer(&request("https://h/x")).unwrap(), answer);
         assert!(matches!(
             again.answer(&request("https://h/y")),
-            Err(BackendError::Fault(why)) if why.contains("the paths differ")
+            Err(why) if why.contains("the paths differ")
         ));
-        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn sleeping_moves_only_the_virtual_clock() {
+        let mut replay = Replay::shared(Arc::new(Cassette::default().into()), 1_000);
+        replay.sleep(30_000);
+        assert_eq!(replay.now_millis(), 31_000);
+        assert_eq!(replay.finish(), Ok(()));
     }
 }

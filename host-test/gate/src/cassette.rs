@@ -1,21 +1,16 @@
 //! The cassette format of recorded HTTP interactions (architecture.md), its matchers, the
 //! mismatch report (expected against actual request, with a hint), and token redaction for
-//! recording. VCR's split: the format and matching here, the replaying backend in
-//! `backend.rs`.
+//! recording. VCR's split: the format and matching here, replaying in `replay.rs`. It reads
+//! and writes text; the host reads and writes the files.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
-use std::path::Path;
 use url::Url;
-
-use anyhow::Context as _;
-
-use crate::files;
 
 /// What a recorded `authorization` header says in place of the token.
 pub const REDACTED_BEARER: &str = "Bearer <redacted>";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cassette {
     pub interactions: Vec<Interaction>,
@@ -55,7 +50,7 @@ pub struct RecordedResponse {
     pub body: Option<Value>,
 }
 
-/// A cassette read by `Cassette::load_compact`: the same format, each interaction kept as text.
+/// A cassette read by `Cassette::parse_compact`: the same format, each interaction kept as text.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CompactCassette {
@@ -97,30 +92,25 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
 }
 
 impl Cassette {
-    pub fn load(path: &Path) -> anyhow::Result<Cassette> {
-        let text = files::read_capped_text(path, files::CASSETTE_BYTES, "cassette")?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("cassette {} is not valid", path.display()))
+    /// A cassette from its JSON text; the error is serde's, for the host to prefix with the
+    /// file's name.
+    pub fn parse(text: &str) -> Result<Cassette, serde_json::Error> {
+        serde_json::from_str(text)
     }
 
-    /// The interactions of the cassette at `path`, each checked as `load` checks it but kept
-    /// as its compact JSON text, to be parsed only when a replay reaches it: a parsed
+    /// The interactions of a cassette's text, each checked as `parse` checks it but kept as
+    /// its compact JSON text, to be parsed only when a replay reaches it: a parsed
     /// interaction takes many times the bytes of its text, so a 100,000-interaction cassette
     /// would fill gigabytes where its text takes about the file's size.
-    pub fn load_compact(path: &Path) -> anyhow::Result<Vec<Box<str>>> {
-        let text = files::read_capped_text(path, files::CASSETTE_BYTES, "cassette")?;
-        let compact: CompactCassette = serde_json::from_str(&text)
-            .with_context(|| format!("cassette {} is not valid", path.display()))?;
+    pub fn parse_compact(text: &str) -> Result<Vec<Box<str>>, serde_json::Error> {
+        let compact: CompactCassette = serde_json::from_str(text)?;
         Ok(compact.interactions.0)
     }
 
-    /// Write the cassette (architecture.md "--record"): through a temporary file renamed into
-    /// place, so a reader never sees half of it; with `replace`, over whatever is at `path`,
-    /// else only if nothing is.
-    pub fn save(&self, path: &Path, replace: bool) -> anyhow::Result<()> {
-        let text = serde_json::to_string_pretty(self).context("cannot serialise the cassette")?;
-        files::write_atomically(path, (text + "\n").as_bytes(), replace)
-            .with_context(|| format!("cannot write the recording {}", path.display()))
+    /// The cassette as the file holds it: indented JSON and a final newline.
+    pub fn to_text(&self) -> String {
+        // Serialising maps of JSON values and strings cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 }
 
@@ -520,17 +510,14 @@ mod tests {
 
     #[test]
     fn a_compact_cassette_keeps_each_interaction_as_it_parses_and_checks_them_all() {
-        let dir = std::env::temp_dir().join(format!("iam-host-cassette-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("c.json");
         let cassette = json!({"interactions": [
             {"request": {"method": "GET", "url": "https://h/x", "body": null},
              "response": {"status": 200, "headers": {"Z": "1", "A": "2"}, "body": {"z": 1, "a": [1.5, null]}}},
             {"request": {"method": "POST", "url": "https://h/y"}, "response": {"status": 204}}
         ]});
-        std::fs::write(&path, serde_json::to_string_pretty(&cassette).unwrap()).unwrap();
-        let texts = Cassette::load_compact(&path).unwrap();
-        let whole = Cassette::load(&path).unwrap();
+        let text = serde_json::to_string_pretty(&cassette).unwrap();
+        let texts = Cassette::parse_compact(&text).unwrap();
+        let whole = Cassette::parse(&text).unwrap();
         let parsed: Vec<Interaction> = texts
             .iter()
             .map(|text| serde_json::from_str(text).unwrap())
@@ -540,11 +527,10 @@ mod tests {
             &*texts[0],
             r#"{"request":{"method":"GET","url":"https://h/x","body":null},"response":{"status":200,"headers":{"Z":"1","A":"2"},"body":{"z":1,"a":[1.5,null]}}}"#
         );
-        std::fs::write(&path, r#"{"interactions": [{"request": {"method": "GET", "url": "u"}, "response": {"status": 200}}, {"request": {"method": "GET", "url": "u", "bodyy": 1}, "response": {"status": 200}}]}"#).unwrap();
-        let err = format!("{:#}", Cassette::load_compact(&path).unwrap_err());
+        assert_eq!(Cassette::parse(&whole.to_text()).unwrap(), whole);
+        let bad = r#"{"interactions": [{"request": {"method": "GET", "url": "u"}, "response": {"status": 200}}, {"request": {"method": "GET", "url": "u", "bodyy": 1}, "response": {"status": 200}}]}"#;
+        let err = Cassette::parse_compact(bad).unwrap_err().to_string();
         assert!(err.contains("unknown field `bodyy`"), "{err}");
-        std::fs::write(&path, r#"{"interactions": {}}"#).unwrap();
-        assert!(Cassette::load_compact(&path).is_err());
-        std::fs::remove_dir_all(&dir).ok();
+        assert!(Cassette::parse_compact(r#"{"interactions": {}}"#).is_err());
     }
 }
