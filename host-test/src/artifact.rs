@@ -1,6 +1,10 @@
 //! Where the guest component is, and building it when it is missing or older than its
 //! sources, so that `iam-host run` needs no extra step. The CLI and the tests use this one
 //! path; the Node and Python hosts look in the same place (`target/component/`).
+//!
+//! Also the gated component every other host loads: the connector composed with the gate's
+//! core and front (wit/gate.wit) by `wac-graph`, so that it imports only the wire, the clock,
+//! the log and the panic report (`iam-host gated`).
 
 use anyhow::{Context as _, Result, bail};
 use std::path::{Path, PathBuf};
@@ -22,6 +26,13 @@ fn target_dir() -> PathBuf {
 /// The release component built by this repository.
 pub fn default_component() -> PathBuf {
     target_dir().join("component").join("atlassian_iam.wasm")
+}
+
+/// The connector composed with the gate, as the Python and Node hosts load it.
+pub fn default_gated_component() -> PathBuf {
+    target_dir()
+        .join("component")
+        .join("atlassian_iam_gated.wasm")
 }
 
 /// Where precompiled components are cached.
@@ -52,6 +63,74 @@ pub fn build_component() -> Result<PathBuf> {
     let component = default_component();
     componentize(&core, &component)?;
     Ok(component)
+}
+
+/// The default gated component, composed first when missing or older than its sources (the
+/// connector's and the gate's).
+pub fn ensure_gated_component() -> Result<PathBuf> {
+    let gated = default_gated_component();
+    let gate_sources = workspace_root().join("host-test").join("gate");
+    if !gated.is_file() || sources_newer_than(&gated) || newest(&gate_sources) > modified(&gated) {
+        let connector = ensure_default_component()?;
+        compose_gated(&connector, &gated)?;
+    }
+    Ok(gated)
+}
+
+/// Compose `connector` (a component of the `connector` world) with the gate's core and front
+/// into `output`: the front's `gate` export is the only export; the connector's `http` and
+/// `clock` come from the core; what nobody inside provides (the wire, the clock, the log,
+/// the panic report, and whatever else `connector` imports) is imported.
+pub fn compose_gated(connector: &Path, output: &Path) -> Result<()> {
+    let core = componentized("iam-gate-core")?;
+    let front = componentized("iam-gate-front")?;
+    let connector_bytes =
+        std::fs::read(connector).with_context(|| format!("cannot read {}", connector.display()))?;
+    let bytes = compose(&connector_bytes, &core, &front)
+        .with_context(|| format!("cannot compose {} with the gate", connector.display()))?;
+    let dir = output.parent().context("the output path has no folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::files::write_atomically(output, &bytes, true)
+}
+
+/// A package of this workspace built for the connector's target and made a component.
+fn componentized(package: &str) -> Result<Vec<u8>> {
+    let core = cargo_build(package, CONNECTOR_TARGET)?;
+    let component = target_dir()
+        .join("component")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    componentize(&core, &component)?;
+    std::fs::read(&component).with_context(|| format!("cannot read {}", component.display()))
+}
+
+/// The interfaces the gate's core gives the connector in place of the host's.
+const GATED_INTERFACES: [&str; 2] = ["iam:atlassian/http@0.3.0", "iam:atlassian/clock@0.3.0"];
+
+/// The composition itself (see [`compose_gated`]).
+fn compose(connector: &[u8], core: &[u8], front: &[u8]) -> Result<Vec<u8>> {
+    use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
+    let mut graph = CompositionGraph::new();
+    let register = |graph: &mut CompositionGraph, name: &str, bytes: &[u8]| {
+        let package = Package::from_bytes(name, None, bytes.to_vec(), graph.types_mut())?;
+        anyhow::Ok(graph.register_package(package)?)
+    };
+    let connector = register(&mut graph, "iam:connector", connector)?;
+    let core = register(&mut graph, "iam:gate-core", core)?;
+    let front = register(&mut graph, "iam:gate-front", front)?;
+    let core = graph.instantiate(core);
+    let connector = graph.instantiate(connector);
+    let front = graph.instantiate(front);
+    for interface in GATED_INTERFACES {
+        let export = graph.alias_instance_export(core, interface)?;
+        graph.set_instantiation_argument(connector, interface, export)?;
+    }
+    let session = graph.alias_instance_export(core, "iam:atlassian/session@0.3.0")?;
+    graph.set_instantiation_argument(front, "iam:atlassian/session@0.3.0", session)?;
+    let commands = graph.alias_instance_export(connector, "iam:atlassian/commands@0.3.0")?;
+    graph.set_instantiation_argument(front, "iam:atlassian/commands@0.3.0", commands)?;
+    let gate = graph.alias_instance_export(front, "iam:atlassian/gate@0.3.0")?;
+    graph.export(gate, "iam:atlassian/gate@0.3.0")?;
+    Ok(graph.encode(EncodeOptions::default())?)
 }
 
 /// The connector's build target: no WASI (see [`build_component`]).
@@ -126,6 +205,12 @@ fn sources_newer_than(component: &Path) -> bool {
     [root.join("src"), root.join("wit"), root.join("Cargo.toml")]
         .iter()
         .any(|path| newest(path) > built)
+}
+
+fn modified(path: &Path) -> SystemTime {
+    path.metadata()
+        .and_then(|m| m.modified())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 fn newest(path: &Path) -> SystemTime {

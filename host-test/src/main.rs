@@ -51,6 +51,17 @@ enum Subcommands {
         #[arg(long, value_name = "FILE")]
         component: Option<PathBuf>,
     },
+    /// Compose a connector with the gate into the component the Python and Node hosts load,
+    /// and print its path.
+    Gated {
+        /// The connector component (default: this repository's, built when missing or stale).
+        #[arg(long, value_name = "FILE")]
+        connector: Option<PathBuf>,
+        /// Where to write it (default: target/component/atlassian_iam_gated.wasm, composed
+        /// only when missing or stale).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Measure the host: per-command latency, throughput, load time, memory.
     Bench(BenchArgs),
     /// Run every job of a file live on this machine, appending one result line per job.
@@ -320,6 +331,22 @@ fn describe(component: Option<PathBuf>) -> Result<Ending> {
     Ok(Ending::Text(json.to_string()))
 }
 
+fn gated(connector: Option<PathBuf>, output: Option<PathBuf>) -> Result<Ending> {
+    let path = match (connector, output) {
+        (None, None) => artifact::ensure_gated_component()?,
+        (connector, output) => {
+            let connector = match connector {
+                Some(path) => path,
+                None => artifact::ensure_default_component()?,
+            };
+            let output = output.unwrap_or_else(artifact::default_gated_component);
+            artifact::compose_gated(&connector, &output)?;
+            output
+        }
+    };
+    Ok(Ending::Text(path.display().to_string()))
+}
+
 /// A table of the figures and their targets, and with `--json` one JSON object as the last
 /// line.
 fn bench(args: BenchArgs) -> Result<Ending> {
@@ -379,6 +406,7 @@ fn main() -> ExitCode {
     let ended = match cli.command {
         Subcommands::Run(run_args) => run(run_args),
         Subcommands::Describe { component } => describe(component),
+        Subcommands::Gated { connector, output } => gated(connector, output),
         Subcommands::Bench(args) => bench(args),
         Subcommands::Batch(args) => return iam_host::scale::cli::batch(args),
         Subcommands::Worker(args) => return iam_host::scale::cli::worker(args),

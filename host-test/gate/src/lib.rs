@@ -18,6 +18,7 @@
 //! the connector, for every other host (wit/gate.wit).
 
 pub mod cassette;
+pub mod limits;
 pub mod policy;
 pub mod record;
 pub mod redact;

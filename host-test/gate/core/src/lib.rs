@@ -1,0 +1,269 @@
+//! The gate's core as a Wasm component (world `gate-core` of wit/gate.wit): the `iam-gate`
+//! library behind the connector's `http` and `clock`. `session.begin` takes the instance's
+//! configuration, token included, and keeps the command's [`Session`]; the connector's
+//! requests and sleeps then go through it, and only finished requests reach the host's wire.
+//! The token stays in this instance's memory; the connector, in its own, never sees it.
+//!
+//! This file only converts between WIT records and the library's types: the rules are the
+//! library's, the same the Rust host links natively.
+
+#![cfg(target_arch = "wasm32")]
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "gate-core",
+});
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use exports::iam::atlassian::clock::Guest as ClockGuest;
+use exports::iam::atlassian::http::{
+    Denial, Guest as HttpGuest, Header, HttpError, OriginRefusal, Request, Response, SizeRefusal,
+    UnparsableUrl,
+};
+use exports::iam::atlassian::session::{
+    Budget, Closed, Guest as SessionGuest, Mode, Opened, Refused,
+};
+use iam::atlassian::{clock, panic, wire};
+
+use iam_gate::policy::Denial as GateDenial;
+use iam_gate::replay::{PreparedCassette, Replay};
+use iam_gate::session::{
+    self as gate_session, GuestRequest, HttpError as GateError, Session, Step, Wait,
+};
+use iam_gate::stop::error_entry;
+use iam_gate::tenant::Tenant;
+use iam_gate::wire::{IncomingResponse, WireError};
+use serde_json::{Map, Value};
+
+struct Core;
+
+export!(Core);
+
+/// The command in progress: its session, and when it began by the host's clock.
+struct Open {
+    session: Session,
+    started_millis: u64,
+}
+
+thread_local! {
+    static OPEN: RefCell<Option<Open>> = const { RefCell::new(None) };
+}
+
+/// Milliseconds since the command began, by the host's clock.
+fn elapsed(open: &Open) -> u64 {
+    clock::now_millis().saturating_sub(open.started_millis)
+}
+
+/// A JSON object from its text, or why it is not one.
+fn object(text: &str, what: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!("the {what} is not a JSON object")),
+        Err(e) => Err(format!("the {what} is not valid JSON: {e}")),
+    }
+}
+
+impl SessionGuest for Core {
+    fn begin(
+        command: String,
+        config_json: String,
+        args_json: String,
+        mode: Mode,
+        budget: Budget,
+        credentials: Vec<String>,
+    ) -> Result<Opened, Refused> {
+        let params = object(&config_json, "configuration").map_err(Refused::Unusable)?;
+        let args = object(&args_json, "arguments").map_err(Refused::Unusable)?;
+        let mode = match mode {
+            Mode::Replay(text) => {
+                let cassette = PreparedCassette::parse(&text)
+                    .map_err(|e| Refused::Unusable(format!("the cassette is not valid: {e}")))?;
+                gate_session::Mode::Replay(Replay::shared(Arc::new(cassette), clock::now_millis()))
+            }
+            Mode::Live => gate_session::Mode::Live,
+            Mode::Recording => gate_session::Mode::Record(Default::default()),
+        };
+        let tenant = Tenant::prepare(&params, &credentials);
+        let budget = gate_session::Budget {
+            max_requests: budget.max_requests,
+            request_bytes: budget.request_bytes,
+            response_bytes: budget.response_bytes,
+            request_timeout_millis: budget.request_timeout_ms,
+            wall_millis: budget.wall_ms,
+        };
+        let session = Session::new(tenant.policy.clone(), tenant.flags, budget, mode, 0);
+        if let Some(problem) = &tenant.secret_problem {
+            // behaviour.md §1: the connector never runs with a token too short to scrub.
+            let finished = session.finish();
+            return Err(Refused::Closed(Closed {
+                is_error: true,
+                entry_json: error_entry(problem),
+                replay_failure: finished.replay_failure,
+                recording_json: finished.recording.map(|c| c.to_text()),
+            }));
+        }
+        let opened = Opened {
+            invocation_json: tenant.invocation_json(&command, &args),
+            credential: tenant.credential.clone(),
+        };
+        OPEN.with_borrow_mut(|open| {
+            *open = Some(Open {
+                session,
+                started_millis: clock::now_millis(),
+            });
+        });
+        Ok(opened)
+    }
+
+    fn finish(is_error: bool, entry_json: String) -> Closed {
+        let finished = OPEN
+            .with_borrow_mut(Option::take)
+            .map(|open| open.session.finish())
+            .unwrap_or_default();
+        Closed {
+            is_error,
+            entry_json,
+            replay_failure: finished.replay_failure,
+            recording_json: finished.recording.map(|c| c.to_text()),
+        }
+    }
+}
+
+impl HttpGuest for Core {
+    fn send(request: Request) -> Result<Response, HttpError> {
+        let asked = GuestRequest {
+            method: request.method,
+            url: request.url,
+            headers: request
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            body: request.body,
+            auth: request.auth,
+            timeout_ms: request.timeout_ms,
+        };
+        let step = OPEN.with_borrow_mut(|open| match open {
+            Some(open) => {
+                let now = elapsed(open);
+                open.session.begin_send(asked, now)
+            }
+            None => Step::Answer(Err(GateError::Aborted)),
+        });
+        let answer = match step {
+            Step::Answer(answer) => answer,
+            Step::Flood(budget) => {
+                panic::flooded(budget);
+                core::arch::wasm32::unreachable()
+            }
+            Step::Send(outgoing) => {
+                let wired = wire::send(&wire::Outgoing {
+                    method: outgoing.method.clone(),
+                    url: outgoing.url.to_string(),
+                    headers: outgoing
+                        .headers
+                        .iter()
+                        .map(|(name, value)| wire::Header {
+                            name: name.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                    body: outgoing.body.clone(),
+                    timeout_ms: u64::try_from(outgoing.timeout.as_millis()).unwrap_or(u64::MAX),
+                    max_response_bytes: outgoing.max_response_bytes,
+                    verify_tls: outgoing.verify_tls,
+                    use_proxy: outgoing.use_proxy,
+                });
+                let wired = wired
+                    .map(|incoming| IncomingResponse {
+                        status: incoming.status,
+                        headers: incoming
+                            .headers
+                            .into_iter()
+                            .map(|h| (h.name, h.value))
+                            .collect(),
+                        body: incoming.body,
+                    })
+                    .map_err(|error| match error {
+                        wire::WireError::Timeout => WireError::Timeout,
+                        wire::WireError::Transport(why) => WireError::Transport(why),
+                        wire::WireError::Tls(why) => WireError::Tls(why),
+                        wire::WireError::Protocol(why) => WireError::Protocol(why),
+                        wire::WireError::TooLarge => WireError::TooLarge,
+                    });
+                OPEN.with_borrow_mut(|open| match open {
+                    Some(open) => open.session.end_send(&outgoing, wired),
+                    None => Err(GateError::Aborted),
+                })
+            }
+        };
+        answer.map(response).map_err(http_error)
+    }
+}
+
+impl ClockGuest for Core {
+    fn now_millis() -> u64 {
+        let real = clock::now_millis();
+        OPEN.with_borrow(|open| match open {
+            Some(open) => open.session.now_millis(real),
+            None => real,
+        })
+    }
+
+    fn sleep(millis: u64) {
+        let wait = OPEN.with_borrow_mut(|open| match open {
+            Some(open) => {
+                let now = elapsed(open);
+                open.session.sleep(millis, now)
+            }
+            None => Wait::Done,
+        });
+        if let Wait::Sleep(_) = wait {
+            clock::sleep(millis);
+        }
+    }
+}
+
+fn response(response: IncomingResponse) -> Response {
+    Response {
+        status: response.status,
+        headers: response
+            .headers
+            .into_iter()
+            .map(|(name, value)| Header { name, value })
+            .collect(),
+        body: response.body,
+    }
+}
+
+fn http_error(error: GateError) -> HttpError {
+    match error {
+        GateError::Denied(denial) => HttpError::Denied(match denial {
+            GateDenial::NotAbsolute { url, reason } => {
+                Denial::NotAbsolute(UnparsableUrl { url, reason })
+            }
+            GateDenial::NoHost(url) => Denial::NoHost(url),
+            GateDenial::OriginNotAllowed { origin, allowed } => {
+                Denial::OriginNotAllowed(OriginRefusal { origin, allowed })
+            }
+            GateDenial::PlainHttp(origin) => Denial::PlainHttp(origin),
+            GateDenial::UserInfo => Denial::UserInfo,
+            GateDenial::PathChanges(path) => Denial::PathChanges(path),
+            GateDenial::ForbiddenHeader(name) => Denial::ForbiddenHeader(name),
+            GateDenial::MethodNotAllowed(method) => Denial::MethodNotAllowed(method),
+            GateDenial::RequestTooLarge { size, cap } => {
+                Denial::RequestTooLarge(SizeRefusal { size, cap })
+            }
+        }),
+        GateError::Timeout => HttpError::Timeout,
+        GateError::Transport(why) => HttpError::Transport(why),
+        GateError::Tls(why) => HttpError::Tls(why),
+        GateError::Protocol(why) => HttpError::Protocol(why),
+        GateError::UnknownCredential(name) => HttpError::UnknownCredential(name),
+        GateError::ResponseTooLarge(cap) => HttpError::ResponseTooLarge(cap),
+        GateError::TooManyRequests(budget) => HttpError::TooManyRequests(budget),
+        GateError::Aborted => HttpError::Aborted,
+    }
+}
