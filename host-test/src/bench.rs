@@ -139,11 +139,11 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     // The real load path of a cached component: read the file, check it, deserialize.
     let load_dir =
         std::env::temp_dir().join(format!("iam-host-bench-cache-{}", std::process::id()));
-    engine::load_cached(&engine, &options.component, &load_dir)?;
+    crate::cache::load_cached(&engine, &options.component, &load_dir)?;
     let mut load = Vec::new();
     for _ in 0..50 {
         let start = Instant::now();
-        let component = engine::load_cached(&engine, &options.component, &load_dir);
+        let component = crate::cache::load_cached(&engine, &options.component, &load_dir);
         load.push(start.elapsed().as_secs_f64() * 1e3);
         component?;
     }

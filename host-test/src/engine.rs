@@ -1,7 +1,6 @@
 //! The wasmtime side: one `Engine` (pooling allocator, epoch interruption), the component
-//! compiled once and cached as a precompiled `.cwasm` keyed by the component's hash and the
-//! engine's compatibility hash, one `ConnectorPre`, and a fresh `Store` per command. A trap
-//! becomes a `Stop` that names its cause; it never unwinds into the host.
+//! loaded through the cache (`cache.rs`), one `ConnectorPre`, and a fresh `Store` per
+//! command. A trap becomes a `Stop` that names its cause (`trap.rs`).
 //!
 //! Commands run with wasmtime's async support: each runs on its own fiber, and a command
 //! waiting in a host call (the network, a retry's sleep) yields its thread to the others.
@@ -11,16 +10,15 @@
 //! blocked in host calls is not the guest's CPU time); a guest with time left yields to the
 //! executor, so a computing guest never starves the commands waiting beside it.
 
-use anyhow::{Context as _, Result};
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError,
-    PoolingAllocationConfig, Store, Trap, UpdateDeadline,
+    PoolingAllocationConfig, Store, UpdateDeadline,
 };
 
 use iam_gate::policy::Policy;
@@ -29,9 +27,10 @@ use iam_gate::session::{Mode, Session};
 use iam_gate::stop::Stop;
 
 use crate::bindings::{Connector, ConnectorPre, Description};
-use crate::files;
+use crate::cache::load_cached;
 use crate::limits::Limits;
-use crate::store::{GUEST_STDERR_BYTES, StoreState};
+use crate::store::StoreState;
+use crate::trap::classify;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
@@ -62,12 +61,7 @@ const MEMORIES_PER_COMPONENT: u32 = 2;
 const TABLES_PER_COMPONENT: u32 = 4;
 /// Part of wasmtime's message when a component's memories, tables or instance size do not
 /// fit the pool's limits: a configuration error, not a damaged cache.
-const POOL_MISFIT: &str = "does not fit in pooling allocator requirements";
-/// A cached artifact is a few times the size of its component (1.1 MB for this 370 KB one);
-/// past this, the file is not one the host wrote.
-const ARTIFACT_BYTES: u64 = 1 << 30;
-/// A digest file holds 64 hex digits.
-const DIGEST_FILE_BYTES: u64 = 256;
+pub const POOL_MISFIT: &str = "does not fit in pooling allocator requirements";
 
 /// The engine, the prepared component and the epoch ticker.
 pub struct Runtime {
@@ -263,34 +257,6 @@ fn ticks(span: Duration) -> u64 {
         .saturating_add(1)
 }
 
-/// Name the cause of a failed call: what the guest or the gate said (`panic` imports, a
-/// request flood), else what the engine saw (a refused memory, the CPU limit), else the
-/// runtime's words.
-pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
-    let state = store.data();
-    if let Some(stop) = &state.stop {
-        return stop.clone();
-    }
-    if let Some(asked) = state.memory.refused_bytes {
-        return Stop::Memory {
-            limit_bytes: state.limits.memory_bytes as u64,
-            asked_bytes: asked as u64,
-        };
-    }
-    if state.meter.cpu_exceeded || matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        return Stop::Cpu(state.limits.cpu_millis);
-    }
-    if state.guest_stderr.contents().len() >= GUEST_STDERR_BYTES {
-        return Stop::Trapped(format!(
-            "it wrote more than the {GUEST_STDERR_BYTES} bytes of stderr the host keeps"
-        ));
-    }
-    let trap = error
-        .downcast_ref::<Trap>()
-        .map_or_else(|| error.to_string(), |trap| trap.to_string());
-    Stop::Trapped(trap)
-}
-
 fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
     std::thread::Builder::new()
         .name("iam-host-epoch".into())
@@ -306,172 +272,4 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
                 "iam-host: warning: no epoch ticker, CPU limits are off: {e}"
             ))
         });
-}
-
-/// The cache file of a component for this engine.
-fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    let engine_hash = hasher.finish();
-    let digest = digest_hex(wasm);
-    cache_dir.join(format!("{}-{engine_hash:016x}.cwasm", &digest[..32]))
-}
-
-/// The file beside a cached artifact that holds the artifact's BLAKE3 digest (hex), written
-/// by this host with the artifact.
-///
-/// BLAKE3 rather than SHA-256 (which #13 first named): both are cryptographic, but the load
-/// path hashes the component (the cache key) and the 1 MB artifact on every start, and
-/// SHA-256 alone took 1.06 ms of the 1 ms that architecture.md allows for the whole load
-/// (BLAKE3: about 0.2 ms, BENCHMARKS.md).
-fn digest_path(cached: &Path) -> PathBuf {
-    cached.with_extension("cwasm.blake3")
-}
-
-fn digest_hex(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex().to_string()
-}
-
-/// The cached artifact's bytes when they are the ones this host wrote (their BLAKE3 digest is
-/// the one recorded beside them); otherwise why they are not.
-fn verified_artifact(cached: &Path) -> std::result::Result<Vec<u8>, String> {
-    let recorded = files::read_capped_text(&digest_path(cached), DIGEST_FILE_BYTES, "digest")
-        .map_err(|e| format!("{e:#}"))?;
-    let bytes = files::read_capped(cached, ARTIFACT_BYTES, "cached component")
-        .map_err(|e| format!("{e:#}"))?;
-    if digest_hex(&bytes) != recorded.trim() {
-        return Err(format!(
-            "{} does not match the digest recorded beside it",
-            cached.display()
-        ));
-    }
-    Ok(bytes)
-}
-
-/// Keep a compiled artifact and its digest in the cache directory, created private to this
-/// user (0700): another user who could write there could make this host run their code.
-fn store_artifact(cache_dir: &Path, cached: &Path, bytes: &[u8]) -> Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(cache_dir)
-        .with_context(|| format!("cannot create cache directory {}", cache_dir.display()))?;
-    files::write_atomically(cached, bytes, true)?;
-    files::write_atomically(&digest_path(cached), digest_hex(bytes).as_bytes(), true)
-}
-
-/// Compile once; afterwards load the precompiled artifact this host wrote, checked against
-/// its recorded digest first, so that a damaged or replaced file is compiled afresh and never
-/// executed.
-pub fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Component> {
-    let wasm = files::read_capped(wasm_path, files::COMPONENT_BYTES, "component")?;
-    let cached = cache_path(engine, &wasm, cache_dir);
-    if cached.exists() {
-        match verified_artifact(&cached) {
-            // SAFETY: these bytes are those this host wrote with `precompile_component` for
-            // the same component bytes and an engine with the same compatibility hash (both in
-            // the file's name), as their digest shows; they were read into memory before the
-            // check, so the file changing afterwards cannot change what is loaded.
-            Ok(bytes) => match unsafe { Component::deserialize(engine, &bytes) } {
-                Ok(component) => return Ok(component),
-                // The artifact is sound; the component does not fit this engine's pool, and a
-                // fresh compile would not fit either.
-                Err(e) if format!("{e:#}").contains(POOL_MISFIT) => anyhow::bail!("{e:#}"),
-                Err(e) => crate::diagnostic(&format!(
-                    "iam-host: recompiling; cached {} unusable: {e}",
-                    cached.display()
-                )),
-            },
-            Err(why) => crate::diagnostic(&format!("iam-host: recompiling; {why}")),
-        }
-    }
-    let bytes = engine
-        .precompile_component(&wasm)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid component: {e}", wasm_path.display()))?;
-    // A cache that cannot be written costs the next run a compile, not this one its command.
-    if let Err(e) = store_artifact(cache_dir, &cached, &bytes) {
-        crate::diagnostic(&format!(
-            "iam-host: warning: the compiled component is not cached: {e:#}"
-        ));
-    }
-    // SAFETY: these bytes were just produced by `precompile_component` on this engine.
-    unsafe { Component::deserialize(engine, &bytes) }
-        .map_err(|e| anyhow::anyhow!("cannot load the compiled component: {e:#}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("iam-host-engine-{}-{name}", std::process::id()));
-        std::fs::remove_dir_all(&dir).ok();
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    fn imports(engine: &Engine, component: &Component) -> usize {
-        component.component_type().imports(engine).count()
-    }
-
-    #[test]
-    fn a_cached_artifact_that_is_not_the_one_written_is_compiled_afresh_never_loaded() {
-        // Regression: the cache file was executed as found. Here another component's valid
-        // artifact is put in its place, which deserialises without complaint.
-        let dir = scratch("tamper");
-        let cache = dir.join("cache/nested");
-        let engine = Engine::default();
-        let plain = dir.join("plain.wat");
-        let importing = dir.join("importing.wat");
-        std::fs::write(&plain, "(component)").unwrap();
-        std::fs::write(&importing, r#"(component (import "x" (func)))"#).unwrap();
-        assert_eq!(
-            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
-            0
-        );
-        assert_eq!(
-            imports(&engine, &load_cached(&engine, &importing, &cache).unwrap()),
-            1
-        );
-        let plain_artifact = cache_path(&engine, &std::fs::read(&plain).unwrap(), &cache);
-        let importing_artifact = cache_path(&engine, &std::fs::read(&importing).unwrap(), &cache);
-        let written = std::fs::read(&plain_artifact).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(digest_path(&plain_artifact)).unwrap(),
-            digest_hex(&written)
-        );
-        std::fs::copy(&importing_artifact, &plain_artifact).unwrap();
-        assert_eq!(
-            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
-            0
-        );
-        // Compiled afresh and written back, with its digest.
-        assert_eq!(std::fs::read(&plain_artifact).unwrap(), written);
-        // A missing digest is no proof either.
-        std::fs::remove_file(digest_path(&plain_artifact)).unwrap();
-        std::fs::copy(&importing_artifact, &plain_artifact).unwrap();
-        assert_eq!(
-            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
-            0
-        );
-        std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn the_cache_folder_is_created_private() {
-        let dir = scratch("mode");
-        let cache = dir.join("a/b");
-        let wasm = dir.join("c.wat");
-        std::fs::write(&wasm, "(component)").unwrap();
-        load_cached(&Engine::default(), &wasm, &cache).unwrap();
-        for created in [dir.join("a"), cache] {
-            let mode = std::fs::metadata(&created).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o700, "{}", created.display());
-        }
-        std::fs::remove_dir_all(&dir).ok();
-    }
 }

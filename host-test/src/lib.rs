@@ -21,6 +21,7 @@ pub mod artifact;
 pub mod backend;
 pub mod bench;
 mod bindings;
+mod cache;
 mod engine;
 pub mod files;
 mod imports;
@@ -30,6 +31,7 @@ pub mod native;
 pub mod scale;
 mod store;
 mod tenant;
+mod trap;
 
 use anyhow::Result;
 use serde_json::{Map, Value};
@@ -213,7 +215,7 @@ impl Host {
                 },
                 entry_json: outcome.entry_json,
             },
-            Err(error) => Outcome::stopped(&invocation.command, &engine::classify(&store, &error)),
+            Err(error) => Outcome::stopped(&invocation.command, &trap::classify(&store, &error)),
         };
         let state = store.into_data();
         self.peak_memory_bytes
