@@ -359,12 +359,6 @@ fn escaped(value: Value, escape: bool) -> Value {
     }
 }
 
-/// Expand `${path}` templates with values read from the source; a missing field reads as
-/// empty.
-pub fn expand_template(template: &str, source: &Map<String, Value>) -> String {
-    expand(template, source, false)
-}
-
 fn expand(template: &str, source: &Map<String, Value>, escape: bool) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -681,9 +675,10 @@ mod tests {
     #[test]
     fn templates_read_missing_fields_as_empty() {
         assert_eq!(
-            expand_template(
+            expand(
                 "${a}-${b.c}-${zz}-${",
-                &object(json!({"a": 1, "b": {"c": "x"}}))
+                &object(json!({"a": 1, "b": {"c": "x"}})),
+                false
             ),
             "1-x--${"
         );

@@ -57,14 +57,6 @@ fn is_empty_cell(value: &Value) -> bool {
     }
 }
 
-/// The text of one cell before escaping.
-#[cfg(test)]
-fn cell_text(value: &Value) -> String {
-    let mut out = String::new();
-    write_cell(&mut out, value);
-    out
-}
-
 fn write_cell(out: &mut String, value: &Value) {
     match value {
         Value::Null => {}
@@ -102,15 +94,8 @@ fn write_list(out: &mut String, items: &[Value]) {
     }
 }
 
-/// `\r\n`, `\r`, `\n` become `<br>`; `|` and `` ` `` are backslash-escaped.
-#[cfg(test)]
-fn escape_cell(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    push_escaped_cell(&mut out, text);
-    out
-}
-
-/// Append `text` escaped as `escape_cell` describes.
+/// Append `text` escaped for a cell: `\r\n`, `\r`, `\n` become `<br>`; `|` and `` ` ``
+/// are backslash-escaped.
 fn push_escaped_cell(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
     let mut run_start = 0;
@@ -309,6 +294,20 @@ fn write_compact_json(out: &mut String, value: &Value) {
 mod tests {
     use super::*;
     use serde_json::{Map, json};
+
+    /// The text of one cell before escaping.
+    fn cell_text(value: &Value) -> String {
+        let mut out = String::new();
+        write_cell(&mut out, value);
+        out
+    }
+
+    /// A cell's text escaped.
+    fn escape_cell(text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 16);
+        push_escaped_cell(&mut out, text);
+        out
+    }
 
     /// Python's `repr()` of the value `json.loads` would give.
     fn python_repr(value: &Value) -> String {

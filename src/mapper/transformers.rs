@@ -5,7 +5,7 @@
 //! `SetIfEmpty`, as in XSOAR, where a field whose source is empty is not built from its
 //! template (so the built-in mapper emits no `emails` for a profile without `email`).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::mapper::Args;
 
@@ -200,19 +200,19 @@ fn map_strings(value: Option<Value>, f: impl Fn(&str) -> String) -> Value {
     }
 }
 
-/// Convenience for tests and callers that build arguments by hand.
-pub fn args_of(pairs: &[(&str, Value)]) -> Args {
-    let mut map = Map::new();
-    for (name, value) in pairs {
-        map.insert((*name).to_string(), value.clone());
-    }
-    map
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
+
+    /// Arguments built by hand.
+    fn args_of(pairs: &[(&str, Value)]) -> Args {
+        let mut map = Map::new();
+        for (name, value) in pairs {
+            map.insert((*name).to_string(), value.clone());
+        }
+        map
+    }
 
     fn run(operator: &str, value: Option<Value>, args: &[(&str, Value)]) -> Option<Value> {
         apply(
