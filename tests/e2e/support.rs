@@ -34,6 +34,19 @@ pub fn component() -> &'static Path {
     })
 }
 
+/// The built connector composed with the gate (`iam-host gated`): what the Python and Node
+/// hosts load. Composed once per test run, beside the connector.
+pub fn gated_component() -> &'static Path {
+    static GATED: OnceLock<PathBuf> = OnceLock::new();
+    GATED.get_or_init(|| {
+        let gated = component().with_file_name("atlassian_iam_gated.wasm");
+        match artifact::compose_gated(component(), &gated) {
+            Ok(()) => gated,
+            Err(e) => panic!("cannot compose the gated component: {e:#}"),
+        }
+    })
+}
+
 /// A host over the built component with default limits, shared by the tests.
 pub fn host() -> &'static Host {
     static HOST: OnceLock<Host> = OnceLock::new();
