@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::commands::{self, IamCommand, Mappers};
 use crate::config::Config;
-use crate::entry::{self, VendorResult};
+use crate::entry;
 use crate::error::{Error, json_kind};
-use crate::groups::{self, GroupCommand, GroupResult};
+use crate::groups::{self, GroupCommand};
 use crate::transport::Transport;
 
 /// The reference name under which hosts keep the access token.
@@ -53,28 +53,19 @@ pub enum EntryType {
     Error,
 }
 
-/// The typed result of a command that has one.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TypedResult {
-    User(VendorResult),
-    Group(GroupResult),
-}
-
 /// How a command ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub entry_type: EntryType,
     /// The complete XSOAR entry, byte for byte what a host prints.
     pub entry_json: String,
-    pub result: Option<TypedResult>,
 }
 
 impl Outcome {
-    fn note(entry_json: String, result: Option<TypedResult>) -> Outcome {
+    fn note(entry_json: String) -> Outcome {
         Outcome {
             entry_type: EntryType::Note,
             entry_json,
-            result,
         }
     }
 
@@ -82,7 +73,6 @@ impl Outcome {
         Outcome {
             entry_type: EntryType::Error,
             entry_json: entry::error_entry(&error.to_string()),
-            result: None,
         }
     }
 }
@@ -113,16 +103,14 @@ fn dispatch<T: Transport>(
     let mappers = Mappers::resolve(config)?;
     Ok(match command {
         Command::Iam(iam) => {
-            let output = commands::run_iam(iam, config, &mappers, args, transport)?;
-            Outcome::note(output.entry_json, Some(TypedResult::User(output.result)))
+            Outcome::note(commands::run_iam(iam, config, &mappers, args, transport)?.entry_json)
         }
         Command::Group(group) => {
-            let output = groups::run_group(group, config, args, transport)?;
-            Outcome::note(output.entry_json, Some(TypedResult::Group(output.result)))
+            Outcome::note(groups::run_group(group, config, args, transport)?.entry_json)
         }
-        Command::TestModule => Outcome::note(commands::test_module(config, transport)?, None),
+        Command::TestModule => Outcome::note(commands::test_module(config, transport)?),
         Command::GetMappingFields => {
-            Outcome::note(commands::get_mapping_fields(config, transport)?, None)
+            Outcome::note(commands::get_mapping_fields(config, transport)?)
         }
     })
 }
@@ -234,7 +222,6 @@ mod tests {
     fn an_unknown_command_is_an_error_entry_naming_the_known_ones() {
         let outcome = run_offline(r#"{"command": "iam-delete-user", "params": {}}"#);
         assert_eq!(outcome.entry_type, EntryType::Error);
-        assert!(outcome.result.is_none());
         assert_eq!(
             contents(&outcome),
             format!(
@@ -327,27 +314,21 @@ mod tests {
     }
 
     #[test]
-    fn a_group_command_has_a_typed_group_result_and_bad_arguments_an_error_entry() {
+    fn a_group_command_has_a_group_result_and_bad_arguments_an_error_entry() {
         use crate::transport::fake::json;
         let invocation = r#"{"command": "iam-get-group", "params": {"url": "https://a.example", "directory_id": "d"}, "args": {"scim": "{\"id\": \"g1\"}"}}"#;
         let mut transport =
             FakeTransport::answering(vec![json(200, r#"{"id":"g1","displayName":"Eng"}"#)]);
         let outcome = run(invocation, Some(CREDENTIAL_NAME), &mut transport);
         assert_eq!(outcome.entry_type, EntryType::Note);
-        assert_eq!(
-            outcome.result,
-            Some(TypedResult::Group(GroupResult {
-                success: true,
-                id: Some("g1".into()),
-                display_name: Some("Eng".into()),
-                ..GroupResult::default()
-            }))
-        );
+        let entry: Value = serde_json::from_str(&outcome.entry_json).unwrap();
+        assert_eq!(entry["Contents"]["success"], Value::Bool(true));
+        assert_eq!(entry["Contents"]["id"], "g1");
+        assert_eq!(entry["Contents"]["displayName"], "Eng");
         let outcome = run_offline(
             r#"{"command": "iam-update-group", "params": {"url": "https://a.example", "directory_id": "d"}, "args": {"scim": {"id": "g1"}}}"#,
         );
         assert_eq!(outcome.entry_type, EntryType::Error);
-        assert!(outcome.result.is_none());
         assert_eq!(
             contents(&outcome),
             r#"You must supply either "memberIdsToAdd" or "memberIdsToDelete""#
