@@ -1,27 +1,112 @@
-//! The files the host reads and writes: every read with a size cap (architecture.md, "Input
-//! files"), so that a hostile or mistaken path (`/dev/zero`, a log file) ends with one line
-//! naming the file and the cap rather than with the host's memory; every write to a
-//! temporary file beside the target, renamed over it, so that a reader never sees half a
-//! file. It knows nothing of what the files hold.
+//! The files the host reads and writes: every input file (config, args, limits, tenants,
+//! cassettes, components, job lines) opened here, without blocking and only when it is a
+//! regular file, and read with a size cap (architecture.md, "Input files"), so that a hostile
+//! or mistaken path (`/dev/zero`, a FIFO, a directory, a log file) ends at once with one line
+//! naming the file rather than with a hung host or its memory; every write to a temporary
+//! file beside the target, renamed over it, so that a reader never sees half a file. It knows
+//! nothing of what the files hold.
 
 use anyhow::{Context as _, Result, bail};
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Configuration, arguments and limits: kilobytes each; 16 MiB leaves room for many mappers.
+/// Configuration, arguments, limits and tenants: kilobytes each (a tenants file is many
+/// configs); 16 MiB leaves room for many mappers.
 pub const CONFIG_BYTES: u64 = 16 << 20;
 /// A cassette: 100,000 recorded interactions fit; beyond it is not a fixture.
 pub const CASSETTE_BYTES: u64 = 256 << 20;
 /// A component: this one is under 450 KB; 64 MiB fits any plausible build.
 pub const COMPONENT_BYTES: u64 = 64 << 20;
 
-/// The bytes of `path`, or an error when it holds more than `cap` bytes. `what` names the
-/// file in messages ("config file").
+/// `O_NONBLOCK`, so that opening a FIFO returns at once instead of waiting for a writer (the
+/// host has no `libc` of its own). Where its value is not written here, the check of the
+/// path before the open still refuses a FIFO; only one put there between the check and the
+/// open could then hold the open up.
+#[cfg(unix)]
+const NONBLOCKING: i32 = if cfg!(all(
+    any(target_os = "linux", target_os = "android"),
+    not(any(
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "sparc",
+        target_arch = "sparc64"
+    ))
+)) {
+    0o4000
+} else if cfg!(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)) {
+    0x4
+} else {
+    0
+};
+
+/// Open the input file at `path` for reading. Anything but a regular file (a FIFO, a device
+/// such as `/dev/zero`, a directory, a socket) is refused with one line naming the file and
+/// what it is: the path is checked before it is opened (so a device is never opened), and
+/// what was opened is checked again (a path can change in between). The open itself never
+/// waits on a FIFO. `what` names the file in messages ("config file").
+pub fn open(path: &Path, what: &str) -> Result<File> {
+    let cannot = || format!("cannot read {what} {}", path.display());
+    let before = std::fs::metadata(path).with_context(cannot)?;
+    refuse_unless_regular(&before, path, what)?;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, NONBLOCKING);
+    let file = options.open(path).with_context(cannot)?;
+    let opened = file.metadata().with_context(cannot)?;
+    refuse_unless_regular(&opened, path, what)?;
+    Ok(file)
+}
+
+fn refuse_unless_regular(metadata: &std::fs::Metadata, path: &Path, what: &str) -> Result<()> {
+    if metadata.is_file() {
+        return Ok(());
+    }
+    bail!(
+        "cannot read {what} {}: it is {}, not a regular file",
+        path.display(),
+        kind_of(&metadata.file_type())
+    )
+}
+
+/// What a file that is not a regular file is, for a message.
+fn kind_of(file_type: &std::fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    "a special file"
+}
+
+/// The bytes of the regular file `path` (as [`open`] opens it), or an error when it holds
+/// more than `cap` bytes: at most `cap + 1` bytes are ever read. `what` names the file in
+/// messages ("config file").
 pub fn read_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<u8>> {
-    let file =
-        File::open(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    let file = open(path, what)?;
     let expected = file.metadata().map_or(0, |m| m.len()).min(cap);
     let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     file.take(cap.saturating_add(1))
@@ -41,6 +126,57 @@ pub fn read_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<u8>> {
 pub fn read_capped_text(path: &Path, cap: u64, what: &str) -> Result<String> {
     String::from_utf8(read_capped(path, cap, what)?)
         .map_err(|e| anyhow::anyhow!("{what} {} is not UTF-8 text ({e})", path.display()))
+}
+
+/// What [`read_line_capped`] read of one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRead {
+    /// The bytes the line had, its `\n` included: 0 at the end of the input; more than were
+    /// kept when the line was longer than the cap.
+    pub length: u64,
+    /// Whether every byte dropped past the cap was ASCII whitespace (true when none was).
+    pub dropped_blank: bool,
+}
+
+/// Read one line of `reader` (through its `\n`, or to the end of the input) into `line`,
+/// keeping at most `cap` bytes of it: the rest of a longer line is read and dropped as it
+/// comes, never buffered, so a line of any length (or an input without a newline) costs at
+/// most `cap` bytes of memory.
+pub fn read_line_capped(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<LineRead> {
+    line.clear();
+    let mut read = LineRead {
+        length: 0,
+        dropped_blank: true,
+    };
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if chunk.is_empty() {
+            return Ok(read);
+        }
+        let (piece, ends) = match chunk.iter().position(|&byte| byte == b'\n') {
+            Some(at) => (&chunk[..=at], true),
+            None => (chunk, false),
+        };
+        let kept = cap.saturating_sub(line.len()).min(piece.len());
+        line.extend_from_slice(&piece[..kept]);
+        if read.dropped_blank {
+            read.dropped_blank = piece[kept..].iter().all(u8::is_ascii_whitespace);
+        }
+        let used = piece.len();
+        read.length += used as u64;
+        reader.consume(used);
+        if ends {
+            return Ok(read);
+        }
+    }
 }
 
 fn size_name(bytes: u64) -> String {
@@ -112,18 +248,108 @@ mod tests {
     }
 
     #[test]
-    fn an_endless_file_is_cut_at_its_cap_with_one_line() {
-        let err = read_capped(Path::new("/dev/zero"), 1 << 20, "config file").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "config file /dev/zero is larger than the 1 MiB the host reads"
-        );
+    fn a_file_past_its_cap_is_refused_with_one_line() {
         let dir = scratch("cap");
         let path = dir.join("f.json");
         std::fs::write(&path, b"12345").unwrap();
         assert_eq!(read_capped(&path, 5, "f").unwrap(), b"12345");
         assert!(read_capped(&path, 4, "f").is_err());
+        // A sparse file: large on paper, and never read past its cap.
+        let large = dir.join("large.json");
+        File::create(&large).unwrap().set_len(1 << 40).unwrap();
+        let err = read_capped(&large, 1 << 20, "config file").unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "config file {} is larger than the 1 MiB the host reads",
+                large.display()
+            )
+        );
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn anything_but_a_regular_file_is_refused_without_reading_or_waiting() {
+        let err = read_capped(Path::new("/dev/zero"), 1 << 20, "config file").unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot read config file /dev/zero: it is a character device, not a regular file"
+        );
+        let dir = scratch("special");
+        let err = read_capped(&dir, 10, "limits file").unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "cannot read limits file {}: it is a directory, not a regular file",
+                dir.display()
+            )
+        );
+        #[cfg(unix)]
+        {
+            // A FIFO nobody writes to: a plain open would wait for a writer forever.
+            let fifo = dir.join("fifo");
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            let err = read_capped(&fifo, 10, "tenants file").unwrap_err();
+            assert_eq!(
+                format!("{err:#}"),
+                format!(
+                    "cannot read tenants file {}: it is a FIFO, not a regular file",
+                    fifo.display()
+                )
+            );
+            // A socket.
+            let socket = dir.join("socket");
+            let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+            let err = open(&socket, "cassette").unwrap_err();
+            assert!(
+                format!("{err:#}").ends_with(": it is a socket, not a regular file"),
+                "{err:#}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn lines_capped(input: &[u8], cap: usize) -> Vec<(Vec<u8>, LineRead)> {
+        let mut reader = io::BufReader::with_capacity(4, input);
+        let mut lines = Vec::new();
+        let mut line = Vec::new();
+        loop {
+            let read = read_line_capped(&mut reader, &mut line, cap).unwrap();
+            if read.length == 0 {
+                return lines;
+            }
+            lines.push((line.clone(), read));
+        }
+    }
+
+    #[test]
+    fn a_line_past_its_cap_is_read_through_and_dropped_not_kept() {
+        let read = |length, dropped_blank| LineRead {
+            length,
+            dropped_blank,
+        };
+        assert_eq!(
+            lines_capped(b"ab\nabcdefgh\nabcde  \t\n\nlast", 5),
+            vec![
+                (b"ab\n".to_vec(), read(3, true)),
+                (b"abcde".to_vec(), read(9, false)),
+                (b"abcde".to_vec(), read(9, true)),
+                (b"\n".to_vec(), read(1, true)),
+                (b"last".to_vec(), read(4, true)),
+            ]
+        );
+        assert_eq!(lines_capped(b"", 5), vec![]);
+        // An input that never ends a line keeps only the cap, however long it is.
+        let endless = io::repeat(b'x').take(10 << 20);
+        let mut reader = io::BufReader::new(endless);
+        let mut line = Vec::new();
+        let read = read_line_capped(&mut reader, &mut line, 1000).unwrap();
+        assert_eq!((line.len(), read.length), (1000, 10 << 20));
+        assert!(line.capacity() < 1 << 20, "{}", line.capacity());
     }
 
     #[test]
