@@ -13,18 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::batch::{self, BatchOptions};
+use super::jobs::INPUT_FILE;
 use super::progress::Display;
 use super::runner::{DEFAULT_CONCURRENCY, DEFAULT_PER_TENANT, RunnerOptions};
 use super::submit::{self, SubmitOptions};
 use super::tenants::Tenants;
 use super::worker::{self, WorkerOptions};
 use crate::limits::Limits;
-use crate::{Host, HostConfig, artifact};
+use crate::{Host, HostConfig, artifact, files};
 
 /// `--ack-wait` by default (architecture.md).
 pub const DEFAULT_ACK_WAIT_SECS: u64 = 60;
-/// The same cap as `run --limits`.
-const MAX_LIMITS_FILE_BYTES: u64 = 16 << 20;
 
 /// What the jobs run with: the component and the per-command limits.
 #[derive(Args, Debug, Clone)]
@@ -114,17 +113,8 @@ fn read_limits(path: Option<&Path>) -> Result<Limits> {
     let Some(path) = path else {
         return Ok(Limits::default());
     };
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("cannot read limits file {}", path.display()))?
-        .len();
-    if size > MAX_LIMITS_FILE_BYTES {
-        bail!(
-            "limits file {} is larger than {MAX_LIMITS_FILE_BYTES} bytes",
-            path.display()
-        );
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read limits file {}", path.display()))?;
+    // As `run --limits` reads it: only a regular file, with the config cap.
+    let text = files::read_capped_text(path, files::CONFIG_BYTES, "limits file")?;
     serde_json::from_str::<Limits>(&text)
         .with_context(|| format!("limits file {} is not valid", path.display()))
 }
@@ -164,8 +154,8 @@ pub fn batch(args: BatchArgs) -> ExitCode {
             bail!("--output must not be the --input file");
         }
         let tenants = Tenants::load(&args.tenants)?;
-        std::fs::File::open(&args.input)
-            .with_context(|| format!("cannot read the input file {}", args.input.display()))?;
+        // Every file before the component loads: a bad input costs no start-up.
+        files::open(&args.input, INPUT_FILE)?;
         let host = load_host(args.sandbox.component.clone(), limits)?;
         let options = BatchOptions {
             input: args.input.clone(),
@@ -213,8 +203,8 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
         if same_file(&args.input, &args.output) {
             bail!("--output must not be the --input file");
         }
-        std::fs::File::open(&args.input)
-            .with_context(|| format!("cannot read the input file {}", args.input.display()))?;
+        // Before anything is connected to or written.
+        files::open(&args.input, INPUT_FILE)?;
         let options = SubmitOptions {
             nats: args.nats.clone(),
             input: args.input.clone(),

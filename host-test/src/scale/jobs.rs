@@ -10,8 +10,15 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::io::{self, BufRead};
 
+use crate::files::read_line_capped;
+
 /// The longest job line read: the same cap as an args file (an args object is most of a job).
+/// A longer line is read through but never kept whole (`files::read_line_capped`).
 pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// What is kept of a line: the cap and room for its `\r\n`, so that every line that fits
+/// the cap is kept whole.
+const KEPT_LINE_BYTES: usize = MAX_LINE_BYTES + 2;
 
 /// One command to run for one tenant. `args` defaults to `{}`; other keys of the line are
 /// ignored and never travel further.
@@ -223,11 +230,13 @@ impl<R: BufRead> JobLines<R> {
         }
     }
 
-    fn classify(&mut self, number: usize) -> Line {
+    /// What the line in the buffer is; `cut` when it was longer than the buffer kept (and so
+    /// longer than the cap).
+    fn classify(&mut self, number: usize, cut: bool) -> Line {
         let fallback = format!("line {number}");
         let bytes = self.buffer.strip_suffix(b"\n").unwrap_or(&self.buffer);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        if bytes.len() > MAX_LINE_BYTES {
+        if cut || bytes.len() > MAX_LINE_BYTES {
             return Line::Refused(Refusal {
                 key: fallback,
                 tenant: None,
@@ -269,14 +278,16 @@ impl<R: BufRead> JobLines<R> {
     }
 }
 
+/// How an input file is named in messages.
+pub const INPUT_FILE: &str = "the input file";
+
 /// The job lines of an input file (`batch` and `submit` each read it twice: to plan, then
-/// to run, so it never has to fit in memory).
+/// to run, so it never has to fit in memory, nor does any one line past the cap). Only a
+/// regular file is read (`files::open`).
 pub fn open_input(
     path: &std::path::Path,
 ) -> anyhow::Result<JobLines<io::BufReader<std::fs::File>>> {
-    use anyhow::Context as _;
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read the input file {}", path.display()))?;
+    let file = crate::files::open(path, INPUT_FILE)?;
     Ok(JobLines::new(io::BufReader::new(file)))
 }
 
@@ -286,18 +297,18 @@ impl<R: BufRead> Iterator for JobLines<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            self.buffer.clear();
-            match self.reader.read_until(b'\n', &mut self.buffer) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let read = match read_line_capped(&mut self.reader, &mut self.buffer, KEPT_LINE_BYTES) {
+                Ok(read) if read.length == 0 => return None,
+                Ok(read) => read,
                 Err(error) => return Some(Err(error)),
-            }
+            };
             self.number += 1;
-            if self.buffer.iter().all(u8::is_ascii_whitespace) {
+            let cut = read.length > self.buffer.len() as u64;
+            if self.buffer.iter().all(u8::is_ascii_whitespace) && read.dropped_blank {
                 continue;
             }
             let number = self.number;
-            return Some(Ok((number, self.classify(number))));
+            return Some(Ok((number, self.classify(number, cut))));
         }
     }
 }
@@ -454,6 +465,44 @@ mod tests {
             r#"{"id":"a","tenant":"t","command":"c","args":{"user-profile":{"email":"a@b.c"}}}"#
         );
         assert_eq!(parse_job(&job.to_json(), ""), Ok(job.clone()));
+    }
+
+    #[test]
+    fn a_line_past_the_cap_is_refused_by_its_number_and_the_next_line_still_counts() {
+        use std::io::Read as _;
+        let job = b"{\"id\": \"a\", \"tenant\": \"t\", \"command\": \"c\"}\n";
+        let long = io::repeat(b'x').take(MAX_LINE_BYTES as u64 + 1);
+        // A line of only spaces is blank however long it is; one with a byte past the cap
+        // that is not a space is not.
+        let blank = io::repeat(b' ').take(MAX_LINE_BYTES as u64 + 10);
+        let spaces_then_x = io::repeat(b' ').take(MAX_LINE_BYTES as u64 + 10);
+        let input = long
+            .chain(&b"\r\n"[..])
+            .chain(blank)
+            .chain(&b"\n"[..])
+            .chain(spaces_then_x)
+            .chain(&b"x\n"[..])
+            .chain(&job[..]);
+        let parsed: Vec<_> = JobLines::new(io::BufReader::new(input))
+            .map(|line| line.expect("read"))
+            .collect();
+        let numbers: Vec<usize> = parsed.iter().map(|(number, _)| *number).collect();
+        assert_eq!(numbers, vec![1, 3, 4]);
+        for (_, line) in &parsed[..2] {
+            assert_eq!(
+                refusal(line).error,
+                format!("the line is longer than {MAX_LINE_BYTES} bytes")
+            );
+        }
+        assert_eq!(refusal(&parsed[0].1).key, "line 1");
+        assert!(matches!(&parsed[2].1, Line::Job(job) if job.id == "a"));
+        // A line exactly at the cap is read whole.
+        let at_cap = format!("\"{}\"\r\n", "y".repeat(MAX_LINE_BYTES - 2));
+        let parsed = lines(&at_cap);
+        assert_eq!(
+            refusal(&parsed[0].1).error,
+            "a job must be a JSON object, not a string"
+        );
     }
 
     #[test]

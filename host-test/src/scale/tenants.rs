@@ -6,11 +6,9 @@
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::Path;
 
-/// The same cap as a config file: the file is many configs, each a few kilobytes.
-pub const MAX_TENANTS_FILE_BYTES: u64 = 16 << 20;
+use crate::files;
 
 /// Each tenant's instance parameters, by name.
 pub struct Tenants {
@@ -18,20 +16,10 @@ pub struct Tenants {
 }
 
 impl Tenants {
-    /// Read and check a tenants file.
+    /// Read and check a tenants file: read as a config file is, with the same cap (the file
+    /// is many configs, each a few kilobytes).
     pub fn load(path: &Path) -> Result<Tenants> {
-        let file = std::fs::File::open(path)
-            .with_context(|| format!("cannot read tenants file {}", path.display()))?;
-        let mut text = String::new();
-        file.take(MAX_TENANTS_FILE_BYTES + 1)
-            .read_to_string(&mut text)
-            .with_context(|| format!("cannot read tenants file {}", path.display()))?;
-        if text.len() as u64 > MAX_TENANTS_FILE_BYTES {
-            bail!(
-                "tenants file {} is larger than {MAX_TENANTS_FILE_BYTES} bytes",
-                path.display()
-            );
-        }
+        let text = files::read_capped_text(path, files::CONFIG_BYTES, "tenants file")?;
         Tenants::parse(&text).with_context(|| format!("tenants file {}", path.display()))
     }
 
