@@ -33,3 +33,6 @@ mod other_hosts;
 mod python;
 // Issue 13 on the host: echoed tokens, dot segments, recordings, timeouts, proxies, hostile files, the cache.
 mod hardening;
+// Issue 20: every input file of every subcommand is a regular file, read with its cap; a FIFO or
+// /dev/zero ends the process at once, and a job line past its cap is never read whole.
+mod input_files;
