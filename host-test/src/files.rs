@@ -20,33 +20,9 @@ pub const CASSETTE_BYTES: u64 = 256 << 20;
 /// A component: this one is under 450 KB; 64 MiB fits any plausible build.
 pub const COMPONENT_BYTES: u64 = 64 << 20;
 
-/// `O_NONBLOCK`, so that opening a FIFO returns at once instead of waiting for a writer (the
-/// host has no `libc` of its own). Where its value is not written here, the check of the
-/// path before the open still refuses a FIFO; only one put there between the check and the
-/// open could then hold the open up.
+/// `O_NONBLOCK`, so that opening a FIFO returns at once instead of waiting for a writer.
 #[cfg(unix)]
-const NONBLOCKING: i32 = if cfg!(all(
-    any(target_os = "linux", target_os = "android"),
-    not(any(
-        target_arch = "mips",
-        target_arch = "mips64",
-        target_arch = "sparc",
-        target_arch = "sparc64"
-    ))
-)) {
-    0o4000
-} else if cfg!(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)) {
-    0x4
-} else {
-    0
-};
+const NONBLOCKING: i32 = libc::O_NONBLOCK;
 
 /// Open the input file at `path` for reading. Anything but a regular file (a FIFO, a device
 /// such as `/dev/zero`, a directory, a socket) is refused with one line naming the file and
@@ -54,13 +30,29 @@ const NONBLOCKING: i32 = if cfg!(all(
 /// what was opened is checked again (a path can change in between). The open itself never
 /// waits on a FIFO. `what` names the file in messages ("config file").
 pub fn open(path: &Path, what: &str) -> Result<File> {
+    open_with(path, what, OpenOptions::new().read(true))
+}
+
+/// A results file for reading and appending, created when missing: refused, like an input,
+/// unless it is a regular file (a FIFO would hold the run up).
+pub fn open_output(path: &Path) -> Result<File> {
+    open_with(
+        path,
+        "the output file",
+        OpenOptions::new().read(true).append(true).create(true),
+    )
+}
+
+fn open_with(path: &Path, what: &str, options: &mut OpenOptions) -> Result<File> {
     let cannot = || format!("cannot read {what} {}", path.display());
-    let before = std::fs::metadata(path).with_context(cannot)?;
-    refuse_unless_regular(&before, path, what)?;
-    let mut options = OpenOptions::new();
-    options.read(true);
+    match std::fs::metadata(path) {
+        Ok(before) => refuse_unless_regular(&before, path, what)?,
+        // An output may not exist yet; an input that does not exist fails at the open.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(cannot),
+    }
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, NONBLOCKING);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, NONBLOCKING);
     let file = options.open(path).with_context(cannot)?;
     let opened = file.metadata().with_context(cannot)?;
     refuse_unless_regular(&opened, path, what)?;

@@ -285,6 +285,20 @@ fn batch_refuses_an_endless_file_as_any_of_its_inputs_at_once() {
             assert_refused_promptly(&words, what, &bad, kind);
             assert!(!output.exists(), "{flag}: the output was written");
         }
+        // The output, read to resume, must be a regular file too.
+        let words: Vec<PathBuf> = vec![
+            "batch".into(),
+            "--tenants".into(),
+            tenants.clone(),
+            "--input".into(),
+            input.clone(),
+            "--output".into(),
+            bad.clone(),
+            "--component".into(),
+            component.clone(),
+        ];
+        let words: Vec<&Path> = words.iter().map(PathBuf::as_path).collect();
+        assert_refused_promptly(&words, "the output file", &bad, kind);
     }
 }
 

@@ -7,7 +7,7 @@
 
 use anyhow::{Context as _, Result};
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -31,12 +31,7 @@ pub struct Resumed {
 impl Output {
     /// Open (or create) a results file, cut off a torn last line and read the ids it holds.
     pub fn open(path: &Path) -> Result<Resumed> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .with_context(|| format!("cannot open the output file {}", path.display()))?;
+        let mut file = crate::files::open_output(path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .with_context(|| format!("cannot read the output file {}", path.display()))?;
@@ -164,6 +159,10 @@ mod tests {
             Ok(_) => panic!("a directory was opened as the output"),
             Err(error) => format!("{error:#}"),
         };
-        assert!(error.starts_with("cannot open the output file"), "{error}");
+        assert!(
+            error.starts_with("cannot read the output file")
+                && error.ends_with("it is a directory, not a regular file"),
+            "{error}"
+        );
     }
 }
