@@ -1,22 +1,21 @@
-"""iam_host: a Python host for the Atlassian IAM WebAssembly component (``iam:atlassian@0.2.0``).
+"""iam_host: the Python host of the Atlassian IAM component (wasmtime-py).
 
-It runs the component with wasmtime under the same host contract as the Rust host
-(host-test/): the token held by the host and attached after every policy check, one allowed
-origin, secrets scrubbed from responses, memory, CPU, wall-clock and request limits, a fresh
-sandbox per command. The command line (``python -m iam_host run …``) is the Rust
-``iam-host run``'s, and so is its output, byte for byte.
+It loads the connector composed with the gate (``iam:atlassian@0.3.0``, wit/gate.wit ``world
+gated``), which holds the whole host contract, and gives it only what a host must: the wire
+(real HTTP), the clock, the log, and a sandbox per command (memory and CPU limits). The
+command line (``python -m iam_host run …``) is the Rust ``iam-host run``'s, and so is its
+output, byte for byte.
 
-    from iam_host import Host, Replay, Cassette
-    host = Host()                                   # the packaged component
-    report = host.run("iam-get-user", params, args, Replay(Cassette.load("cassette.json")))
+    from iam_host import Host
+    host = Host()                                        # this repository's, or the packaged one
+    report = host.run("iam-get-user", config_text, args_text, cassette=cassette_text)
     print(report.entry_json)
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
-from .cassette import Cassette, Replay  # noqa: E402
-from .limits import Limits  # noqa: E402
-from .runner import Host, Report, UnknownCommand, default_host  # noqa: E402
-from .sandbox import ComponentError  # noqa: E402
+from .engine import ComponentError, Incoming, Limits, Outgoing, UnusableInput, WireError  # noqa: E402
+from .host import Host, Report, UnknownCommand, default_host  # noqa: E402
 
-__all__ = ["Host", "default_host", "Report", "UnknownCommand", "ComponentError", "Cassette", "Replay", "Limits", "__version__"]
+__all__ = ["Host", "Report", "UnknownCommand", "ComponentError", "UnusableInput", "Limits", "Outgoing",
+           "Incoming", "WireError", "default_host", "__version__"]

@@ -1,77 +1,55 @@
-"""Component values of the connector's WIT (``iam:atlassian@0.2.0``) read and written directly
-as the wasmtime C API's ``wasmtime_component_val_t``.
+"""The values of the gated world (wit/gate.wit) read and written directly as the wasmtime C
+API's ``wasmtime_component_val_t``, for the per-command path: ``gate.run`` and the imports.
 
-wasmtime-py's generic ``Func.__call__`` and ``Linker.add_func`` walk the component's type
-information on every call, and lower ``list<u8>`` one byte at a time through ctypes: about a
-millisecond per command, several for a body of some kilobytes. The host knows the shapes of
-its own contract, so it reads and writes them here in a few ctypes operations each (a
-response body is one ``memmove``). Field order is the WIT order, checked at load time against
-the component's own types (``check_shapes``).
+wasmtime-py's generic ``Func.__call__`` and ``add_func`` walk the component's type information
+on every call and lower a ``list<u8>`` one byte at a time through ctypes; that doubles the
+cost of a command. The host knows its few shapes, so it reads and writes them here in a few
+ctypes operations each (a response body is one ``memmove``). Fields are in WIT order.
 
-Ownership follows the C API: arguments of a host function are borrowed (read, never freed);
-results written by a host function and arguments passed to an export are owned by the
-receiver (wasmtime frees results; the caller frees its arguments after the call); a result of
-an export is owned by the caller and freed with ``wasmtime_component_val_delete``.
+Ownership follows the C API: a host function's arguments are borrowed; what it writes as its
+result is wasmtime's to free; an export's arguments and result are the caller's to free
+(``delete``).
 """
 
 from __future__ import annotations
 
 import ctypes
-import threading
-from ctypes import POINTER, addressof, byref, c_ubyte, memmove, sizeof, string_at
+from ctypes import POINTER, addressof, byref, memmove, sizeof, string_at
 
 from wasmtime import _ffi as ffi
 
 Val = ffi.wasmtime_component_val_t
-VAL_SIZE = sizeof(Val)
-_PAYLOAD_OFFSET = Val.of.offset
+_SIZE = sizeof(Val)
+_PAYLOAD = Val.of.offset
+_K = {name: getattr(ffi, f"WASMTIME_COMPONENT_{name}").value
+      for name in ("BOOL", "U8", "U16", "U32", "U64", "STRING", "LIST", "RECORD", "VARIANT", "ENUM", "OPTION", "RESULT")}
+RECORD, RESULT = _K["RECORD"], _K["RESULT"]
 
-KIND_U8 = ffi.WASMTIME_COMPONENT_U8.value
-KIND_U16 = ffi.WASMTIME_COMPONENT_U16.value
-KIND_U32 = ffi.WASMTIME_COMPONENT_U32.value
-KIND_U64 = ffi.WASMTIME_COMPONENT_U64.value
-KIND_STRING = ffi.WASMTIME_COMPONENT_STRING.value
-KIND_LIST = ffi.WASMTIME_COMPONENT_LIST.value
-KIND_RECORD = ffi.WASMTIME_COMPONENT_RECORD.value
-KIND_VARIANT = ffi.WASMTIME_COMPONENT_VARIANT.value
-KIND_ENUM = ffi.WASMTIME_COMPONENT_ENUM.value
-KIND_OPTION = ffi.WASMTIME_COMPONENT_OPTION.value
-KIND_RESULT = ffi.WASMTIME_COMPONENT_RESULT.value
-
-_U8_POINTER = POINTER(c_ubyte)
-#: ``wasm_byte_vec_new`` with its data argument declared as ``char *``, so that a ``bytes``
-#: object is passed without a cast (a separate function object: wasmtime-py's own
-#: declaration is left as it is).
+#: ``wasm_byte_vec_new`` taking a ``bytes`` object without a cast (a separate function
+#: object: wasmtime-py's own declaration is left as it is).
 _byte_vec_new = ffi.dll._FuncPtr(("wasm_byte_vec_new", ffi.dll))
 _byte_vec_new.restype = None
 _byte_vec_new.argtypes = [POINTER(ffi.wasm_byte_vec_t), ctypes.c_size_t, ctypes.c_char_p]
 
 
 class AbiError(Exception):
-    """A value that does not have the shape of the contract (a component of another WIT)."""
+    """A value that does not have the contract's shape (a component of another WIT)."""
 
 
-# --- reading (lifting) ------------------------------------------------------------------------
-
-
-def read_name(vec: ffi.wasm_byte_vec_t) -> str:
-    size = vec.size
-    if size == 0:
-        return ""
-    return string_at(vec.data, size).decode("utf-8")
+def _expect(val: Val, kind: str) -> None:
+    if val.kind != _K[kind]:
+        raise AbiError(f"expected a {kind.lower()}, got kind {val.kind}")
 
 
 def read_string(val: Val) -> str:
-    if val.kind != KIND_STRING:
-        raise AbiError("expected a string")
-    return read_name(val.of.string)
+    _expect(val, "STRING")
+    vec = val.of.string
+    return string_at(vec.data, vec.size).decode("utf-8") if vec.size else ""
 
 
 def read_option(val: Val) -> Val | None:
-    if val.kind != KIND_OPTION:
-        raise AbiError("expected an option")
-    pointer = val.of.option
-    return pointer.contents if pointer else None
+    _expect(val, "OPTION")
+    return val.of.option.contents if val.of.option else None
 
 
 def read_option_string(val: Val) -> str | None:
@@ -80,43 +58,37 @@ def read_option_string(val: Val) -> str | None:
 
 
 def read_record(val: Val, size: int) -> list[Val]:
-    """The fields of a record, in WIT order."""
-    if val.kind != KIND_RECORD or val.of.record.size != size:
+    if val.kind != RECORD or val.of.record.size != size:
         raise AbiError(f"expected a record of {size} fields")
     data = val.of.record.data
     return [data[i].val for i in range(size)]
 
 
 def read_list(val: Val) -> list[Val]:
-    if val.kind != KIND_LIST:
-        raise AbiError("expected a list")
+    _expect(val, "LIST")
     data = val.of.list.data
     return [data[i] for i in range(val.of.list.size)]
 
 
 def read_enum(val: Val) -> str:
-    if val.kind != KIND_ENUM:
-        raise AbiError("expected an enum")
-    return read_name(val.of.enumeration)
+    _expect(val, "ENUM")
+    vec = val.of.enumeration
+    return string_at(vec.data, vec.size).decode("utf-8")
+
+
+def read_bool(val: Val) -> bool:
+    _expect(val, "BOOL")
+    return bool(val.of.boolean)
 
 
 def read_u32(val: Val) -> int:
-    if val.kind != KIND_U32:
-        raise AbiError("expected a u32")
-    return val.of.u32
+    _expect(val, "U32")
+    return int(val.of.u32)
 
 
 def read_u64(val: Val) -> int:
-    if val.kind != KIND_U64:
-        raise AbiError("expected a u64")
-    return val.of.u64
-
-
-def read_string_list(val: Val) -> list[str]:
-    return [read_string(item) for item in read_list(val)]
-
-
-# --- writing (lowering) -----------------------------------------------------------------------
+    _expect(val, "U64")
+    return int(val.of.u64)
 
 
 def _byte_vec(data: bytes) -> ffi.wasm_byte_vec_t:
@@ -126,120 +98,67 @@ def _byte_vec(data: bytes) -> ffi.wasm_byte_vec_t:
 
 
 def write_string(val: Val, text: str) -> None:
-    val.kind = KIND_STRING
+    val.kind = _K["STRING"]
     val.of.string = _byte_vec(text.encode("utf-8"))
 
 
-def write_u16(val: Val, number: int) -> None:
-    val.kind = KIND_U16
-    val.of.u16 = number
-
-
-def write_u32(val: Val, number: int) -> None:
-    val.kind = KIND_U32
-    val.of.u32 = number
-
-
-def write_u64(val: Val, number: int) -> None:
-    val.kind = KIND_U64
-    val.of.u64 = number
-
-
-def write_none(val: Val) -> None:
-    val.kind = KIND_OPTION
-    val.of.option = None
-
-
-def write_some_string(val: Val, text: str) -> None:
-    inner = Val()
-    write_string(inner, text)
-    val.kind = KIND_OPTION
-    val.of.option = ffi.wasmtime_component_val_new(byref(inner))
+def write_number(val: Val, kind: str, number: int) -> None:
+    val.kind = _K[kind]
+    setattr(val.of, kind.lower(), number)
 
 
 def write_record(val: Val, names: tuple[bytes, ...]) -> list[Val]:
-    """Make ``val`` a record with these field names; the caller fills the returned fields."""
+    """Make ``val`` a record with these fields; the caller fills the returned values."""
     record = ffi.wasmtime_component_valrecord_t()
     ffi.wasmtime_component_valrecord_new_uninit(byref(record), len(names))
-    entries = record.data
     fields = []
     for index, name in enumerate(names):
-        entry = entries[index]
+        entry = record.data[index]
         entry.name = _byte_vec(name)
         fields.append(entry.val)
-    val.kind = KIND_RECORD
+    val.kind = RECORD
     val.of.record = record
     return fields
 
 
 def write_list(val: Val, size: int) -> list[Val]:
-    """Make ``val`` a list of ``size`` items; the caller fills the returned items."""
     items = ffi.wasmtime_component_vallist_t()
     ffi.wasmtime_component_vallist_new_uninit(byref(items), size)
-    val.kind = KIND_LIST
+    val.kind = _K["LIST"]
     val.of.list = items
-    data = items.data
-    return [data[i] for i in range(size)]
-
-
-class _Layout(threading.local):
-    """A buffer of ``list<u8>`` items laid out as the C API's values (each 32 bytes: the kind
-    at offset 0, the byte at its payload offset), kinds written once; per thread, grown as
-    needed up to ``_LAYOUT_MAX_ITEMS``."""
-
-    def __init__(self) -> None:
-        self.items = 0
-        self.buffer = bytearray()
-        self.view: ctypes.Array | None = None
-
-    def fit(self, size: int) -> ctypes.Array:
-        if size > self.items:
-            items = max(size, 4096, 2 * self.items)
-            self.buffer = bytearray(items * VAL_SIZE)
-            self.buffer[0::VAL_SIZE] = bytes((KIND_U8,)) * items
-            self.view = (ctypes.c_char * len(self.buffer)).from_buffer(self.buffer)
-            self.items = items
-        assert self.view is not None
-        return self.view
-
-
-#: Bodies up to this many bytes reuse the per-thread layout (2 MiB of it); larger ones, rare,
-#: get a buffer of their own.
-_LAYOUT_MAX_ITEMS = 64 << 10
-_LAYOUT = _Layout()
+    return [items.data[i] for i in range(size)]
 
 
 def write_bytes(val: Val, data: bytes) -> None:
-    """A ``list<u8>`` in one copy: the items are laid out in a buffer and moved into the list
-    in one ``memmove``."""
+    """A ``list<u8>`` in one copy: the items are laid out in a buffer as the C API's values
+    (the kind at offset 0, the byte at its payload offset) and moved into the list at once."""
     size = len(data)
     items = ffi.wasmtime_component_vallist_t()
     ffi.wasmtime_component_vallist_new_uninit(byref(items), size)
     if size:
-        if size <= _LAYOUT_MAX_ITEMS:
-            view = _LAYOUT.fit(size)
-            _LAYOUT.buffer[_PAYLOAD_OFFSET:_PAYLOAD_OFFSET + size * VAL_SIZE:VAL_SIZE] = data
-        else:
-            layout = bytearray(size * VAL_SIZE)
-            layout[0::VAL_SIZE] = bytes((KIND_U8,)) * size
-            layout[_PAYLOAD_OFFSET::VAL_SIZE] = data
-            view = (ctypes.c_char * len(layout)).from_buffer(layout)
-        memmove(addressof(items.data.contents), view, size * VAL_SIZE)
-    val.kind = KIND_LIST
+        layout = bytearray(size * _SIZE)
+        layout[0::_SIZE] = bytes((_K["U8"],)) * size
+        layout[_PAYLOAD::_SIZE] = data
+        memmove(addressof(items.data.contents), (ctypes.c_char * len(layout)).from_buffer(layout), len(layout))
+    val.kind = _K["LIST"]
     val.of.list = items
 
 
-def write_variant(val: Val, case: bytes, payload: Val | None) -> None:
+def _boxed(payload: Val | None) -> object:
+    return ffi.wasmtime_component_val_new(byref(payload)) if payload is not None else None
+
+
+def write_variant(val: Val, case: bytes, payload: Val | None = None) -> None:
     """A variant case; ``payload`` (a filled value) is moved onto the heap."""
-    val.kind = KIND_VARIANT
+    val.kind = _K["VARIANT"]
     val.of.variant.discriminant = _byte_vec(case)
-    val.of.variant.val = ffi.wasmtime_component_val_new(byref(payload)) if payload is not None else None
+    val.of.variant.val = _boxed(payload)
 
 
 def write_result(val: Val, ok: bool, payload: Val | None) -> None:
-    val.kind = KIND_RESULT
+    val.kind = RESULT
     val.of.result.is_ok = ok
-    val.of.result.val = ffi.wasmtime_component_val_new(byref(payload)) if payload is not None else None
+    val.of.result.val = _boxed(payload)
 
 
 def delete(val: Val) -> None:

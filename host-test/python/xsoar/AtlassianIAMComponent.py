@@ -5,10 +5,11 @@ from CommonServerPython import *  # noqa: F401
 
 A drop-in Cortex XSOAR IAM integration for Atlassian's SCIM 2.0 user-provisioning API. The
 command logic, the SCIM client, the mappers and the war-room entry live in a WebAssembly
-component (iam:atlassian@0.2.0) run by the ``iam_host`` package: this script hands it the
-command, the instance parameters and the arguments, and returns the entry it renders.
+component (iam:atlassian@0.3.0, the connector composed with its gate) run by the ``iam_host``
+package: this script hands it the command, the instance parameters and the arguments, and
+returns the entry it renders.
 
-The component never holds the access token: the host attaches it to each request after
+The connector never holds the access token: the gate attaches it to each request after
 checking it against the instance's own URL, and scrubs it from every answer. The Docker image
 needs Python with ``iam_host`` installed (see the integration's description).
 """
@@ -29,9 +30,9 @@ def instance_parameters(params: dict, instance_name: str) -> dict:
 
 def run_component(command: str, params: dict, args: dict, instance_name: str) -> dict:
     """Run one command live through the component; its entry, as the component gave it."""
-    report = iam_host.default_host().run_live(command, instance_parameters(params, instance_name), args or {})
-    for line in report.log:
-        demisto.debug(f'{BRAND} component {line.level}: {line.message}')
+    report = iam_host.default_host().run(command, instance_parameters(params, instance_name), args or {})
+    for level, message in report.log:
+        demisto.debug(f'{BRAND} component {level}: {message}')
     return report.entry
 
 

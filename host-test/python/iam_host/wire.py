@@ -1,0 +1,120 @@
+"""The live wire: ``wire.send`` over real HTTP with ``requests``. By the time a request gets
+here the gate has checked it, attached the credential and set its timeout, size cap, TLS and
+proxy choice; this only moves bytes under them. No redirect is followed (one could lead off
+the allowed origin); the system proxy (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``) is used only
+when the gate says ``use-proxy``; the body is read as received, up to the cap. An error names
+its cause and the server, never a header or a proxy's URL."""
+
+from __future__ import annotations
+
+import http.client
+import time
+import warnings
+
+import requests
+from urllib3 import exceptions as urllib3_errors
+
+from .engine import Incoming, Outgoing, WireError
+
+USER_AGENT = "iam-host-python/0.3.0"
+#: Request headers the client derives from the body it really sends: a guest's value could
+#: contradict the bytes on the wire (request smuggling).
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"})
+_CHUNK = 64 << 10
+
+
+class Live:
+    """Sends requests to real servers and waits for real; one per command."""
+
+    def __init__(self, connect_timeout_ms: int = 10_000) -> None:
+        self.connect_timeout = connect_timeout_ms / 1000
+        self.session = requests.Session()
+        self.session.trust_env = False  # never the environment's proxies, netrc or CA bundle
+        self.session.headers.clear()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def send(self, request: Outgoing) -> Incoming:
+        timeout = request.timeout_ms / 1000
+        deadline = time.monotonic() + timeout
+        try:
+            proxies = requests.utils.get_environ_proxies(request.url) if request.use_proxy else {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning when verify-tls is off
+                response = self.session.request(
+                    request.method, request.url, allow_redirects=False, stream=True, proxies=proxies,
+                    headers={name: value for name, value in request.headers if name.lower() not in FRAMING_HEADERS},
+                    data=None if request.body is None else request.body.encode("utf-8"),
+                    timeout=(min(self.connect_timeout, timeout), timeout), verify=request.verify_tls)
+            with response:
+                body = bytearray()
+                for chunk in response.raw.stream(_CHUNK, decode_content=False):
+                    body += chunk
+                    if len(body) > request.max_response_bytes:  # a hostile server cannot fill memory
+                        raise WireError("too-large")
+                    if time.monotonic() > deadline:
+                        raise WireError("timeout")
+                headers = [(name.lower(), value) for name, value in response.raw.headers.items()]
+                return Incoming(response.status_code, headers, bytes(body))
+        except WireError:
+            raise
+        except requests.exceptions.SSLError as error:
+            raise WireError("tls", f"the TLS connection to {_origin(error)} failed: {_cause(error)}") from None
+        except (requests.exceptions.Timeout, urllib3_errors.TimeoutError):
+            raise WireError("timeout") from None
+        except requests.exceptions.ProxyError as error:  # never the proxy's URL: it may hold a password
+            raise WireError("transport", f"the system proxy failed the request to {_origin(error)}") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                urllib3_errors.ProtocolError) as error:
+            raise _connection_error(error) from None
+        except (requests.exceptions.RequestException, urllib3_errors.HTTPError, ValueError, OSError) as error:
+            raise WireError("transport", f"the request to {_origin(error)} failed: {_cause(error)}") from None
+
+    def sleep(self, millis: int) -> None:
+        time.sleep(millis / 1000)
+
+    def now_millis(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and its causes, outermost first (requests wraps urllib3, which wraps OSError)."""
+    chain = [error]
+    while len(chain) < 16:
+        last = chain[-1]
+        inner = getattr(last, "reason", None) or last.__cause__ or last.__context__ or next(
+            (arg for arg in getattr(last, "args", ()) if isinstance(arg, BaseException)), None)
+        if not isinstance(inner, BaseException) or inner in chain:
+            break
+        chain.append(inner)
+    return chain
+
+
+def _cause(error: BaseException) -> str:
+    text = str(_chain(error)[-1])
+    return text.split(">: ", 1)[1] if ">: " in text else text  # urllib3's "<…Connection object at 0x…>: …"
+
+
+def _origin(error: BaseException) -> str:
+    """The server a failed request went to, as the connection pool knew it."""
+    for link in _chain(error):
+        pool = getattr(link, "pool", None)
+        if getattr(pool, "host", None):
+            port = "" if pool.port in (None, {"http": 80, "https": 443}.get(pool.scheme)) else f":{pool.port}"
+            return f"{pool.scheme}://{pool.host}{port}"
+    return "the server"
+
+
+def _connection_error(error: BaseException) -> WireError:
+    chain, origin = _chain(error), _origin(error)
+    if any(isinstance(link, ConnectionRefusedError) for link in chain) or "refused" in _cause(error).lower():
+        return WireError("transport", f"{origin} refused the connection (is the server running?)")
+    if any(isinstance(link, (TimeoutError, urllib3_errors.TimeoutError)) for link in chain):
+        return WireError("timeout")
+    invalid = [link for link in chain if isinstance(link, http.client.HTTPException)
+               and not isinstance(link, http.client.RemoteDisconnected)]
+    if invalid or isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return WireError("protocol", f"{origin} answered with invalid HTTP: {_cause(error)}")
+    return WireError("transport", f"cannot connect to {origin}: {_cause(error)}")
