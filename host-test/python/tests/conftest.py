@@ -1,10 +1,15 @@
 """Shared fixtures of the Python host's tests.
 
-The component and the hostile component are given by the Rust test that runs this suite
-(tests/e2e/python.rs sets IAM_COMPONENT and IAM_HOSTILE_COMPONENT to the ones it built, and
-IAM_HOST_RUST_CLI to the Rust iam-host, to compare bytes with). Run by hand, the suite uses
-this repository's builds under target/; a component that is missing fails the tests that need
-it, with the command that builds it: nothing is skipped silently.
+The components are given by the Rust test that runs this suite (tests/e2e/python.rs): the
+gated component this host loads (IAM_COMPONENT), the connector the Rust iam-host loads for
+the same commands (IAM_CONNECTOR), the hostile guest both ways (IAM_HOSTILE_COMPONENT, composed
+with the gate, and IAM_HOSTILE_CONNECTOR) and the Rust iam-host itself (IAM_HOST_RUST_CLI), whose
+stdout is what this host's must equal. Run by hand, the suite uses this repository's builds
+under target/ (`cargo run -p iam-host -- gated`, `cargo build -p iam-host`, and for the hostile
+guest `cargo build --release --target wasm32-wasip2 -p hostile-guest` then `cargo run -q -p
+iam-host -- gated --connector target/wasm32-wasip2/release/hostile_guest.wasm --output
+target/component/hostile_guest_gated.wasm`). Anything missing fails the tests that need it with
+the command that makes it: nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -21,47 +26,49 @@ import pytest
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 REPO = PACKAGE_DIR.parents[1]
 CASES = REPO / "tests" / "cases"
+SEED = CASES / "get_seed_example"
 sys.path.insert(0, str(PACKAGE_DIR))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "xsoar_standin"))
 
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
 #: A cache of compiled components for these tests only.
-CACHE_DIR = TARGET / "iam-host-python-test-cache"
-os.environ.setdefault("IAM_HOST_CACHE_DIR", str(CACHE_DIR))
+os.environ.setdefault("IAM_HOST_CACHE_DIR", str(TARGET / "iam-host-python-test-cache"))
 
 
-def _wasm(variable: str, default: Path, build: str) -> Path:
+def _file(variable: str, default: Path, make: str) -> Path:
     path = Path(os.environ.get(variable) or default)
     if not path.is_file():
-        pytest.fail(f"no component at {path}: build it with `{build}` (or set {variable})", pytrace=False)
+        pytest.fail(f"no {path}: make it with `{make}` (or set {variable})", pytrace=False)
     return path
 
 
 @pytest.fixture(scope="session")
 def component() -> Path:
-    # Built by the Rust host (artifact.rs): wasm32-unknown-unknown, made a component.
-    return _wasm("IAM_COMPONENT", TARGET / "component" / "atlassian_iam.wasm", "cargo run -p iam-host -- describe")
+    return _file("IAM_COMPONENT", TARGET / "component" / "atlassian_iam_gated.wasm", "cargo run -p iam-host -- gated")
+
+
+@pytest.fixture(scope="session")
+def connector() -> Path:
+    return _file("IAM_CONNECTOR", TARGET / "component" / "atlassian_iam.wasm", "cargo run -p iam-host -- gated")
 
 
 @pytest.fixture(scope="session")
 def hostile_component() -> Path:
-    return _wasm(
-        "IAM_HOSTILE_COMPONENT",
-        TARGET / "wasm32-wasip2" / "release" / "hostile_guest.wasm",
-        "cargo build --release --target wasm32-wasip2 -p hostile-guest",
-    )
+    return _file("IAM_HOSTILE_COMPONENT", TARGET / "component" / "hostile_guest_gated.wasm",
+                 "cargo run -q -p iam-host -- gated --connector target/wasm32-wasip2/release/hostile_guest.wasm "
+                 "--output target/component/hostile_guest_gated.wasm")
 
 
 @pytest.fixture(scope="session")
-def rust_cli() -> Path | None:
-    """The Rust iam-host to compare with, when the runner gives one."""
-    value = os.environ.get("IAM_HOST_RUST_CLI")
-    if not value:
-        return None
-    path = Path(value)
-    if not path.is_file():
-        pytest.fail(f"IAM_HOST_RUST_CLI={value} is not a file", pytrace=False)
-    return path
+def hostile_connector() -> Path:
+    return _file("IAM_HOSTILE_CONNECTOR", TARGET / "wasm32-wasip2" / "release" / "hostile_guest.wasm",
+                 "cargo build --release --target wasm32-wasip2 -p hostile-guest")
+
+
+@pytest.fixture(scope="session")
+def rust_cli() -> Path:
+    """The Rust iam-host: the reference for every byte this host prints."""
+    return _file("IAM_HOST_RUST_CLI", TARGET / "debug" / "iam-host", "cargo build -p iam-host")
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +79,7 @@ def host(component):
 
 
 @dataclass
-class CliRun:
+class Run:
     code: int
     stdout: bytes
     stderr: str
@@ -82,19 +89,32 @@ class CliRun:
         return json.loads(self.stdout)
 
 
-def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> CliRun:
+def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: str | None = None, timeout: float = 300) -> Run:
     """`python -m iam_host …` in a fresh process, as a user runs it."""
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), environment.get("PYTHONPATH")]))
     environment.update(env or {})
-    done = subprocess.run(
-        [sys.executable, "-m", "iam_host", *args], capture_output=True, env=environment, cwd=cwd, timeout=300
-    )
-    return CliRun(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
+    done = subprocess.run([sys.executable, "-m", "iam_host", *args], capture_output=True, env=environment, cwd=cwd,
+                          timeout=timeout)
+    return Run(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
 
 
-def case_names() -> list[str]:
-    return sorted(p.name for p in CASES.iterdir() if p.is_dir())
+def run_rust(rust_cli: Path, args: list[str]) -> Run:
+    done = subprocess.run([str(rust_cli), *args], capture_output=True, timeout=300)
+    return Run(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
+
+
+def both(rust_cli: Path, args: list[str], python_component: Path, rust_component: Path) -> tuple[Run, Run]:
+    """The same command line through this host (over the gated component) and iam-host (over
+    the connector)."""
+    return (run_cli(args + ["--component", str(python_component)]),
+            run_rust(rust_cli, args + ["--component", str(rust_component)]))
+
+
+def assert_same(python: Run, rust: Run) -> None:
+    assert (python.code, python.stdout) == (rust.code, rust.stdout), (
+        f"the Python host and iam-host differ\n--- python (exit {python.code})\n{python.stdout.decode()}{python.stderr}"
+        f"\n--- iam-host (exit {rust.code})\n{rust.stdout.decode()}{rust.stderr}")
 
 
 def case_args(name: str) -> list[str]:
@@ -104,8 +124,3 @@ def case_args(name: str) -> list[str]:
     if (folder / "args.json").exists():
         args += ["--args", str(folder / "args.json")]
     return args + ["--cassette", str(folder / "cassette.json")]
-
-
-def compact(value) -> bytes:
-    """The compact JSON of a value, key order kept: what a host prints for an entry."""
-    return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode()

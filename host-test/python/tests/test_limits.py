@@ -1,35 +1,78 @@
-"""Sandbox limits: the hostile component (tests/hostile) loops, bombs memory, floods
-requests, panics, overflows its stack and floods stderr; each is stopped at its limit with a
-Type 4 entry naming it, and the host carries on (a well-behaved command right after succeeds).
-With the real component: the request budget and the response cap are values the guest
-handles (failed results), secrets echoed by a server never reach it, and a fresh store per
-command keeps commands apart."""
+"""The sandbox: the hostile guest (tests/hostile), composed with the gate, loops, bombs memory,
+floods requests, panics and overflows its stack; each is stopped with the Type 4 entry iam-host
+prints for the same guest and limits, byte for byte, and the host carries on (a well-behaved
+command right after succeeds, in a fresh store). The CPU limit is this host's own (epoch
+deadlines), as is the memory limit (store limits); the entry is the gate's (`gate.stopped`)."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import CASES, run_cli
-from iam_host import Host, Limits
-from iam_host.backend import IncomingResponse
-from iam_host.cassette import Cassette, Replay
+from conftest import SEED, assert_same, both, run_cli
+from iam_host import Host, Incoming, WireError
 
-HOSTILE_LIMITS = Limits(memory_bytes=16 << 20, cpu_millis=500, max_requests=8, response_bytes=64 << 10,
-                        wall_millis=20_000, request_bytes=64 << 10)
+LIMITS = {"memory_bytes": 16 << 20, "cpu_millis": 500, "max_requests": 8, "response_bytes": 64 << 10,
+          "wall_millis": 20_000, "request_bytes": 64 << 10}
+TOKEN = "tenant-1-token"
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Writes a hostile tenant's config (and the limits and an empty cassette): the command
+    line of both hosts."""
+    limits, cassette = tmp_path / "limits.json", tmp_path / "cassette.json"
+    limits.write_text(json.dumps(LIMITS))
+    cassette.write_text('{"interactions": []}')
+
+    def command_line(mode: str, live: bool = False, **params: str) -> list[str]:
+        config = tmp_path / f"config-{mode}-{time.monotonic_ns()}.json"
+        config.write_text(json.dumps({"url": "https://tenant-1.example", "access_token": TOKEN, "directory_id": "d",
+                                      "hostile": mode, **params}))
+        http = ["--live"] if live else ["--cassette", str(cassette)]
+        return ["run", "test-module", "--config", str(config), *http, "--limits", str(limits)]
+
+    return command_line
+
+
+@pytest.mark.parametrize(
+    "mode, named",
+    [("memory", "it used more than its memory limit of 16777216 bytes (it asked for "),
+     ("loop", "it used more than its CPU time limit of 500 ms"),
+     ("panic", "the component panicked: panicked at "),
+     ("panic-logged", "the component trapped: wasm trap: wasm `unreachable` instruction executed"),
+     ("stack", "the component trapped: wasm trap: call stack exhausted")],
+)
+def test_each_hostile_mode_ends_in_the_entry_iam_host_prints(files, rust_cli, hostile_component, hostile_connector,
+                                                             mode, named):
+    python, rust = both(rust_cli, files(mode), hostile_component, hostile_connector)
+    assert_same(python, rust)
+    assert python.code == 1, python.stderr
+    assert python.entry["Contents"].startswith("The test-module command was stopped by the host: " + named), python.entry
+
+
+def test_policy_denials_reach_the_guest_as_iam_host_gives_them(files, rust_cli, hostile_component, hostile_connector):
+    for mode, params in [("big-request", {}), ("reach", {"target": "https://tenant-2.example/scim"}),
+                         ("reach", {"as": "tenant-2-token"}), ("reach", {"header": "Authorization"}), ("sleep", {})]:
+        python, rust = both(rust_cli, files(mode, **params), hostile_component, hostile_connector)
+        assert_same(python, rust)
 
 
 class Scripted:
-    """A server that answers every request with ``answer`` and keeps what it was sent."""
+    """A wire that answers every request with ``answer`` and keeps what it was sent."""
 
-    def __init__(self, answer: IncomingResponse | None = None) -> None:
-        self.answer = answer or IncomingResponse(200, [], b"{}")
-        self.sent = []
-        self.slept = []
+    def __init__(self, answer: Incoming | None = None) -> None:
+        self.answer = answer or Incoming(200, [], b"{}")
+        self.sent, self.slept = [], []
 
-    def send(self, request, max_body_bytes):
+    def send(self, request):
         self.sent.append(request)
+        if isinstance(self.answer, WireError):
+            raise self.answer
         return self.answer
 
     def sleep(self, millis):
@@ -38,124 +81,127 @@ class Scripted:
     def now_millis(self):
         return 1_704_067_200_000
 
-    def finish(self):
-        return None
-
 
 @pytest.fixture(scope="module")
 def hostile(hostile_component):
-    return Host(hostile_component, limits=HOSTILE_LIMITS)
+    return Host(hostile_component)
 
 
-def run_hostile(hostile, mode: str, **params):
-    backend = Scripted()
-    params = {"url": "https://tenant-1.example", "access_token": "tenant-1-token", "directory_id": "d", "hostile": mode, **params}
-    return hostile.run("test-module", params, {}, backend), backend
+def run_hostile(host: Host, mode: str, wire: Scripted | None = None):
+    wire = wire or Scripted()
+    config = {"url": "https://tenant-1.example", "access_token": TOKEN, "directory_id": "d", "hostile": mode}
+    return host.run("test-module", config, {}, wire=wire, limits=host.limits(json.dumps(LIMITS))), wire
 
 
-def contents(report) -> str:
-    return report.entry["Contents"]
+@pytest.mark.parametrize("mode", ["memory", "loop", "panic", "panic-logged", "stack", "flood", "stderr"])
+def test_the_host_carries_on_after_a_hostile_command(hostile, mode):
+    report, _ = run_hostile(hostile, mode)
+    assert report.entry["Type"] in (1, 4)
+    after, wire = run_hostile(hostile, "none")
+    assert (after.is_error, after.entry_json) == (False, '{"Type":1,"ContentsFormat":"text","Contents":"ok"}')
+    assert [(r.method, r.url) for r in wire.sent] == [("GET", "https://tenant-1.example/hostile")]
+    assert ("Authorization", f"Bearer {TOKEN}") in wire.sent[0].headers  # attached by the gate, sent by the wire
 
 
-@pytest.mark.parametrize(
-    "mode, named",
-    [("loop", "it used more than its CPU time limit of 500 ms"),
-     ("memory", "it used more than its memory limit of 16777216 bytes"),
-     ("flood", "it kept sending HTTP requests after using up its budget of 8"),
-     ("panic", "the component panicked: "),
-     ("panic-logged", "the component panicked: panicked at "),
-     ("stack", "the component trapped: wasm trap: call stack exhausted"),
-     ("stderr", "it wrote more than the 4096 bytes of stderr the host keeps")],
-)
-def test_each_hostile_mode_ends_in_a_type_4_entry_naming_its_limit(hostile, mode, named):
-    report, backend = run_hostile(hostile, mode)
-    assert report.entry_type == "error"
-    entry = report.entry
-    assert entry["Type"] == 4 and entry["ContentsFormat"] == "text"
-    assert entry["Contents"].startswith("The test-module command was stopped by the host: "), entry
-    assert named in entry["Contents"], entry
-    if mode == "flood":
-        assert len(backend.sent) == HOSTILE_LIMITS.max_requests
-    # The host carries on: the next command, in a fresh store, behaves.
-    after, _ = run_hostile(hostile, "none")
-    assert after.entry == {"Type": 1, "ContentsFormat": "text", "Contents": "ok"}
+def test_a_flood_is_stopped_after_its_budget(hostile):
+    report, wire = run_hostile(hostile, "flood")
+    assert report.stop == ("requests", 8) and len(wire.sent) == LIMITS["max_requests"]
+    assert "kept sending HTTP requests after using up its budget of 8" in report.entry["Contents"]
 
 
-def test_the_endless_loop_is_stopped_in_about_its_cpu_limit(hostile):
-    import time
-
+def test_the_endless_loop_is_stopped_in_about_its_cpu_limit_and_waiting_is_not_computing(hostile):
     started = time.monotonic()
     report, _ = run_hostile(hostile, "loop")
-    assert "CPU time limit" in contents(report)
-    assert time.monotonic() - started < 10 * HOSTILE_LIMITS.cpu_millis / 1000
+    assert report.stop == ("cpu", 500)
+    assert time.monotonic() - started < 5 * LIMITS["cpu_millis"] / 1000
+
+    class Slow(Scripted):  # a server slower than the CPU limit: the wait is the wire's, not the guest's
+        def send(self, request):
+            time.sleep(0.8)
+            return super().send(request)
+
+    report, _ = run_hostile(hostile, "none", Slow())
+    assert report.entry["Contents"] == "ok", report.entry
 
 
-def test_an_endless_sleep_spends_the_wall_clock_budget_and_returns(hostile):
-    report, backend = run_hostile(hostile, "sleep")
-    assert report.entry == {"Type": 1, "ContentsFormat": "text", "Contents": "slept"}
-    assert backend.slept == []  # never begun: it would outlast the budget
+def test_a_wire_error_reaches_the_guest_as_a_value(hostile):
+    report, _ = run_hostile(hostile, "none", Scripted(WireError("transport", "the network is down")))
+    assert report.is_error and 'Transport("the network is down")' in report.entry["Contents"], report.entry
+    report, _ = run_hostile(hostile, "none", Scripted(WireError("too-large")))
+    assert "ResponseTooLarge(65536)" in report.entry["Contents"], report.entry
 
 
-def test_an_oversized_request_and_another_tenants_origin_are_denied_to_the_guest(hostile):
-    report, backend = run_hostile(hostile, "big-request")
-    assert "larger than the host's cap of 65536 bytes" in contents(report) and backend.sent == []
-    report, backend = run_hostile(hostile, "reach", target="https://tenant-2.example/scim")
-    assert "origin https://tenant-2.example:443 is not allowed" in contents(report) and backend.sent == []
-    report, backend = run_hostile(hostile, "reach", **{"as": "tenant-2-token"})
-    assert "UnknownCredential" in contents(report) and backend.sent == []
-    report, backend = run_hostile(hostile, "reach", header="Authorization")
-    assert "may not set the" in contents(report) and "Authorization" in contents(report) and backend.sent == []
+class _Answer(BaseHTTPRequestHandler):
+    """Answers every request with 200 ``{}`` and counts them."""
+
+    seen: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        _Answer.seen.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
 
 
-def test_the_cli_applies_a_limits_file_to_the_hostile_component(tmp_path, hostile_component):
+@pytest.fixture
+def local_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Answer.seen = []
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_live_flood_ends_as_in_iam_host(files, local_server, rust_cli, hostile_component, hostile_connector):
+    python, rust = both(rust_cli, files("flood", live=True, url=local_server), hostile_component, hostile_connector)
+    assert_same(python, rust)
+    assert "budget of 8" in python.entry["Contents"]
+    assert len(_Answer.seen) == 2 * LIMITS["max_requests"]
+
+
+def test_the_real_connector_gets_the_budget_and_the_cap_as_failed_results(host):
+    config, args = (SEED / "config.json").read_text(), (SEED / "args.json").read_text()
+    wire = Scripted()
+    report = host.run("iam-get-user", config, args, wire=wire, limits=host.limits('{"max_requests": 0}'))
+    assert not report.is_error and report.entry["Contents"]["success"] is False and wire.sent == []
+    big = Scripted(Incoming(200, [], b"x" * 2048))
+    report = host.run("iam-get-user", config, args, wire=big, limits=host.limits('{"response_bytes": 1024}'))
+    assert not report.is_error and "1024" in report.entry["Contents"]["errorMessage"]
+
+
+def test_a_token_echoed_by_the_server_never_reaches_the_entry(host):
+    config, args = (SEED / "config.json").read_text(), (SEED / "args.json").read_text()
+    token = json.loads(config)["access_token"]
+    echo = json.dumps({"detail": f"bad token {token}"}).encode()
+    wire = Scripted(Incoming(401, [("www-authenticate", f"Bearer {token}")], echo))
+    report = host.run("iam-get-user", config, args, wire=wire)
+    assert token not in report.entry_json and "<redacted>" in report.entry["Contents"]["errorMessage"]
+    assert ("Authorization", f"Bearer {token}") in wire.sent[0].headers
+
+
+def test_the_memory_limit_applies_to_the_cli_too(tmp_path, hostile_component):
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"url": "https://tenant.example", "access_token": "tenant-token", "directory_id": "d", "hostile": "memory"}))
+    config.write_text(json.dumps({"url": "https://t.example", "access_token": TOKEN, "directory_id": "d", "hostile": "memory"}))
     limits = tmp_path / "limits.json"
-    limits.write_text(json.dumps({"memory_bytes": 8 << 20}))
+    limits.write_text('{"memory_bytes": 8388608}')
     cassette = tmp_path / "cassette.json"
     cassette.write_text('{"interactions": []}')
     run = run_cli(["run", "test-module", "--config", str(config), "--cassette", str(cassette), "--limits", str(limits),
                    "--component", str(hostile_component)])
-    assert run.code == 1, run.stderr
-    assert "it used more than its memory limit of 8388608 bytes" in run.entry["Contents"]
+    assert run.code == 1 and "memory limit of 8388608 bytes" in run.entry["Contents"], run.stderr
 
 
-SEED = CASES / "get_seed_example"
-
-
-def seed(name: str):
-    return json.loads((SEED / name).read_text())
-
-
-def test_the_request_budget_and_the_response_cap_are_failed_results_for_the_real_component(host):
-    params, args = seed("config.json"), seed("args.json")
-    backend = Scripted()
-    report = host.run("iam-get-user", params, args, backend, limits=Limits(max_requests=0))
-    assert report.entry_type == "note" and backend.sent == []
-    assert report.entry["Contents"]["success"] is False
-    big = Scripted(IncomingResponse(200, [], b"x" * 2048))
-    report = host.run("iam-get-user", params, args, big, limits=Limits(response_bytes=1024))
-    assert report.entry_type == "note" and report.entry["Contents"]["success"] is False
-    assert "1024" in report.entry["Contents"]["errorMessage"]
-
-
-def test_a_token_echoed_by_the_server_never_reaches_the_guest(host):
-    params, args = seed("config.json"), seed("args.json")
-    token = params["access_token"]
-    echo = json.dumps({"detail": f"bad token {token} / {token.replace('-', '%2D')}"}).encode()
-    backend = Scripted(IncomingResponse(401, [("www-authenticate", f"Bearer {token}")], echo))
-    report = host.run("iam-get-user", params, args, backend)
-    assert token not in report.entry_json
-    assert "<redacted>" in report.entry["Contents"]["errorMessage"]
-    sent = backend.sent[0]
-    assert ("Authorization", f"Bearer {token}") in sent.headers  # attached by the host, after the checks
-    assert all(request.auth == "access_token" for request in report.guest_requests)
-    assert all(token not in json.dumps(request.headers) for request in report.guest_requests)
-
-
-def test_each_command_runs_in_a_fresh_store(host):
-    cassette = Cassette.load(str(SEED / "cassette.json"))
-    first = host.run("iam-get-user", seed("config.json"), seed("args.json"), Replay(cassette))
-    for _ in range(20):
-        again = host.run("iam-get-user", seed("config.json"), seed("args.json"), Replay(cassette))
-        assert again.entry_json == first.entry_json
+def test_a_recorded_command_that_is_stopped_prints_its_entry_and_exits_2(files, tmp_path, hostile_component):
+    """Once the component traps, the gate's recording is gone with its instance: the entry
+    is printed, and the recording is reported as not written (exit 2), never half written."""
+    cassette = tmp_path / "recorded.json"
+    run = run_cli(files("loop", live=True) + ["--record", str(cassette), "--component", str(hostile_component)])
+    assert run.code == 2 and "CPU time limit of 500 ms" in run.entry["Contents"], run.stderr
+    assert f"cannot write the recording {cassette}: the command was stopped" in run.stderr
+    assert not cassette.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -1,8 +1,8 @@
 """Live runs through the Python host against a real SCIM 2.0 server (tests/scim/server.py,
 scim2-server shaped like Atlassian, on 127.0.0.1): create, get, update and disable a user,
 the server's own state read back after each step; record mode replays to the same entry; TLS
-is verified unless the instance says insecure. The token appears in no output and no
-recording.
+is verified unless the instance says insecure; the XSOAR integration runs live too. The token
+appears in no output and no recording.
 
 The server's Python comes from tests/scim/venv.sh (or $IAM_SCIM_PYTHON). Each test module
 starts one server on a free port and stops it by its PID at the end."""
@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from conftest import REPO, run_cli
+from test_xsoar import run_integration
 
 DIRECTORY = "e2e-directory"
 TOKEN = f"python-live-t0ken-{os.getpid()}"
@@ -169,6 +170,7 @@ def test_a_recording_replays_to_the_same_entry_and_holds_no_token(server, tmp_pa
     again = live(server, tmp_path, component, "iam-get-user", {"user-profile": {"username": "rec@example.com"}},
                  extra=["--record", str(cassette)])
     assert again.code == 2 and again.stdout == b"" and "--overwrite" in again.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")], "a temporary file was left behind"
 
 
 def test_a_recording_that_cannot_be_written_still_prints_the_entry_and_exits_2(server, tmp_path, component):
@@ -216,3 +218,52 @@ def test_proxy_settings_are_used_only_off_loopback_and_without_proxy_never(serve
     for flag in (True, False):
         run = live(server, tmp_path, component, "test-module", {}, proxy=flag)
         assert run.entry == {"Type": 1, "ContentsFormat": "text", "Contents": "ok"}, (flag, run.stdout)
+
+
+def test_the_xsoar_integration_runs_live(server, component, monkeypatch):
+    """main() as XSOAR runs it, over the real wire: the token from the credentials parameter
+    reaches the server (which refuses any other) and none of what XSOAR sees."""
+    import iam_host.host
+
+    monkeypatch.setenv("IAM_HOST_COMPONENT", str(component))
+    monkeypatch.setattr(iam_host.host, "_DEFAULT_HOST", None)
+    params = {"url": server.url, "access_token_creds": {"identifier": "", "password": TOKEN}, "directory_id": DIRECTORY,
+              "mapper_in": "User Profile - SCIM (Incoming)", "mapper_out": "User Profile - SCIM (Outgoing)"}
+    assert run_integration("test-module", params, {}) == ["ok"]
+    profile = {"email": "xsoar@example.com", "username": "xsoar@example.com", "givenname": "X"}
+    (created,) = run_integration("iam-create-user", params, {"user-profile": json.dumps(profile)})
+    assert created["Type"] == 1 and created["Contents"]["success"] is True, created
+    assert server.user(created["Contents"]["id"])["userName"] == "xsoar@example.com"
+    (failed,) = run_integration("test-module", {**params, "access_token_creds": {"password": "wrong-token-000"}}, {})
+    assert failed["Type"] == 4 and "401" in failed["Contents"], failed
+    import demistomock
+
+    assert TOKEN not in json.dumps([created, failed]) + json.dumps(demistomock.debug_log)
+
+
+def test_with_proxy_on_a_remote_origin_goes_through_the_system_proxy_unless_no_proxy_says(tmp_path, component, monkeypatch):
+    """A fake proxy on 127.0.0.1 keeps the first line it is sent and refuses the tunnel."""
+    import socketserver
+
+    seen: list[str] = []
+
+    class Proxy(socketserver.StreamRequestHandler):
+        def handle(self):
+            seen.append(self.rfile.readline().decode().strip())
+            self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Proxy) as proxy:
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"url": "https://scim.proxied.example", "access_token": TOKEN,
+                                      "directory_id": DIRECTORY, "proxy": True}))
+        command = ["run", "test-module", "--config", str(config), "--live", "--component", str(component)]
+        run = run_cli(command)
+        assert run.code == 1 and "proxy" in run.entry["Contents"], run.stdout
+        assert seen and seen[0].startswith("CONNECT scim.proxied.example:443 "), seen
+        assert TOKEN not in "".join(seen)
+        seen.clear()
+        run = run_cli(command, env={"NO_PROXY": "proxied.example"})
+        assert run.code == 1 and seen == [], (seen, run.stdout)
+        proxy.shutdown()

@@ -1,21 +1,18 @@
 """The XSOAR integration (xsoar/AtlassianIAMComponent.py) run as XSOAR runs it: its main(),
-under a small stand-in of XSOAR's demistomock and CommonServerPython, with the HTTP answered
-by requests_mock from each case's cassette. It gives the same entries as the CLI: the
-component's entry through demisto.results, a Type 4 entry through return_error, and "ok" for
-test-module."""
+under a small stand-in of XSOAR's demistomock and CommonServerPython. Here its commands are
+replayed (each case's cassette handed to the gate in place of the live wire); test_live.py
+runs it live against a real SCIM server. It posts what iam-host prints for the same case: the
+entry through demisto.results, a Type 4 entry through return_error, and "ok" for test-module."""
 
 from __future__ import annotations
 
 import json
-import os
 import runpy
 
 import pytest
-import requests_mock
 
 import demistomock
-from conftest import CASES, PACKAGE_DIR, case_args, run_cli
-from iam_host.cassette import body_bytes, header_pairs
+from conftest import CASES, PACKAGE_DIR, case_args, run_rust
 
 INTEGRATION = PACKAGE_DIR / "xsoar" / "AtlassianIAMComponent.py"
 YML = PACKAGE_DIR / "xsoar" / "AtlassianIAMComponent.yml"
@@ -29,19 +26,26 @@ SAMPLE = [
 
 
 @pytest.fixture(autouse=True)
-def packaged_component(component, monkeypatch):
+def integration_host(component, monkeypatch):
     """The integration uses iam_host's default host: here over the component under test."""
-    import iam_host.runner
+    import iam_host.host
 
     monkeypatch.setenv("IAM_HOST_COMPONENT", str(component))
-    if iam_host.runner._DEFAULT_HOST is None or iam_host.runner._DEFAULT_HOST.component_sha256 != _sha256(component):
-        iam_host.runner._DEFAULT_HOST = None
+    monkeypatch.setattr(iam_host.host, "_DEFAULT_HOST", None)
 
 
-def _sha256(path) -> str:
-    import hashlib
+def replaying(monkeypatch, cassette_text: str) -> list:
+    """Every command the integration runs replays ``cassette_text``; what it ran is kept."""
+    import iam_host.host
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    ran, original = [], iam_host.host.Host.run
+
+    def run(self, command, config, args="{}", cassette=None, **options):
+        ran.append((command, config, args, cassette, options))
+        return original(self, command, config, args, cassette=cassette_text, **options)
+
+    monkeypatch.setattr(iam_host.host.Host, "run", run)
+    return ran
 
 
 def run_integration(command: str, params: dict, args: dict, instance: str = "Atlassian IAM_instance_1") -> list:
@@ -54,67 +58,43 @@ def run_integration(command: str, params: dict, args: dict, instance: str = "Atl
     return list(demistomock.results_log)
 
 
-def answer_from_cassette(mocker: requests_mock.Mocker, cassette: dict) -> int:
-    """Register every recorded interaction's response, in order per method and URL."""
-    responses: dict[tuple[str, str], list[dict]] = {}
-    for interaction in cassette["interactions"]:
-        request, response = interaction["request"], interaction["response"]
-        responses.setdefault((request["method"], request["url"]), []).append({
-            "status_code": response["status"],
-            "headers": dict(header_pairs(response.get("headers"))),
-            "content": body_bytes(response.get("body")),
-        })
-    for (method, url), answers in responses.items():
-        mocker.register_uri(method, url, answers, complete_qs=True)
-    return len(cassette["interactions"])
-
-
-def case_inputs(name: str) -> tuple[str, dict, dict, dict]:
+def case_inputs(name: str) -> tuple[str, dict, dict, str]:
     folder = CASES / name
     args = json.loads((folder / "args.json").read_text()) if (folder / "args.json").exists() else {}
     return ((folder / "command.txt").read_text().strip(), json.loads((folder / "config.json").read_text()), args,
-            json.loads((folder / "cassette.json").read_text()))
+            (folder / "cassette.json").read_text())
 
 
 @pytest.mark.parametrize("name", SAMPLE)
-def test_main_gives_the_entries_of_the_cli(name, component):
+def test_main_posts_what_iam_host_prints(name, monkeypatch, rust_cli, connector):
     command, params, args, cassette = case_inputs(name)
-    with requests_mock.Mocker(case_sensitive=True) as mocker:
-        expected_requests = answer_from_cassette(mocker, cassette)
-        results = run_integration(command, params, args)
-    assert mocker.call_count == expected_requests, [r.url for r in mocker.request_history]
-    cli = run_cli(case_args(name) + ["--component", str(component)])
-    entry = json.loads(cli.stdout)
-    if command == "test-module" and entry["Type"] == 1:
-        assert results == ["ok"]
-    else:
-        assert results == [entry]
-        assert json.dumps(results[0], ensure_ascii=False, separators=(",", ":")).encode() + b"\n" == cli.stdout
-    for request in mocker.request_history:  # the host attached the token, and only it
-        assert request.headers["Authorization"] == "Bearer " + params["access_token"]
+    ran = replaying(monkeypatch, cassette)
+    results = run_integration(command, params, args)
+    assert [(c, given, o) for c, _, _, given, o in ran] == [(command, None, {})], "not one live command"
+    rust = run_rust(rust_cli, case_args(name) + ["--component", str(connector)])
+    entry = json.loads(rust.stdout)
+    assert results == (["ok"] if command == "test-module" and entry["Type"] == 1 else [entry])
 
 
-def test_the_instance_name_comes_from_xsoar(component):
+def test_the_instance_name_comes_from_xsoar(monkeypatch):
     command, params, args, cassette = case_inputs("get_seed_example")
     params.pop("instance_name", None)  # XSOAR's parameters never name the instance
-    with requests_mock.Mocker(case_sensitive=True) as mocker:
-        answer_from_cassette(mocker, cassette)
-        (entry,) = run_integration(command, params, args, instance="Atlassian IAM_prod")
+    replaying(monkeypatch, cassette)
+    (entry,) = run_integration(command, params, args, instance="Atlassian IAM_prod")
     assert entry["Contents"]["instanceName"] == "Atlassian IAM_prod"
 
 
-def test_the_token_from_the_credentials_parameter_is_used_and_never_shown(component):
+def test_the_token_from_the_credentials_parameter_is_never_shown(monkeypatch):
     command, params, args, cassette = case_inputs("get_seed_example")
     params = {k: v for k, v in params.items() if k != "access_token"}
     params["access_token_creds"] = {"identifier": "", "password": "creds-token-0123"}
-    with requests_mock.Mocker(case_sensitive=True) as mocker:
-        answer_from_cassette(mocker, cassette)
-        results = run_integration(command, params, args)
-    assert mocker.request_history[0].headers["Authorization"] == "Bearer creds-token-0123"
+    replaying(monkeypatch, cassette)
+    results = run_integration(command, params, args)
+    assert results[0]["Contents"]["success"] is True
     assert "creds-token-0123" not in json.dumps(results) + json.dumps(demistomock.debug_log)
 
 
-def test_an_unknown_command_is_an_error_entry(component):
+def test_an_unknown_command_is_an_error_entry():
     results = run_integration("fetch-incidents", {"url": "https://api.atlassian.com"}, {})
     assert len(results) == 1 and results[0]["Type"] == 4
     assert "unknown command" in results[0]["Contents"] and "iam-get-user" in results[0]["Contents"]
