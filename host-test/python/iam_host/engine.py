@@ -531,6 +531,15 @@ class Runtime:
         return Limits(getattr(limits, "memory-bytes"), getattr(limits, "cpu-millis"), getattr(limits, "connect-timeout-ms"),
                       tuple(getattr(budget, name.decode()) for name, _ in _BUDGET))  # type: ignore[arg-type]
 
+    def check_memory_limit(self, memory_bytes: int) -> None:
+        """Refuse a memory limit the component cannot even start within (``UnusableInput``)."""
+        try:
+            store, _ = self._enter(Call(None, UTILITY_CPU_MILLIS, memory_bytes), "describe")
+        except Stopped as stopped:
+            raise UnusableInput(f"the component cannot start within a memory limit of {memory_bytes} bytes "
+                                f"({stopped.stop.value})") from None
+        self._leave(store)
+
     def stopped(self, command: str, stop: Stop) -> str:
         """The Type 4 entry of a command the host stopped (on a fresh instance)."""
         return self._utility("stopped", command, stop.variant())

@@ -114,9 +114,12 @@ class Host:
 
     def limits(self, text: str | None = None) -> Limits:
         """The limits of a limits file's JSON text as the gate reads it (None: the defaults);
-        raises ``engine.UnusableInput`` with the gate's reason."""
+        raises ``engine.UnusableInput`` with the gate's reason, or when the component cannot
+        start within the memory limit."""
         if text not in self._limits:
-            self._limits[text] = self.runtime.read_limits(text)
+            limits = self.runtime.read_limits(text)
+            self.runtime.check_memory_limit(limits.memory_bytes)
+            self._limits[text] = limits
         return self._limits[text]
 
     def run(self, command: str, config: str | Mapping[str, Any], args: str | Mapping[str, Any] = "{}",

@@ -173,7 +173,7 @@ def test_what_the_gate_refuses_is_exit_2_naming_the_files(tmp_path, rust_cli, co
     assert_one_line(python, "the cassette is not valid", "extra", f"cassette {cassette}")
     assert_same(python, rust)
     limits = tmp_path / "limits.json"
-    for text in ['{"max_request": 3}', "[1, 2]", '{"cpu_millis": 0}']:
+    for text in ['{"max_request": 3}', "[1, 2]", '{"cpu_millis": 0}', '{"memory_bytes": 65536}']:
         limits.write_text(text)
         python, rust = both(rust_cli, seed_args() + ["--limits", str(limits)], component, connector)
         assert_one_line(python, f"limits file {limits} is not valid: ")
