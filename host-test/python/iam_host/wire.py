@@ -34,40 +34,35 @@ class Live:
         self.session.headers["User-Agent"] = USER_AGENT
 
     def send(self, request: Outgoing) -> Incoming:
-        timeout = request.timeout_ms / 1000
-        deadline = time.monotonic() + timeout
+        proxies: dict[str, str] = {}
         try:
             proxies = requests.utils.get_environ_proxies(request.url) if request.use_proxy else {}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning when verify-tls is off
-                response = self.session.request(
-                    request.method, request.url, allow_redirects=False, stream=True, proxies=proxies,
-                    headers={name: value for name, value in request.headers if name.lower() not in FRAMING_HEADERS},
-                    data=None if request.body is None else request.body.encode("utf-8"),
-                    timeout=(min(self.connect_timeout, timeout), timeout), verify=request.verify_tls)
-            with response:
-                body = bytearray()
-                for chunk in response.raw.stream(_CHUNK, decode_content=False):
-                    body += chunk
-                    if len(body) > request.max_response_bytes:  # a hostile server cannot fill memory
-                        raise WireError("too-large")
-                    if time.monotonic() > deadline:
-                        raise WireError("timeout")
-                headers = [(name.lower(), value) for name, value in response.raw.headers.items()]
-                return Incoming(response.status_code, headers, bytes(body))
+            return self._exchange(request, proxies)
         except WireError:
             raise
-        except requests.exceptions.SSLError as error:
-            raise WireError("tls", f"the TLS connection to {_origin(error)} failed: {_cause(error)}") from None
-        except (requests.exceptions.Timeout, urllib3_errors.TimeoutError):
-            raise WireError("timeout") from None
-        except requests.exceptions.ProxyError as error:  # never the proxy's URL: it may hold a password
-            raise WireError("transport", f"the system proxy failed the request to {_origin(error)}") from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                urllib3_errors.ProtocolError) as error:
-            raise _connection_error(error) from None
-        except (requests.exceptions.RequestException, urllib3_errors.HTTPError, ValueError, OSError) as error:
-            raise WireError("transport", f"the request to {_origin(error)} failed: {_cause(error)}") from None
+        except Exception as error:  # requests' and urllib3's errors, and the sockets' beneath them
+            raise _wire_error(error, bool(proxies)) from None
+
+    def _exchange(self, request: Outgoing, proxies: dict[str, str]) -> Incoming:
+        timeout = request.timeout_ms / 1000
+        deadline = time.monotonic() + timeout
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning when verify-tls is off
+            response = self.session.request(
+                request.method, request.url, allow_redirects=False, stream=True, proxies=proxies,
+                headers={name: value for name, value in request.headers if name.lower() not in FRAMING_HEADERS},
+                data=None if request.body is None else request.body.encode("utf-8"),
+                timeout=(min(self.connect_timeout, timeout), timeout), verify=request.verify_tls)
+        with response:
+            body = bytearray()
+            for chunk in response.raw.stream(_CHUNK, decode_content=False):
+                body += chunk
+                if len(body) > request.max_response_bytes:  # a hostile server cannot fill memory
+                    raise WireError("too-large")
+                if time.monotonic() > deadline:
+                    raise WireError("timeout")
+            headers = [(name.lower(), value) for name, value in response.raw.headers.items()]
+            return Incoming(response.status_code, headers, bytes(body))
 
     def sleep(self, millis: int) -> None:
         time.sleep(millis / 1000)
@@ -107,14 +102,24 @@ def _origin(error: BaseException) -> str:
     return "the server"
 
 
-def _connection_error(error: BaseException) -> WireError:
+def _wire_error(error: BaseException, proxied: bool) -> WireError:
+    """The wire error of a failed exchange, naming the server and the cause; through the system
+    proxy the cause is left out (it may quote the proxy's URL, which may hold a password)."""
     chain, origin = _chain(error), _origin(error)
-    if any(isinstance(link, ConnectionRefusedError) for link in chain) or "refused" in _cause(error).lower():
-        return WireError("transport", f"{origin} refused the connection (is the server running?)")
-    if any(isinstance(link, (TimeoutError, urllib3_errors.TimeoutError)) for link in chain):
+    cause = "" if proxied else f": {_cause(error)}"
+    refused = any(isinstance(link, ConnectionRefusedError) for link in chain)
+    if isinstance(error, requests.exceptions.Timeout) or not refused and any(  # urllib3's refusal is a timeout too
+            isinstance(link, (TimeoutError, urllib3_errors.TimeoutError)) for link in chain):
         return WireError("timeout")
-    invalid = [link for link in chain if isinstance(link, http.client.HTTPException)
-               and not isinstance(link, http.client.RemoteDisconnected)]
-    if invalid or isinstance(error, requests.exceptions.ChunkedEncodingError):
-        return WireError("protocol", f"{origin} answered with invalid HTTP: {_cause(error)}")
-    return WireError("transport", f"cannot connect to {origin}: {_cause(error)}")
+    if isinstance(error, requests.exceptions.SSLError):
+        return WireError("tls", f"the TLS connection to {origin} failed{cause}")
+    if isinstance(error, requests.exceptions.ProxyError) or proxied:
+        return WireError("transport", f"the request to {origin} through the system proxy failed{cause}")
+    if refused:
+        return WireError("transport", f"{origin} refused the connection (is the server running?)")
+    if any(isinstance(link, http.client.HTTPException)  # a closed connection is no invalid answer
+           and not isinstance(link, (http.client.RemoteDisconnected, http.client.IncompleteRead)) for link in chain):
+        return WireError("protocol", f"{origin} answered with invalid HTTP{cause}")
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return WireError("transport", f"cannot connect to {origin}{cause}")
+    return WireError("transport", f"the request to {origin} failed{cause}")
