@@ -620,19 +620,19 @@ fn a_replayed_token_is_scrubbed_too_and_both_hosts_print_the_same_bytes() {
     );
 }
 
-/// `node tests/js/iam-host.mjs` with these arguments and the built component.
+/// `node host-test/node/iam-host.mjs` with these arguments and the gated component.
 fn node_host(args: &[&OsStr]) -> std::process::Output {
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/js");
+    let node = Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
     assert!(
-        js.join("node_modules/@bytecodealliance/jco/package.json")
+        node.join("node_modules/@bytecodealliance/jco/package.json")
             .is_file(),
-        "tests/js/node_modules is missing: run `npm ci --prefix tests/js` first (CI does)"
+        "host-test/node/node_modules is missing: run `npm ci --prefix host-test/node` first (CI does)"
     );
     Command::new("node")
-        .arg(js.join("iam-host.mjs"))
+        .arg(node.join("iam-host.mjs"))
         .args(args)
         .arg("--component")
-        .arg(support::component())
+        .arg(support::gated_component())
         .output()
         .expect("node (is Node.js installed?)")
 }

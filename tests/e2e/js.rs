@@ -1,25 +1,28 @@
-//! The same component under Node.js (jco): `tests/js/iam-host.mjs` is a second host, written
-//! independently of the wasmtime one. Every folder of `tests/cases/` runs through both, and
-//! both must print the same bytes on stdout and exit with the same status; the JS host's own
-//! checks (`node --test`, in `tests/js/test/`) must pass too. The JS packages come from
-//! `npm ci --prefix tests/js` (CI runs it); this file never installs anything.
+//! The same connector under Node.js (jco): `host-test/node/iam-host.mjs` loads the gated
+//! component (the connector composed with the gate, `support::gated_component`) and
+//! implements only its imports (wire, clock, log, panic), its files and its command line.
+//! Every folder of `tests/cases/` runs through it and through `iam-host`, and both must print
+//! the same bytes on stdout and exit with the same status; the Node host's own checks
+//! (`node --test`, in `host-test/node/test/`: its CLI, files, live runs against a local
+//! server, recording) must pass too. The packages come from `npm ci --prefix host-test/node`
+//! (CI runs it); this file never installs anything.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::other_hosts::{every_case_matches_iam_host, run_process};
-use crate::support::component;
+use crate::support::gated_component;
 
-fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/js")
+fn node_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("node")
 }
 
-/// Fail with the fix when the JS packages are not installed.
+/// Fail with the fix when the Node packages are not installed.
 fn require_node_modules() {
-    let jco = js_dir().join("node_modules/@bytecodealliance/jco/package.json");
+    let jco = node_dir().join("node_modules/@bytecodealliance/jco/package.json");
     assert!(
         jco.is_file(),
-        "tests/js/node_modules is missing (no {}): run `npm ci --prefix tests/js` first (CI does)",
+        "host-test/node/node_modules is missing (no {}): run `npm ci --prefix host-test/node` first (CI does)",
         jco.display()
     );
 }
@@ -31,29 +34,28 @@ fn every_case_prints_the_same_bytes_under_node() {
     // The first run transpiles the component into target/jco/; the rest reuse it.
     every_case_matches_iam_host("node", |args| {
         let mut node = Command::new("node");
-        node.arg(js_dir().join("iam-host.mjs"))
+        node.arg(node_dir().join("iam-host.mjs"))
             .args(args)
             .arg("--component")
-            .arg(component());
+            .arg(gated_component());
         node
     });
 }
 
-/// The JS host's own checks: its JSON, matching and policy rules, and its CLI contract
-/// (usage errors exit 2, replay mismatches exit 3), run with Node's built-in test runner.
+/// The Node host's own checks, run with Node's built-in test runner.
 #[test]
 fn the_node_host_passes_its_own_checks() {
     require_node_modules();
     let mut command = Command::new("node");
     command
-        .current_dir(js_dir())
+        .current_dir(node_dir())
         .args(["--test", "test/"])
-        .env("IAM_COMPONENT", component());
+        .env("IAM_COMPONENT", gated_component());
     let output = run_process(command, "node --test (is Node.js installed?)");
     assert_eq!(
         output.code,
         0,
-        "node --test tests/js/test/ failed:\n{}\n{}",
+        "node --test host-test/node/test/ failed:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         output.stderr
     );
