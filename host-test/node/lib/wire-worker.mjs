@@ -31,6 +31,15 @@ const err = (tag, val) => ({ tag: 'err', val: val === undefined ? { tag } : { ta
 const TOO_LARGE = err('too-large');
 
 async function send(outgoing) {
+  const signal = AbortSignal.timeout(Math.min(Number(outgoing.timeoutMs), 2 ** 31 - 1));
+  try {
+    return await exchange(outgoing, signal);
+  } catch (error) {
+    return wireError(error, signal.aborted, outgoing.useProxy);
+  }
+}
+
+async function exchange(outgoing, signal) {
   const headers = { 'user-agent': USER_AGENT };
   for (const { name, value } of outgoing.headers) {
     if (!FRAMING.has(name.toLowerCase())) headers[name] = value;
@@ -47,7 +56,7 @@ async function send(outgoing) {
     headers,
     body: outgoing.body ?? undefined,
     dispatcher: via,
-    signal: AbortSignal.timeout(Math.min(Number(outgoing.timeoutMs), 2 ** 31 - 1)),
+    signal,
     headersTimeout: 0,
     bodyTimeout: 0,
   });
@@ -69,21 +78,23 @@ async function send(outgoing) {
   return { tag: 'ok', val: { status: response.statusCode, headers: pairs, body: new Uint8Array(Buffer.concat(chunks)) } };
 }
 
-/** undici's and Node's errors as WIT `wire-error`s. */
-function wireError(error) {
+/** undici's and Node's errors as WIT `wire-error`s. Through the proxy no cause is quoted: it
+ * could name the proxy's URL, password and all. */
+function wireError(error, timedOut, viaProxy) {
   const code = String(error?.code ?? error?.cause?.code ?? '');
   const why = String(error?.message ?? error);
-  if (error?.name === 'TimeoutError' || error?.name === 'AbortError' || code.includes('TIMEOUT') || code === 'ETIMEDOUT') return err('timeout');
+  if (timedOut || code.includes('TIMEOUT') || code === 'ETIMEDOUT') return err('timeout');
   if (/CERT|SSL|TLS|SIGNATURE|ISSUER|EPROTO/.test(code)) return err('tls', `the TLS connection failed: ${why}`);
   if (error?.name === 'HTTPParserError' || code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
     return err('protocol', `the server answered with invalid HTTP: ${why}`);
   }
+  if (viaProxy) return err('transport', 'the request through the system proxy failed');
   if (code === 'ECONNREFUSED') return err('transport', 'the server refused the connection (is it running?)');
   return err('transport', `the request failed: ${why}`);
 }
 
 port.on('message', async (outgoing) => {
-  const answer = await send(outgoing).catch(wireError);
+  const answer = await send(outgoing);
   port.postMessage(answer);
   Atomics.store(flag, 0, 1);
   Atomics.notify(flag, 0);

@@ -222,7 +222,7 @@ test('the system proxy is used only when the instance says proxy', async () => {
       socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
     }),
   );
-  const env = { ...process.env, HTTPS_PROXY: `http://127.0.0.1:${proxy.address().port}`, NO_PROXY: '' };
+  const env = { ...process.env, HTTPS_PROXY: `http://iam:proxy-password-7c1@127.0.0.1:${proxy.address().port}`, NO_PROXY: '' };
   const short = file('proxy-limits.json', { wall_millis: 300 });
   const words = (more) => ['run', 'iam-get-user', '--config', config('https://iam-proxy-test.invalid', more), '--args', ARGS, '--live', '--limits', short];
   try {
@@ -231,6 +231,9 @@ test('the system proxy is used only when the instance says proxy', async () => {
     const proxied = await host(words({ proxy: true }), env);
     assert.equal(proxied.code, 0, proxied.stderr);
     assert.deepEqual(tunnels, ['iam-proxy-test.invalid:443']);
+    // No cause is quoted through the proxy: it could name the proxy's password.
+    assert.match(proxied.stderr, /the request through the system proxy failed/);
+    assert.ok(!`${proxied.stdout}${proxied.stderr}`.includes('proxy-password-7c1'));
   } finally {
     await closeAll(proxy);
   }
