@@ -44,18 +44,13 @@ async function exchange(outgoing, signal) {
   for (const { name, value } of outgoing.headers) {
     if (!FRAMING.has(name.toLowerCase())) headers[name] = value;
   }
-  let via;
-  try {
-    via = dispatcher(outgoing.verifyTls, outgoing.useProxy);
-  } catch {
-    return err('transport', 'the system proxy setting is not a valid proxy URL');
-  }
   const cap = Number(outgoing.maxResponseBytes);
   const response = await request(outgoing.url, {
     method: outgoing.method,
     headers,
     body: outgoing.body ?? undefined,
-    dispatcher: via,
+    // An unusable proxy setting throws here, and is named as no more than a proxy failure.
+    dispatcher: dispatcher(outgoing.verifyTls, outgoing.useProxy),
     signal,
     headersTimeout: 0,
     bodyTimeout: 0,
