@@ -25,7 +25,7 @@ mod fuzz;
 mod scale;
 // Many tenants on one host from many threads: each request with its own token and origin.
 mod tenants;
-// The same component under Node.js (jco): every case prints the same bytes via tests/js/iam-host.mjs.
+// The gated component under Node.js (jco): every case prints the same bytes via host-test/node/iam-host.mjs.
 // Running another host as a process and comparing it with iam-host on every case.
 mod js;
 mod other_hosts;
