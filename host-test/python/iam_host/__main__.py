@@ -1,7 +1,5 @@
 """``python -m iam_host``: the command line (see cli.py)."""
 
-import sys
+from .cli import console
 
-from .cli import main
-
-sys.exit(main())
+console()

@@ -232,3 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("IAM_HOST_DEBUG"):
             raise
         return EXIT_HOST_FAULT
+
+
+def console() -> None:
+    """The process's entry (``python -m iam_host``, ``iam-host-py``): it ends as soon as its
+    output is flushed, leaving the interpreter nothing to tear down."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -16,6 +16,7 @@ then the CPU limit, else the runtime's own words.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import os
@@ -277,13 +278,21 @@ def _link(linker: Linker) -> None:
 _ENGINES: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 _TICKER: list[threading.Thread] = []
 _TICKER_LOCK = threading.Lock()
+_TICKER_STOP = threading.Event()
 
 
 def _tick() -> None:
-    while True:
-        time.sleep(EPOCH_TICK_SECONDS)
+    while not _TICKER_STOP.wait(EPOCH_TICK_SECONDS):
         for engine in list(_ENGINES):
             engine.increment_epoch()
+
+
+def _stop_ticker() -> None:
+    """At exit, before the interpreter tears down its objects: a ticker still inside wasmtime
+    while the engines are freed could crash the process."""
+    _TICKER_STOP.set()
+    for thread in _TICKER:
+        thread.join(1.0)
 
 
 def _watch(engine: Engine) -> None:
@@ -292,6 +301,7 @@ def _watch(engine: Engine) -> None:
         if not _TICKER:
             _TICKER.append(threading.Thread(target=_tick, name="iam-host-epoch", daemon=True))
             _TICKER[0].start()
+            atexit.register(_stop_ticker)
 
 
 #: Commands (and other calls) in flight at once per engine: one pooled sandbox each, set up
