@@ -135,14 +135,15 @@ fn compose(connector: &[u8], core: &[u8], front: &[u8]) -> Result<Vec<u8>> {
 
 /// The connector's build target: no WASI (see [`build_component`]).
 const CONNECTOR_TARGET: &str = "wasm32-unknown-unknown";
-/// The tests' deliberately hostile guest uses WASI (stderr floods, panics), so it is a
-/// `wasm32-wasip2` component, which Rust links directly.
-const WASI_TARGET: &str = "wasm32-wasip2";
-
-/// Build one of the workspace's packages as a release `wasm32-wasip2` component and return
-/// its `.wasm` (the tests build a deliberately hostile guest this way).
+/// Build another component of the workspace (the tests' deliberately hostile guest) as the
+/// connector is built: for the connector's target, made a component in `target/component/`.
 pub fn build_wasm_package(package: &str) -> Result<PathBuf> {
-    cargo_build(package, WASI_TARGET)
+    let core = cargo_build(package, CONNECTOR_TARGET)?;
+    let component = target_dir()
+        .join("component")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    componentize(&core, &component)?;
+    Ok(component)
 }
 
 /// `cargo build --release --target <target> --package <package>`, and the `.wasm` it made.

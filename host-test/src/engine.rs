@@ -145,8 +145,6 @@ impl Runtime {
             }
         })?;
         let mut linker = Linker::<StoreState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
         Connector::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)
             .map_err(|e| anyhow::anyhow!("cannot link the host imports: {e}"))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {

@@ -2,19 +2,12 @@
 //! diagnostics collected for the report. A fresh one per command.
 
 use wasmtime::{ResourceLimiter, StoreLimits};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use iam_gate::session::Session;
 use iam_gate::stop::Stop;
 
 use crate::backend::Backend;
 use crate::limits::{Limits, Meter};
-
-/// How much of a WASI guest's stderr is kept. Past it the stream is closed: a guest that
-/// keeps printing is stopped (Rust's `eprintln!` panics on a closed stderr), with the entry
-/// naming this limit. The connector itself imports no WASI.
-pub const GUEST_STDERR_BYTES: usize = 4096;
 
 /// A request as the guest asked for it: the proof that it names the credential and carries
 /// none.
@@ -106,23 +99,10 @@ pub struct StoreState {
     pub log: Vec<LogLine>,
     /// Why the command is being stopped, as the guest (`panic` imports) or the gate said it.
     pub stop: Option<Stop>,
-    pub guest_stderr: MemoryOutputPipe,
-    wasi: WasiCtx,
-    table: ResourceTable,
 }
 
 impl StoreState {
     pub fn new(session: Session, wire: Option<Box<dyn Backend>>, limits: Limits) -> StoreState {
-        let guest_stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
-        // WASI with nothing in it: no files, no environment, no arguments, no sockets; the
-        // guest's stderr is kept only to name a flood of it. The connector imports no WASI at
-        // all (artifact.rs); other components linked against the same world may.
-        let wasi = WasiCtx::builder()
-            .stderr(guest_stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         // A refused growth is not a trap: the guest's allocator fails, the connector tells
         // the host how much it asked for (`panic.out-of-memory`), as it does under every host.
         let store_limits = wasmtime::StoreLimitsBuilder::new()
@@ -143,9 +123,6 @@ impl StoreState {
             guest_requests: Vec::new(),
             log: Vec::new(),
             stop: None,
-            guest_stderr,
-            wasi,
-            table: ResourceTable::new(),
         }
     }
 
@@ -156,14 +133,5 @@ impl StoreState {
     /// Note why the command is stopping; the first cause given is the one reported.
     pub fn note_stop(&mut self, stop: Stop) {
         self.stop.get_or_insert(stop);
-    }
-}
-
-impl WasiView for StoreState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
     }
 }

@@ -7,7 +7,7 @@ use wasmtime::{Store, Trap};
 
 use iam_gate::stop::Stop;
 
-use crate::store::{GUEST_STDERR_BYTES, StoreState};
+use crate::store::StoreState;
 
 /// Name the cause of a failed call: what the guest or the gate said (`panic` imports, a
 /// request flood), else what the engine saw (a refused memory, the CPU limit), else the
@@ -25,11 +25,6 @@ pub fn classify(store: &Store<StoreState>, error: &wasmtime::Error) -> Stop {
     }
     if state.meter.cpu_exceeded || matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
         return Stop::Cpu(state.limits.cpu_millis);
-    }
-    if state.guest_stderr.contents().len() >= GUEST_STDERR_BYTES {
-        return Stop::Trapped(format!(
-            "it wrote more than the {GUEST_STDERR_BYTES} bytes of stderr the host keeps"
-        ));
     }
     let trap = error
         .downcast_ref::<Trap>()

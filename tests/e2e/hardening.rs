@@ -8,24 +8,24 @@
 //! a cassette.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use iam_host::artifact;
 use iam_host::limits::Limits;
 use serde_json::{Value, json};
 
-use crate::support::{self, Scripted, object};
+use crate::support::server::{Reply, Server, http};
+use crate::support::{self, Scripted, hosts, object};
 
 /// The tenant's token in these tests: its base64 holds `+` and `/`, so every form differs.
-const TOKEN: &str = "hardening/T0k+n=4?~~-secret";
+pub(crate) const TOKEN: &str = "hardening/T0k+n=4?~~-secret";
 
 // ---------------------------------------------------------------------------------------
 // The token in every form a server may echo it in, and the check that none got out.
@@ -94,7 +94,7 @@ fn json_unicode(text: &str, upper: bool) -> String {
 }
 
 /// Every form of `token` the host must scrub (behaviour.md §1).
-fn token_forms(token: &str) -> Vec<String> {
+pub(crate) fn token_forms(token: &str) -> Vec<String> {
     let standard = base64(token.as_bytes(), false);
     let url_safe = base64(token.as_bytes(), true);
     vec![
@@ -113,7 +113,7 @@ fn token_forms(token: &str) -> Vec<String> {
 }
 
 /// Fail when any form of `token` is in `text`.
-fn assert_no_token(token: &str, what: &str, text: &str) {
+pub(crate) fn assert_no_token(token: &str, what: &str, text: &str) {
     for form in token_forms(token) {
         assert!(
             !text.contains(&form),
@@ -124,159 +124,6 @@ fn assert_no_token(token: &str, what: &str, text: &str) {
 
 // ---------------------------------------------------------------------------------------
 // A hostile loopback server.
-
-/// What a hostile server does with one request (its raw bytes).
-enum Reply {
-    /// Write these bytes, then close.
-    Bytes(Vec<u8>),
-    /// Hold the connection open and never answer.
-    Never,
-}
-
-type Respond = dyn Fn(&[u8]) -> Reply + Send + Sync;
-
-/// A server on 127.0.0.1 that answers each connection's first request with `respond` and
-/// records what it received. Dropping it stops it and joins its threads.
-struct Server {
-    address: SocketAddr,
-    stop: Arc<AtomicBool>,
-    connections: Arc<AtomicUsize>,
-    received: Arc<Mutex<Vec<Vec<u8>>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(respond: impl Fn(&[u8]) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let address = listener.local_addr().expect("address");
-        let stop = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(AtomicUsize::new(0));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let respond: Arc<Respond> = Arc::new(respond);
-        let thread = {
-            let (stop, connections, received) =
-                (stop.clone(), connections.clone(), received.clone());
-            std::thread::spawn(move || {
-                let mut handlers = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            connections.fetch_add(1, Ordering::Relaxed);
-                            let (stop, received, respond) =
-                                (stop.clone(), received.clone(), respond.clone());
-                            handlers.push(std::thread::spawn(move || {
-                                serve(stream, &stop, &received, respond.as_ref())
-                            }));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-                for handler in handlers {
-                    handler.join().ok();
-                }
-            })
-        };
-        Server {
-            address,
-            stop,
-            connections,
-            received,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(Ordering::Relaxed)
-    }
-
-    /// Every request received, as text.
-    fn requests(&self) -> Vec<String> {
-        self.received
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|raw| String::from_utf8_lossy(raw).into_owned())
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            thread.join().ok();
-        }
-    }
-}
-
-/// Read one request (head and a `content-length` body), record it, and answer.
-fn serve(stream: TcpStream, stop: &AtomicBool, received: &Mutex<Vec<Vec<u8>>>, respond: &Respond) {
-    stream.set_nonblocking(false).ok();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .ok();
-    let mut stream = stream;
-    let mut raw = Vec::new();
-    let mut buffer = [0u8; 8192];
-    let complete = |raw: &[u8]| {
-        let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-            return false;
-        };
-        let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-        let length = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        raw.len() >= end + 4 + length
-    };
-    while !complete(&raw) && !stop.load(Ordering::Relaxed) {
-        match stream.read(&mut buffer) {
-            Ok(0) => return,
-            Ok(n) => raw.extend_from_slice(&buffer[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return,
-        }
-    }
-    received
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(raw.clone());
-    match respond(&raw) {
-        Reply::Bytes(bytes) => {
-            stream.write_all(&bytes).ok();
-            stream.flush().ok();
-        }
-        Reply::Never => {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-/// An HTTP/1.1 answer that closes the connection.
-fn http(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut text = format!(
-        "HTTP/1.1 {status} Whatever\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    Reply::Bytes(text.into_bytes())
-}
 
 /// A TLS server on 127.0.0.1 with the repository's self-signed certificate (tests/scim/tls),
 /// answering every request with an empty SCIM list. Stops with the test process; counts
@@ -427,7 +274,7 @@ fn os<'a>(words: &'a [&'a str]) -> Vec<&'a OsStr> {
 }
 
 /// The instance parameters of a tenant on `url` with `token`.
-fn params(url: &str, token: &str, extra: Value) -> Value {
+pub(crate) fn params(url: &str, token: &str, extra: Value) -> Value {
     let mut params = json!({"url": url, "access_token": token, "directory_id": "d1"});
     if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
         params.extend(extra);
@@ -444,7 +291,7 @@ fn entry(run: &Run) -> Value {
     })
 }
 
-fn get_user_args() -> Value {
+pub(crate) fn get_user_args() -> Value {
     json!({"user-profile": {"username": "jd@example.com"}})
 }
 
@@ -453,7 +300,7 @@ fn get_user_args() -> Value {
 
 /// A SCIM list whose user carries the token in every form: as its userName, percent-encoded,
 /// JSON-escaped, in base64; plus the forms in headers.
-fn echoing_user(token: &str) -> Reply {
+pub(crate) fn echoing_user(token: &str) -> Reply {
     let body = format!(
         r#"{{"totalResults":1,"Resources":[{{"id":"u1","userName":"{raw}","active":true,"emails":[{{"value":"{pct}@example.com","primary":true}}],"title":"{b64}","nickName":"{b64url}","displayName":"{escaped}","profileUrl":"https://x.example/?t={pct_lower}&u={component}","locale":"{slashed}"}}]}}"#,
         raw = token,
@@ -608,7 +455,9 @@ fn a_replayed_token_is_scrubbed_too_and_both_hosts_print_the_same_bytes() {
     assert_no_token(TOKEN, "stdout", &rust.stdout);
     assert_no_token(TOKEN, "stderr", &rust.stderr);
     assert!(rust.stdout.contains("<redacted>"), "{}", rust.stdout);
-    let node = node_host(&words);
+    let node = hosts::node_host(&words)
+        .output()
+        .expect("node (is Node.js installed?)");
     assert_eq!(
         (
             node.status.code(),
@@ -618,23 +467,6 @@ fn a_replayed_token_is_scrubbed_too_and_both_hosts_print_the_same_bytes() {
         "the Node.js host differs; its stderr: {}",
         String::from_utf8_lossy(&node.stderr)
     );
-}
-
-/// `node host-test/node/iam-host.mjs` with these arguments and the gated component.
-fn node_host(args: &[&OsStr]) -> std::process::Output {
-    let node = Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
-    assert!(
-        node.join("node_modules/@bytecodealliance/jco/package.json")
-            .is_file(),
-        "host-test/node/node_modules is missing: run `npm ci --prefix host-test/node` first (CI does)"
-    );
-    Command::new("node")
-        .arg(node.join("iam-host.mjs"))
-        .args(args)
-        .arg("--component")
-        .arg(support::gated_component())
-        .output()
-        .expect("node (is Node.js installed?)")
 }
 
 #[test]
@@ -678,7 +510,9 @@ fn a_token_shorter_than_eight_characters_is_refused_before_anything_is_sent() {
         ];
         let replay = iam_host(&words);
         assert_eq!((replay.code, entry(&replay)), (1, expected.clone()));
-        let node = node_host(&words);
+        let node = hosts::node_host(&words)
+            .output()
+            .expect("node (is Node.js installed?)");
         assert_eq!(
             String::from_utf8_lossy(&node.stdout),
             replay.stdout,
@@ -1103,7 +937,7 @@ const PROXY_PASSWORD: &str = "proxy-pass-Wd9";
 #[test]
 fn a_loopback_target_never_goes_through_the_proxy_and_no_message_shows_its_password() {
     let proxy = Server::start(|_| http(407, &[("proxy-authenticate", "Basic realm=\"p\"")], ""));
-    let proxy_url = format!("http://proxyuser:{PROXY_PASSWORD}@{}", proxy.address);
+    let proxy_url = format!("http://proxyuser:{PROXY_PASSWORD}@{}", proxy.address());
     let env = [
         ("HTTP_PROXY", Some(proxy_url.as_str())),
         ("HTTPS_PROXY", Some(proxy_url.as_str())),

@@ -7,39 +7,18 @@
 //! server, recording) must pass too. The packages come from `npm ci --prefix host-test/node`
 //! (CI runs it); this file never installs anything.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::other_hosts::{every_case_matches_iam_host, run_process};
 use crate::support::gated_component;
-
-fn node_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("node")
-}
-
-/// Fail with the fix when the Node packages are not installed.
-fn require_node_modules() {
-    let jco = node_dir().join("node_modules/@bytecodealliance/jco/package.json");
-    assert!(
-        jco.is_file(),
-        "host-test/node/node_modules is missing (no {}): run `npm ci --prefix host-test/node` first (CI does)",
-        jco.display()
-    );
-}
+use crate::support::hosts::{node_dir, node_host, require_node_modules};
 
 /// Every case folder: byte-identical stdout and the same exit status under Node.js.
 #[test]
 fn every_case_prints_the_same_bytes_under_node() {
     require_node_modules();
     // The first run transpiles the component into target/jco/; the rest reuse it.
-    every_case_matches_iam_host("node", |args| {
-        let mut node = Command::new("node");
-        node.arg(node_dir().join("iam-host.mjs"))
-            .args(args)
-            .arg("--component")
-            .arg(gated_component());
-        node
-    });
+    every_case_matches_iam_host("node", node_host);
 }
 
 /// The Node host's own checks, run with Node's built-in test runner.

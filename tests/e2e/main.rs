@@ -36,3 +36,5 @@ mod hardening;
 // Issue 20: every input file of every subcommand is a regular file, read with its cap; a FIFO or
 // /dev/zero ends the process at once, and a job line past its cap is never read whole.
 mod input_files;
+// Hostile servers, live, and a memory bomb: the same outcome under iam-host, Python and Node.
+mod every_host;

@@ -12,54 +12,16 @@
 //! `target/python-host-venv`; `.ci/run` makes it first, so here it is instant). A machine
 //! where it cannot be made fails these tests with the reason; they never pass silently.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use iam_host::artifact;
 
 use crate::other_hosts::{every_case_matches_iam_host, run_process};
+use crate::support::hosts::{
+    python, python_cache_dir as cache_dir, python_host, python_package_dir as package_dir,
+};
 use crate::support::{component, gated_component};
-
-fn package_dir() -> PathBuf {
-    artifact::workspace_root().join("host-test/python")
-}
-
-/// The python of the Python host's virtual environment, made by host-test/python/venv.sh
-/// (once per run).
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let script = package_dir().join("venv.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .stderr(Stdio::inherit())
-            .output();
-        let python = match output {
-            Ok(out) if out.status.success() => PathBuf::from(
-                String::from_utf8_lossy(&out.stdout)
-                    .trim()
-                    .lines()
-                    .last()
-                    .unwrap_or_default(),
-            ),
-            Ok(out) => panic!(
-                "{} failed ({}): the Python host's tests need python3 and the pinned packages of \
-                 host-test/python/requirements.txt (run .ci/run)",
-                script.display(),
-                out.status
-            ),
-            Err(e) => panic!("cannot run {}: {e}", script.display()),
-        };
-        assert!(
-            python.is_file(),
-            "{} printed {}, which is not a python",
-            script.display(),
-            python.display()
-        );
-        python
-    })
-}
 
 /// The python of the local SCIM server's environment (tests/scim/venv.sh), for the live tests.
 fn scim_python() -> PathBuf {
@@ -81,25 +43,6 @@ fn scim_python() -> PathBuf {
     }
 }
 
-/// The compiled-component cache of these tests (never the user's).
-fn cache_dir() -> PathBuf {
-    artifact::workspace_root().join("target/iam-host-python-test-cache")
-}
-
-/// `python -m iam_host …` from the package's source tree, with the gated component.
-fn python_host(args: &[String]) -> Command {
-    let mut command = Command::new(python());
-    command
-        .arg("-m")
-        .arg("iam_host")
-        .args(args)
-        .arg("--component")
-        .arg(gated_component())
-        .env("PYTHONPATH", package_dir())
-        .env("IAM_HOST_CACHE_DIR", cache_dir());
-    command
-}
-
 /// Every case folder: byte-identical stdout and the same exit status under Python.
 #[test]
 fn every_case_prints_the_same_bytes_under_python() {
@@ -107,28 +50,11 @@ fn every_case_prints_the_same_bytes_under_python() {
     every_case_matches_iam_host("the Python host", python_host);
 }
 
-/// The tests' hostile guest (tests/hostile), built once per run: as iam-host loads it, and
-/// composed with the gate as the Python host loads it.
-fn hostile() -> &'static (PathBuf, PathBuf) {
-    static HOSTILE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    HOSTILE.get_or_init(|| {
-        let connector = match artifact::build_wasm_package("hostile-guest") {
-            Ok(wasm) => wasm,
-            Err(e) => panic!("cannot build the hostile component (tests/hostile): {e:#}"),
-        };
-        let gated = component().with_file_name("hostile_guest_gated.wasm");
-        if let Err(e) = artifact::compose_gated(&connector, &gated) {
-            panic!("cannot compose the hostile component with the gate: {e:#}");
-        }
-        (connector, gated)
-    })
-}
-
 /// The Python host's own suite (pytest). Where it checks bytes, it compares them with this
 /// build of iam-host.
 #[test]
 fn the_python_host_passes_its_own_tests() {
-    let (hostile_connector, hostile_gated) = hostile();
+    let (hostile_connector, hostile_gated) = crate::support::hosts::hostile_components();
     let mut command = Command::new(python());
     command
         .current_dir(package_dir())

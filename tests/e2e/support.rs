@@ -2,6 +2,9 @@
 //! scripted test backend (`Scripted`, with the `Seen` record a test keeps of what it was
 //! sent), and a JSON comparison that shows both sides.
 
+pub mod hosts;
+pub mod server;
+
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -29,7 +29,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-from wasmtime import Config, Engine, Store, WasiConfig, WasmtimeError
+from wasmtime import Config, Engine, Store, WasmtimeError
 from wasmtime import _ffi as ffi
 from wasmtime.component import Component, Linker, Record, Variant
 
@@ -429,14 +429,10 @@ class Runtime:
             raise ComponentError(f"{origin} does not export {GATE} (run, read-limits, stopped, describe): "
                                  "give the connector composed with the gate (`iam-host gated`)")
         imports = set(self.component.type.imports(self.engine))
-        unknown = sorted(name for name in imports - set(_IMPORTS) if not name.startswith("wasi:"))
+        unknown = sorted(imports - set(_IMPORTS))
         if unknown:
             raise ComponentError(f"{origin} imports what this host does not give: {', '.join(unknown)}")
-        #: A guest built for WASI (the tests' hostile one) gets an empty WASI: nothing granted.
-        self.wasi = len(imports) > len(imports & set(_IMPORTS))
         self.linker = Linker(self.engine)
-        if self.wasi:
-            self.linker.add_wasip2()
         _link(self.linker)
         self._slots = threading.BoundedSemaphore(POOL_SIZE)
         _watch(self.engine)
@@ -451,8 +447,6 @@ class Runtime:
             if call.memory_limit is not None:
                 store.set_limits(memory_size=call.memory_limit)
             store.set_epoch_deadline(_ticks(call.cpu_millis / 1000))
-            if self.wasi:
-                store.set_wasi(WasiConfig())
             _ACTIVE.call = call
             return store, self.linker.instantiate(store, self.component).get_func(store, self._index[name])
         except WasmtimeError as error:

@@ -6,8 +6,8 @@ the same commands (IAM_CONNECTOR), the hostile guest both ways (IAM_HOSTILE_COMP
 with the gate, and IAM_HOSTILE_CONNECTOR) and the Rust iam-host itself (IAM_HOST_RUST_CLI), whose
 stdout is what this host's must equal. Run by hand, the suite uses this repository's builds
 under target/ (`cargo run -p iam-host -- gated`, `cargo build -p iam-host`, and for the hostile
-guest `cargo build --release --target wasm32-wasip2 -p hostile-guest` then `cargo run -q -p
-iam-host -- gated --connector target/wasm32-wasip2/release/hostile_guest.wasm --output
+guest the e2e test's build, target/component/hostile_guest.wasm, then `cargo run -q -p iam-host
+-- gated --connector target/component/hostile_guest.wasm --output
 target/component/hostile_guest_gated.wasm`). Anything missing fails the tests that need it with
 the command that makes it: nothing is skipped silently.
 """
@@ -55,14 +55,14 @@ def connector() -> Path:
 @pytest.fixture(scope="session")
 def hostile_component() -> Path:
     return _file("IAM_HOSTILE_COMPONENT", TARGET / "component" / "hostile_guest_gated.wasm",
-                 "cargo run -q -p iam-host -- gated --connector target/wasm32-wasip2/release/hostile_guest.wasm "
+                 "cargo run -q -p iam-host -- gated --connector target/component/hostile_guest.wasm "
                  "--output target/component/hostile_guest_gated.wasm")
 
 
 @pytest.fixture(scope="session")
 def hostile_connector() -> Path:
-    return _file("IAM_HOSTILE_CONNECTOR", TARGET / "wasm32-wasip2" / "release" / "hostile_guest.wasm",
-                 "cargo build --release --target wasm32-wasip2 -p hostile-guest")
+    return _file("IAM_HOSTILE_CONNECTOR", TARGET / "component" / "hostile_guest.wasm",
+                 "cargo test -p iam-host --test e2e -- python:: (builds it)")
 
 
 @pytest.fixture(scope="session")

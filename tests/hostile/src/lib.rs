@@ -1,7 +1,7 @@
 //! A deliberately hostile implementation of the `connector` world (wit/iam.wit), for the
 //! host's sandbox tests. Every command reads `{"hostile": "<mode>"}` from the parameters of its
 //! invocation and misbehaves in that way: an endless loop, a memory bomb, a request flood, a panic, a
-//! stack overflow, an endless sleep, an oversized request, a stderr flood, or a request
+//! stack overflow, an endless sleep, an oversized request, or a request
 //! that reaches for what another tenant owns (`reach`: the URL in `target`, the credential
 //! named in `as`, the header named in `header`). The mode `none` behaves: one request to the tenant's own `url`, then test-module's `ok` entry, so
 //! that a test can run a well-behaved tenant on the same host at the same time.
@@ -26,8 +26,6 @@ const MEMORY_BOMB_CHUNK_BYTES: usize = 1 << 20;
 /// Body of the oversized request: larger than any sensible request cap, far below the
 /// memory limit of the tests, so that only the host's request cap can refuse it.
 const OVERSIZED_REQUEST_BYTES: usize = 4 << 20;
-/// Bytes written to stderr by the stderr flood: far more than the host keeps.
-const STDERR_FLOOD_BYTES: usize = 1 << 20;
 
 struct Hostile;
 
@@ -183,13 +181,6 @@ fn behave(config: &Invocation) -> Result<String, String> {
                 ))),
                 Err(error) => Err(error_entry(&format!("the request failed: {error:?}"))),
             }
-        }
-        "stderr" => {
-            let line = "x".repeat(1023);
-            for _ in 0..STDERR_FLOOD_BYTES / 1024 {
-                eprintln!("{line}");
-            }
-            Ok(text_entry("ok"))
         }
         other => Err(error_entry(&format!("unknown hostile mode {other:?}"))),
     }

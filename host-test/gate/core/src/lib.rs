@@ -41,6 +41,41 @@ struct Core;
 
 export!(Core);
 
+/// The system allocator, telling the host when this instance's memory runs out
+/// (`panic.out-of-memory`), as the connector does: a cassette too large for the memory limit
+/// then ends in the memory stop, not in a bare trap.
+struct Reporting;
+
+// SAFETY: every call is passed on to `System` unchanged.
+unsafe impl std::alloc::GlobalAlloc for Reporting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let block = unsafe { std::alloc::System.alloc(layout) };
+        if block.is_null() {
+            out_of_memory(layout.size());
+        }
+        block
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        let block = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if block.is_null() {
+            out_of_memory(new_size);
+        }
+        block
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Reporting = Reporting;
+
+fn out_of_memory(more_bytes: usize) {
+    const PAGE_BYTES: u64 = 64 << 10;
+    let current = core::arch::wasm32::memory_size(0) as u64 * PAGE_BYTES;
+    panic::out_of_memory(current.saturating_add(more_bytes as u64));
+}
+
 /// The command in progress: its session, and when it began by the host's clock.
 struct Open {
     session: Session,

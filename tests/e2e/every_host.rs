@@ -1,0 +1,345 @@
+//! Hostile servers, live, under every host: the same command line through `iam-host` (the gate
+//! linked natively), the Python host and the Node host (the gate composed in Wasm) must end the
+//! same way, byte for byte on stdout and with the same exit status, because the rules are the
+//! gate's and only the wire is each host's own. Each scenario also checks what the outcome
+//! must be, worked out from the contract, on iam-host's output.
+//!
+//! Servers bind 127.0.0.1 and stop when dropped (support/server.rs).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::hardening::{TOKEN, assert_no_token, echoing_user, get_user_args, params};
+use crate::support::hosts::{self, hostile_components};
+use crate::support::server::{Reply, Server, http};
+
+/// A folder of scratch files, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("iam-every-host-{}-{name}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        Scratch(dir)
+    }
+
+    fn json(&self, name: &str, value: &Value) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, value.to_string()).expect("write");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// How one host ended.
+struct Ended {
+    host: &'static str,
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+fn ended(host: &'static str, mut command: Command, env: &[(&str, &str)]) -> Ended {
+    // Only the proxy settings a scenario gives: none from the machine running the tests.
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied()).stdin(Stdio::null());
+    let started = Instant::now();
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the {host} host: {e}"));
+    Ended {
+        host,
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        took: started.elapsed(),
+    }
+}
+
+/// Run `words` under every host (`connectors`: iam-host's connector and the others' gated
+/// component) with `env`; every host must match iam-host's exit status and stdout. All three
+/// runs, iam-host's first.
+fn under_every_host(
+    words: &[&OsStr],
+    env: &[(&str, &str)],
+    connectors: Option<&(PathBuf, PathBuf)>,
+) -> Vec<Ended> {
+    let (rust, python, node) = match connectors {
+        Some((connector, gated)) => (
+            hosts::iam_host_over(words, connector),
+            hosts::python_host_over(words, gated),
+            hosts::node_host_over(words, gated),
+        ),
+        None => (
+            hosts::iam_host(words),
+            hosts::python_host(words),
+            hosts::node_host(words),
+        ),
+    };
+    let runs = vec![
+        ended("iam-host", rust, env),
+        ended("Python", python, env),
+        ended("Node", node, env),
+    ];
+    let reference = &runs[0];
+    for run in &runs[1..] {
+        assert_eq!(
+            (run.code, &run.stdout),
+            (reference.code, &reference.stdout),
+            "the {} host differs from iam-host\n  its stderr: {}\n  iam-host's stderr: {}",
+            run.host,
+            run.stderr.trim_end(),
+            reference.stderr.trim_end()
+        );
+    }
+    runs
+}
+
+fn entry(run: &Ended) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: stdout is not one entry ({e}): {}\n{}",
+            run.host, run.stdout, run.stderr
+        )
+    })
+}
+
+fn live_get_user(config: &Path, args: &Path) -> Vec<PathBuf> {
+    vec![
+        "run".into(),
+        "iam-get-user".into(),
+        "--config".into(),
+        config.to_path_buf(),
+        "--args".into(),
+        args.to_path_buf(),
+        "--live".into(),
+    ]
+}
+
+fn os(words: &[PathBuf]) -> Vec<&OsStr> {
+    words.iter().map(|w| w.as_os_str()).collect()
+}
+
+#[test]
+fn a_token_echoed_in_every_form_reaches_no_host_output() {
+    let server = Server::start(|_| echoing_user(TOKEN));
+    let dir = Scratch::new("echo");
+    let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
+    let args = dir.json("args.json", &get_user_args());
+    let words = live_get_user(&config, &args);
+    let runs = under_every_host(&os(&words), &[], None);
+    let found = entry(&runs[0]);
+    assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+    assert_eq!(found["Contents"]["success"], true, "{found:#}");
+    assert_eq!(found["Contents"]["username"], "<redacted>", "{found:#}");
+    for run in &runs {
+        assert_no_token(TOKEN, &format!("{}'s stdout", run.host), &run.stdout);
+        assert_no_token(TOKEN, &format!("{}'s stderr", run.host), &run.stderr);
+    }
+    // Each host sent the token itself: the gate attached it.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    let attached = format!("authorization: bearer {}", TOKEN.to_ascii_lowercase());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.to_ascii_lowercase().contains(&attached)),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn ids_of_dot_and_dot_dot_are_failed_results_and_nothing_is_sent() {
+    let server = Server::start(|_| http(200, &[], "{}"));
+    let dir = Scratch::new("dots");
+    let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
+    for id in [".", ".."] {
+        let args = dir.json(
+            "args.json",
+            &json!({"user-profile": {"id": id, "email": "jd@example.com"}}),
+        );
+        let words = live_get_user(&config, &args);
+        let runs = under_every_host(&os(&words), &[], None);
+        let found = entry(&runs[0]);
+        assert_eq!(
+            (runs[0].code, &found["Contents"]["success"]),
+            (0, &json!(false)),
+            "{id}: {found:#}"
+        );
+    }
+    assert_eq!(server.connections(), 0, "a request was sent");
+}
+
+#[test]
+fn a_loopback_target_never_goes_through_the_proxy_under_any_host() {
+    let password = "proxy-pass-Every7";
+    let target = Server::start(|_| {
+        http(
+            200,
+            &[("content-type", "application/json")],
+            r#"{"totalResults":0,"Resources":[]}"#,
+        )
+    });
+    let proxy = Server::start(|_| http(502, &[], "the proxy must not be used"));
+    let dir = Scratch::new("proxy");
+    let config = dir.json(
+        "config.json",
+        &params(&target.url(), TOKEN, json!({"proxy": true})),
+    );
+    let args = dir.json("args.json", &get_user_args());
+    let proxy_url = format!("http://proxyuser:{password}@{}", proxy.address());
+    let env = [
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+    ];
+    let words = live_get_user(&config, &args);
+    let runs = under_every_host(&os(&words), &env, None);
+    assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+    assert_eq!(proxy.connections(), 0, "the proxy was used");
+    assert_eq!(
+        target.connections(),
+        3,
+        "each host reached the target directly"
+    );
+    for run in &runs {
+        assert!(
+            !run.stdout.contains(password) && !run.stderr.contains(password),
+            "{}: {}{}",
+            run.host,
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_server_that_never_answers_is_a_failed_result_within_the_budget_under_every_host() {
+    let server = Server::start(|_| Reply::Never);
+    let dir = Scratch::new("never");
+    let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
+    let args = dir.json("args.json", &get_user_args());
+    let limits = dir.json(
+        "limits.json",
+        &json!({"wall_millis": 3000, "request_timeout_millis": 1000}),
+    );
+    let mut words = live_get_user(&config, &args);
+    words.extend(["--limits".into(), limits]);
+    let runs = under_every_host(&os(&words), &[], None);
+    let found = entry(&runs[0]);
+    assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+    assert_eq!(
+        (
+            &found["Contents"]["success"],
+            &found["Contents"]["errorCode"]
+        ),
+        (&json!(false), &Value::Null),
+        "{found:#}"
+    );
+    let message = found["Contents"]["errorMessage"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("timed out"), "{message}");
+    for run in &runs {
+        assert!(
+            run.took < Duration::from_secs(15),
+            "{} took {:?}",
+            run.host,
+            run.took
+        );
+    }
+}
+
+#[test]
+fn an_oversized_answer_is_a_failed_result_naming_the_cap_under_every_host() {
+    let body = format!(
+        r#"{{"totalResults":1,"Resources":[{{"id":"u1","userName":"{}"}}]}}"#,
+        "x".repeat(200_000)
+    );
+    let server = Server::start(move |_| http(200, &[("content-type", "application/json")], &body));
+    let dir = Scratch::new("oversized");
+    let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
+    let args = dir.json("args.json", &get_user_args());
+    let limits = dir.json("limits.json", &json!({"response_bytes": 65536}));
+    let mut words = live_get_user(&config, &args);
+    words.extend(["--limits".into(), limits]);
+    let runs = under_every_host(&os(&words), &[], None);
+    let found = entry(&runs[0]);
+    let message = found["Contents"]["errorMessage"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.ends_with("the response was larger than the host's cap of 65536 bytes"),
+        "{found:#}"
+    );
+}
+
+#[test]
+fn a_configured_url_with_a_password_reaches_nothing_and_prints_no_password() {
+    let server = Server::start(|_| http(200, &[], "{}"));
+    let dir = Scratch::new("userinfo");
+    let url = format!("http://jdoe:hunter2-secret@{}", server.address());
+    let config = dir.json("config.json", &params(&url, TOKEN, json!({})));
+    let args = dir.json("args.json", &get_user_args());
+    let words = live_get_user(&config, &args);
+    let runs = under_every_host(&os(&words), &[], None);
+    for run in &runs {
+        assert!(
+            !run.stdout.contains("hunter2") && !run.stderr.contains("hunter2"),
+            "{}: {}{}",
+            run.host,
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert_eq!(server.connections(), 0, "a request was sent");
+}
+
+#[test]
+fn a_memory_bomb_ends_in_the_same_entry_naming_the_limit_under_every_host() {
+    let dir = Scratch::new("bomb");
+    let config = dir.json("config.json", &json!({"url": "https://a.example", "access_token": TOKEN, "directory_id": "d", "hostile": "memory"}));
+    let cassette = dir.json("cassette.json", &json!({"interactions": []}));
+    let limits = dir.json("limits.json", &json!({"memory_bytes": 16 << 20}));
+    let words: Vec<PathBuf> = vec![
+        "run".into(),
+        "test-module".into(),
+        "--config".into(),
+        config,
+        "--cassette".into(),
+        cassette,
+        "--limits".into(),
+        limits,
+    ];
+    let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
+    let found = entry(&runs[0]);
+    assert_eq!(runs[0].code, 1, "{}", runs[0].stderr);
+    let contents = found["Contents"].as_str().unwrap_or_default();
+    assert!(
+        contents.starts_with("The test-module command was stopped by the host: it used more than its memory limit of 16777216 bytes (it asked for "),
+        "{contents}"
+    );
+}
