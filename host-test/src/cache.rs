@@ -74,8 +74,14 @@ fn store_artifact(cache_dir: &Path, cached: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Compile once; afterwards load the precompiled artifact this host wrote, checked against
 /// its recorded digest first, so that a damaged or replaced file is compiled afresh and never
-/// executed.
-pub fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Component> {
+/// executed. What went wrong on the way (a damaged artifact, a cache that cannot be written)
+/// is pushed onto `warnings`: it costs a compile, never the command.
+pub fn load_cached(
+    engine: &Engine,
+    wasm_path: &Path,
+    cache_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Component> {
     let wasm = files::read_capped(wasm_path, files::COMPONENT_BYTES, "component")?;
     let cached = cache_path(engine, &wasm, cache_dir);
     if cached.exists() {
@@ -91,12 +97,12 @@ pub fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Resul
                 Err(e) if format!("{e:#}").contains(crate::engine::POOL_MISFIT) => {
                     anyhow::bail!("{e:#}")
                 }
-                Err(e) => crate::diagnostic(&format!(
-                    "iam-host: recompiling; cached {} unusable: {e}",
+                Err(e) => warnings.push(format!(
+                    "recompiling; cached {} unusable: {e}",
                     cached.display()
                 )),
             },
-            Err(why) => crate::diagnostic(&format!("iam-host: recompiling; {why}")),
+            Err(why) => warnings.push(format!("recompiling; {why}")),
         }
     }
     let bytes = engine
@@ -104,8 +110,8 @@ pub fn load_cached(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Resul
         .map_err(|e| anyhow::anyhow!("{} is not a valid component: {e}", wasm_path.display()))?;
     // A cache that cannot be written costs the next run a compile, not this one its command.
     if let Err(e) = store_artifact(cache_dir, &cached, &bytes) {
-        crate::diagnostic(&format!(
-            "iam-host: warning: the compiled component is not cached: {e:#}"
+        warnings.push(format!(
+            "warning: the compiled component is not cached: {e:#}"
         ));
     }
     // SAFETY: these bytes were just produced by `precompile_component` on this engine.
@@ -142,11 +148,17 @@ mod tests {
         std::fs::write(&plain, "(component)").unwrap();
         std::fs::write(&importing, r#"(component (import "x" (func)))"#).unwrap();
         assert_eq!(
-            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
+            imports(
+                &engine,
+                &load_cached(&engine, &plain, &cache, &mut Vec::new()).unwrap()
+            ),
             0
         );
         assert_eq!(
-            imports(&engine, &load_cached(&engine, &importing, &cache).unwrap()),
+            imports(
+                &engine,
+                &load_cached(&engine, &importing, &cache, &mut Vec::new()).unwrap()
+            ),
             1
         );
         let plain_artifact = cache_path(&engine, &std::fs::read(&plain).unwrap(), &cache);
@@ -158,7 +170,10 @@ mod tests {
         );
         std::fs::copy(&importing_artifact, &plain_artifact).unwrap();
         assert_eq!(
-            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
+            imports(
+                &engine,
+                &load_cached(&engine, &plain, &cache, &mut Vec::new()).unwrap()
+            ),
             0
         );
         // Compiled afresh and written back, with its digest.
@@ -167,7 +182,10 @@ mod tests {
         std::fs::remove_file(digest_path(&plain_artifact)).unwrap();
         std::fs::copy(&importing_artifact, &plain_artifact).unwrap();
         assert_eq!(
-            imports(&engine, &load_cached(&engine, &plain, &cache).unwrap()),
+            imports(
+                &engine,
+                &load_cached(&engine, &plain, &cache, &mut Vec::new()).unwrap()
+            ),
             0
         );
         std::fs::remove_dir_all(&dir).ok();
@@ -179,7 +197,7 @@ mod tests {
         let cache = dir.join("a/b");
         let wasm = dir.join("c.wat");
         std::fs::write(&wasm, "(component)").unwrap();
-        load_cached(&Engine::default(), &wasm, &cache).unwrap();
+        load_cached(&Engine::default(), &wasm, &cache, &mut Vec::new()).unwrap();
         for created in [dir.join("a"), cache] {
             let mode = std::fs::metadata(&created).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700, "{}", created.display());

@@ -123,15 +123,17 @@ fn pool_size(max_in_flight: u32) -> u32 {
 }
 
 impl Runtime {
-    /// Load the component at `wasm_path`, through the `.cwasm` cache in `cache_dir`.
+    /// Load the component at `wasm_path`, through the `.cwasm` cache in `cache_dir`; what did
+    /// not stop it but should be known goes onto `warnings`.
     pub fn load(
         wasm_path: &Path,
         cache_dir: &Path,
         limits: &Limits,
         max_in_flight: u32,
+        warnings: &mut Vec<String>,
     ) -> Result<Runtime> {
         let engine = engine(limits, max_in_flight)?;
-        let component = load_cached(&engine, wasm_path, cache_dir).map_err(|error| {
+        let component = load_cached(&engine, wasm_path, cache_dir, warnings).map_err(|error| {
             // The pool's memory slots are sized by the memory limit; a component whose
             // initial memory is larger can never run, so the host refuses to start.
             if format!("{error:#}").contains(POOL_MISFIT) {
@@ -160,7 +162,9 @@ impl Runtime {
             )
         })?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), stop_ticker.clone());
+        if let Err(e) = spawn_epoch_ticker(engine.clone(), stop_ticker.clone()) {
+            warnings.push(format!("warning: no epoch ticker, CPU limits are off: {e}"));
+        }
         Ok(Runtime {
             engine,
             pre,
@@ -255,7 +259,7 @@ fn ticks(span: Duration) -> u64 {
         .saturating_add(1)
 }
 
-fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("iam-host-epoch".into())
         .spawn(move || {
@@ -265,9 +269,4 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
             }
         })
         .map(|_| ())
-        .unwrap_or_else(|e| {
-            crate::diagnostic(&format!(
-                "iam-host: warning: no epoch ticker, CPU limits are off: {e}"
-            ))
-        });
 }

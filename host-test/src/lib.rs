@@ -17,9 +17,7 @@
 //! state), `imports` (the imports on it), `tenant` (prepared tenants) and `bindings` (the only
 //! generated code).
 
-pub mod artifact;
 pub mod backend;
-pub mod bench;
 mod bindings;
 mod cache;
 mod engine;
@@ -28,7 +26,6 @@ mod imports;
 pub mod limits;
 #[cfg(feature = "native")]
 pub mod native;
-pub mod scale;
 mod store;
 mod tenant;
 mod trap;
@@ -132,16 +129,20 @@ pub struct Host {
     peak_memory_bytes: AtomicUsize,
     /// The recent tenants' parameters, token and policy, prepared once each.
     tenants: Tenants,
+    /// What loading the component did not stop at but its user should know.
+    warnings: Vec<String>,
 }
 
 impl Host {
     /// Load (or compile and cache) the component and read its description.
     pub fn new(config: HostConfig) -> Result<Host> {
+        let mut warnings = Vec::new();
         let runtime = Runtime::load(
             &config.component,
             &config.cache_dir,
             &config.limits,
             config.max_in_flight,
+            &mut warnings,
         )?;
         let description = runtime.describe(&config.limits)?;
         Ok(Host {
@@ -150,7 +151,14 @@ impl Host {
             peak_memory_bytes: AtomicUsize::new(0),
             tenants: Tenants::new(description.credentials.clone()),
             description,
+            warnings,
         })
+    }
+
+    /// What loading the component did not stop at but its user should know (a damaged cache
+    /// compiled afresh, a cache that could not be written): the host library prints nothing.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The component's own description: its name, version, commands and credentials.
@@ -277,12 +285,10 @@ impl Outcome {
     }
 }
 
-/// Write one line to stderr. A closed or full stderr is nowhere to report to, and no reason
-/// to panic (as `eprintln!` would): the exit status still says how the command ended.
-pub fn diagnostic(line: &str) {
-    use std::io::Write as _;
-    let mut stderr = std::io::stderr().lock();
-    writeln!(stderr, "{line}")
-        .and_then(|()| stderr.flush())
-        .ok();
+/// What the CLI's benchmark measures beneath a `Host`: the engine it builds and the `.cwasm`
+/// cache it loads through. Not for embedders.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::cache::load_cached;
+    pub use crate::engine::engine;
 }

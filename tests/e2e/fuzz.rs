@@ -1088,7 +1088,7 @@ pub fn generate(seed: u64, index: u64) -> Case {
 }
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/corpus")
 }
 
 /// The committed corpus, by file name.

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use iam_host::artifact;
 use iam_host::limits::Limits;
+use iam_host_cli::artifact;
 use serde_json::{Value, json};
 
 use crate::support::server::{Reply, Server, http};
@@ -131,7 +131,7 @@ pub(crate) fn assert_no_token(token: &str, what: &str, text: &str) {
 fn self_signed_server() -> (String, Arc<AtomicUsize>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scim/tls");
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scim/tls");
     let certs = CertificateDer::pem_file_iter(tls.join("cert.pem"))
         .expect("cert.pem")
         .collect::<Result<Vec<_>, _>>()

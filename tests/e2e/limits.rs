@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use iam_host::backend::{BackendError, IncomingResponse, OutgoingRequest};
 use iam_host::limits::{DEFAULT_RESPONSE_BYTES, Limits};
-use iam_host::{EntryType, Host, HostConfig, Report, artifact};
+use iam_host::{EntryType, Host, HostConfig, Report};
+use iam_host_cli::artifact;
 use serde_json::{Map, Value, json};
 
 use crate::fuzz;

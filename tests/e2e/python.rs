@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use iam_host::artifact;
+use iam_host_cli::artifact;
 
 use crate::other_hosts::{every_case_matches_iam_host, run_process};
 use crate::support::hosts::{

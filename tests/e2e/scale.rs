@@ -16,7 +16,7 @@ use std::process::{Child, Command as Process, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use iam_host::artifact;
+use iam_host_cli::artifact;
 
 use crate::scim_server::ScimServer;
 use crate::support::component;
@@ -815,9 +815,9 @@ impl SlowDownServer {
 #[test]
 fn a_429_with_retry_after_holds_back_the_tenants_other_commands() {
     use iam_host::limits::Limits;
-    use iam_host::scale::jobs::Job;
-    use iam_host::scale::runner::{Runner, RunnerOptions};
-    use iam_host::scale::tenants::Tenants;
+    use iam_host_cli::scale::jobs::Job;
+    use iam_host_cli::scale::runner::{Runner, RunnerOptions};
+    use iam_host_cli::scale::tenants::Tenants;
 
     let server = SlowDownServer::start();
     let tenants = Tenants::parse(

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use iam_host::artifact;
+use iam_host_cli::artifact;
 
 /// The directory id the servers serve, in Atlassian's `/scim/directory/<id>`.
 pub const DIRECTORY: &str = "e2e-directory";

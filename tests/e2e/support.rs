@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use iam_host::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
 use iam_host::{
-    EntryType, Host, HostConfig, Http, Invocation, MAX_IN_FLIGHT, Outcome, Report, artifact,
-    limits::Limits,
+    EntryType, Host, HostConfig, Http, Invocation, MAX_IN_FLIGHT, Outcome, Report, limits::Limits,
 };
+use iam_host_cli::artifact;
 use serde_json::{Map, Value, json};
 
 /// The scripted backend's clock at the start: 2024-01-01T00:00:00Z, so that `Retry-After`
@@ -287,7 +287,7 @@ impl Backend for Scripted {
 
 /// Where the case folders are.
 pub fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases")
 }
 
 /// What a CLI run printed.

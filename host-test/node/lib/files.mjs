@@ -1,4 +1,4 @@
-// The files this host reads and writes (host-test/src/files.rs and main.rs): every input a
+// The files this host reads and writes (host-test/src/files.rs and host-test/cli/src/main.rs): every input a
 // regular file read with a size cap, so that /dev/zero, a FIFO or a log file ends at once
 // with one line naming the file; the recording's target checked before anything runs, and
 // written through a temporary file renamed into place. It knows nothing of what the files hold, beyond whether one is a JSON

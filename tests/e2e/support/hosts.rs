@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use iam_host::artifact;
+use iam_host_cli::artifact;
 
 use super::{component, gated_component};
 

@@ -19,8 +19,9 @@ use super::runner::{DEFAULT_CONCURRENCY, DEFAULT_PER_TENANT, RunnerOptions};
 use super::submit::{self, SubmitOptions};
 use super::tenants::Tenants;
 use super::worker::{self, WorkerOptions};
-use crate::limits::Limits;
-use crate::{Host, HostConfig, artifact, files};
+use crate::artifact;
+use iam_host::limits::Limits;
+use iam_host::{Host, HostConfig, files};
 
 /// `--ack-wait` by default (architecture.md).
 pub const DEFAULT_ACK_WAIT_SECS: u64 = 60;
@@ -130,11 +131,11 @@ pub fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Arc<Host>
         Some(path) => path,
         None => artifact::ensure_default_component()?,
     };
-    Ok(Arc::new(Host::new(HostConfig {
+    Ok(Arc::new(crate::new_host(HostConfig {
         component,
         cache_dir: artifact::default_cache_dir(),
         limits,
-        max_in_flight: crate::MAX_IN_FLIGHT,
+        max_in_flight: iam_host::MAX_IN_FLIGHT,
     })?))
 }
 

@@ -12,7 +12,7 @@
 //! iam-host submit --nats <nats://host:port> --input <jobs.jsonl> --output <results.jsonl>
 //! ```
 //!
-//! `batch`, `worker` and `submit` are `iam_host::scale::cli`'s (their own exit statuses).
+//! `batch`, `worker` and `submit` are `iam_host_cli::scale::cli`'s (their own exit statuses).
 //!
 //! stdout carries exactly one JSON entry; everything else goes to stderr. Exit status: 0 for
 //! a Type 1 entry, 1 for a Type 4 entry, 2 for usage errors and unreadable or invalid files,
@@ -29,9 +29,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use iam_host::backend::{Http, Live, LiveOptions, load_cassette, save_cassette};
-use iam_host::bench::BenchOptions;
 use iam_host::limits::Limits;
-use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, artifact, files};
+use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, files};
+use iam_host_cli::artifact;
+use iam_host_cli::bench::BenchOptions;
 
 /// Run the Atlassian IAM component's commands in a sandbox.
 #[derive(Parser)]
@@ -65,11 +66,11 @@ enum Subcommands {
     /// Measure the host: per-command latency, throughput, load time, memory.
     Bench(BenchArgs),
     /// Run every job of a file live on this machine, appending one result line per job.
-    Batch(iam_host::scale::cli::BatchArgs),
+    Batch(iam_host_cli::scale::cli::BatchArgs),
     /// Run jobs from NATS JetStream, with any number of workers on any number of machines.
-    Worker(iam_host::scale::cli::WorkerArgs),
+    Worker(iam_host_cli::scale::cli::WorkerArgs),
     /// Put a file's jobs on NATS JetStream and write one result line per job as they come.
-    Submit(iam_host::scale::cli::SubmitArgs),
+    Submit(iam_host_cli::scale::cli::SubmitArgs),
 }
 
 #[derive(Args)]
@@ -121,7 +122,7 @@ struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     component: Option<PathBuf>,
     #[command(flatten)]
-    in_flight: iam_host::scale::bench::InFlightArgs,
+    in_flight: iam_host_cli::scale::bench::InFlightArgs,
 }
 
 /// What ended the process, decided in one place (`exit_code`).
@@ -237,7 +238,7 @@ fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Host> {
     };
     // `run` and `describe` run one command at a time (describe's sandbox is gone before the
     // command's): a pool of one, so that the process does not set up 1024 sandboxes.
-    Host::new(HostConfig {
+    iam_host_cli::new_host(HostConfig {
         component,
         cache_dir: artifact::default_cache_dir(),
         limits,
@@ -351,7 +352,8 @@ fn gated(connector: Option<PathBuf>, output: Option<PathBuf>) -> Result<Ending> 
 /// line.
 fn bench(args: BenchArgs) -> Result<Ending> {
     if args.in_flight.enabled {
-        let text = iam_host::scale::bench::report_text(&args.in_flight, args.json, args.component)?;
+        let text =
+            iam_host_cli::scale::bench::report_text(&args.in_flight, args.json, args.component)?;
         return Ok(Ending::Text(text));
     }
     let options = BenchOptions {
@@ -368,7 +370,7 @@ fn bench(args: BenchArgs) -> Result<Ending> {
         throughput_duration: Duration::from_secs_f64(args.seconds.max(0.1)),
         cli: std::env::current_exe().ok(),
     };
-    let report = iam_host::bench::run(&options)?;
+    let report = iam_host_cli::bench::run(&options)?;
     let mut printed = report.summary();
     if args.json {
         printed.push_str(&serde_json::to_string(&report).context("cannot serialise the report")?);
@@ -408,9 +410,9 @@ fn main() -> ExitCode {
         Subcommands::Describe { component } => describe(component),
         Subcommands::Gated { connector, output } => gated(connector, output),
         Subcommands::Bench(args) => bench(args),
-        Subcommands::Batch(args) => return iam_host::scale::cli::batch(args),
-        Subcommands::Worker(args) => return iam_host::scale::cli::worker(args),
-        Subcommands::Submit(args) => return iam_host::scale::cli::submit(args),
+        Subcommands::Batch(args) => return iam_host_cli::scale::cli::batch(args),
+        Subcommands::Worker(args) => return iam_host_cli::scale::cli::worker(args),
+        Subcommands::Submit(args) => return iam_host_cli::scale::cli::submit(args),
     };
     let ending = ended.unwrap_or_else(|e| Ending::Usage(format!("{e:#}")));
     match &ending {

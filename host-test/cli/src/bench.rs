@@ -12,14 +12,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::{Http, PreparedCassette};
-use crate::limits::Limits;
-use crate::{Host, HostConfig, Invocation, MAX_IN_FLIGHT, Outcome, engine};
 use iam_gate::cassette::Cassette;
+use iam_host::backend::{Http, PreparedCassette};
+use iam_host::internals;
+use iam_host::limits::Limits;
+use iam_host::{Host, HostConfig, Invocation, MAX_IN_FLIGHT, Outcome};
 
-const CONFIG: &str = include_str!("../../tests/cases/update_seed_example/config.json");
-const ARGS: &str = include_str!("../../tests/cases/update_seed_example/args.json");
-const CASSETTE: &str = include_str!("../../tests/cases/update_seed_example/cassette.json");
+const CONFIG: &str = include_str!("../../../tests/cases/update_seed_example/config.json");
+const ARGS: &str = include_str!("../../../tests/cases/update_seed_example/args.json");
+const CASSETTE: &str = include_str!("../../../tests/cases/update_seed_example/cassette.json");
 
 /// What to measure with.
 #[derive(Debug, Clone)]
@@ -126,7 +127,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     let limits = Limits::default();
 
     // Compiling from .wasm, and loading the precompiled artifact.
-    let engine = engine::engine(&limits, MAX_IN_FLIGHT)?;
+    let engine = internals::engine(&limits, MAX_IN_FLIGHT)?;
     let mut compile = Vec::new();
     let mut precompiled = Vec::new();
     for _ in 0..3 {
@@ -139,11 +140,12 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport> {
     // The real load path of a cached component: read the file, check it, deserialize.
     let load_dir =
         std::env::temp_dir().join(format!("iam-host-bench-cache-{}", std::process::id()));
-    crate::cache::load_cached(&engine, &options.component, &load_dir)?;
+    internals::load_cached(&engine, &options.component, &load_dir, &mut Vec::new())?;
     let mut load = Vec::new();
     for _ in 0..50 {
         let start = Instant::now();
-        let component = crate::cache::load_cached(&engine, &options.component, &load_dir);
+        let component =
+            internals::load_cached(&engine, &options.component, &load_dir, &mut Vec::new());
         load.push(start.elapsed().as_secs_f64() * 1e3);
         component?;
     }
@@ -319,10 +321,10 @@ mod native {
     use std::time::Instant;
 
     use super::median_and_p99;
-    use crate::backend::PreparedCassette;
-    use crate::limits::Limits;
-    use crate::native::{NativeOutcome, NativeTenant};
     use iam_gate::cassette::Cassette;
+    use iam_host::backend::PreparedCassette;
+    use iam_host::limits::Limits;
+    use iam_host::native::{NativeOutcome, NativeTenant};
 
     /// The median of the same invocation as the component gets, run natively behind the
     /// same gate (tenant split, policy, scrubbing, replay).

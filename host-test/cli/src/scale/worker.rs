@@ -26,7 +26,7 @@ use super::nats::{self, Backoff, RESULTS_SUBJECT, message_id};
 use super::progress::{Display, Progress};
 use super::runner::{Runner, RunnerOptions};
 use super::tenants::Tenants;
-use crate::Host;
+use iam_host::Host;
 
 /// How long one pull waits for jobs before asking again. Short, because after a stop signal
 /// the worker waits out its open pull to hand back whatever it still brings.

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::io::{self, BufRead};
 
-use crate::files::read_line_capped;
+use iam_host::files::read_line_capped;
 
 /// The longest job line read: the same cap as an args file (an args object is most of a job).
 /// A longer line is read through but never kept whole (`files::read_line_capped`).
@@ -287,7 +287,7 @@ pub const INPUT_FILE: &str = "the input file";
 pub fn open_input(
     path: &std::path::Path,
 ) -> anyhow::Result<JobLines<io::BufReader<std::fs::File>>> {
-    let file = crate::files::open(path, INPUT_FILE)?;
+    let file = iam_host::files::open(path, INPUT_FILE)?;
     Ok(JobLines::new(io::BufReader::new(file)))
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::files;
+use iam_host::files;
 
 /// Each tenant's instance parameters, by name.
 pub struct Tenants {

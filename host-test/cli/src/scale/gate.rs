@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
+use iam_host::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
 
 /// The longest pause one answer can impose on a tenant: the guest waits at most 30 s per
 /// command for retries (behaviour.md §3), so a longer pause would only time commands out.

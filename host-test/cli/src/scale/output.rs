@@ -31,7 +31,7 @@ pub struct Resumed {
 impl Output {
     /// Open (or create) a results file, cut off a torn last line and read the ids it holds.
     pub fn open(path: &Path) -> Result<Resumed> {
-        let mut file = crate::files::open_output(path)?;
+        let mut file = iam_host::files::open_output(path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .with_context(|| format!("cannot read the output file {}", path.display()))?;

@@ -23,8 +23,9 @@ use super::batch::{self, BatchOptions};
 use super::progress::Display;
 use super::runner::RunnerOptions;
 use super::tenants::Tenants;
-use crate::limits::Limits;
-use crate::{Host, HostConfig, artifact};
+use crate::artifact;
+use iam_host::limits::Limits;
+use iam_host::{Host, HostConfig};
 
 /// architecture.md: at least this many commands per second with `--concurrency 600`...
 pub const TARGET_COMMANDS_PER_S: f64 = 1_000.0;
@@ -251,7 +252,7 @@ async fn measure(
         component,
         cache_dir: artifact::default_cache_dir(),
         limits: runner.limits,
-        max_in_flight: crate::MAX_IN_FLIGHT,
+        max_in_flight: iam_host::MAX_IN_FLIGHT,
     })?);
 
     // A few commands first, one at a time: the component's code and the client are warm, and

@@ -17,7 +17,7 @@ use super::output::Output;
 use super::progress::{Display, Progress};
 use super::runner::{Runner, RunnerOptions};
 use super::tenants::Tenants;
-use crate::Host;
+use iam_host::Host;
 
 /// Jobs read ahead of the running ones, each waiting for its tenant's share. Jobs of a busy
 /// tenant wait here while other tenants' jobs behind them start, so the bound is large; a job

@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
-/// The workspace root (the guest crate), known at build time.
+/// The workspace root (the guest crate), known at build time: two folders above this
+/// package (`host-test/cli`).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
@@ -90,7 +92,7 @@ pub fn compose_gated(connector: &Path, output: &Path) -> Result<()> {
         .with_context(|| format!("cannot compose {} with the gate", connector.display()))?;
     let dir = output.parent().context("the output path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    crate::files::write_atomically(output, &bytes, true)
+    iam_host::files::write_atomically(output, &bytes, true)
 }
 
 /// A package of this workspace built for the connector's target and made a component.
@@ -195,7 +197,7 @@ fn componentize(core: &Path, component: &Path) -> Result<()> {
         .parent()
         .context("the component path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    crate::files::write_atomically(component, &bytes, true)
+    iam_host::files::write_atomically(component, &bytes, true)
 }
 
 fn sources_newer_than(component: &Path) -> bool {

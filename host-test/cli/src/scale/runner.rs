@@ -18,16 +18,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::gate::{Gate, Gated};
 use super::jobs::{Job, Refusal, result_line};
 use super::tenants::Tenants;
-use crate::backend::{Backend, Http, Live, LiveOptions, live};
-use crate::limits::Limits;
-use crate::{EntryType, Host, Invocation, Outcome};
+use iam_host::backend::{Backend, Http, Live, LiveOptions, live};
+use iam_host::limits::Limits;
+use iam_host::{EntryType, Host, Invocation, Outcome};
 
 /// `--concurrency` by default (architecture.md).
 pub const DEFAULT_CONCURRENCY: usize = 64;
 /// `--per-tenant` by default (architecture.md).
 pub const DEFAULT_PER_TENANT: usize = 16;
 /// The most commands one process can hold at once: one pooled sandbox each.
-pub const MAX_CONCURRENCY: usize = crate::MAX_IN_FLIGHT as usize;
+pub const MAX_CONCURRENCY: usize = iam_host::MAX_IN_FLIGHT as usize;
 
 /// How many commands run at once, and with what limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! on any number of machines pulling from NATS JetStream (`worker`, fed by `submit`). The
 //! formats and exit codes are architecture.md's "Batch and scale-out contract".
 //!
-//! Every command still runs through [`Host::run`](crate::Host::run) in its own sandbox, with
+//! Every command still runs through [`Host::run`](iam_host::Host::run) in its own sandbox, with
 //! the tenant's policy and limits; this module only decides which commands run, when, how
 //! many at once, and where their results go. It knows no command and never reads a token
 //! outside the tenant's instance parameters: tokens stay in the tenants file, never in a job,
