@@ -15,32 +15,8 @@ use serde_json::{Value, json};
 
 use crate::hardening::{TOKEN, assert_no_token, echoing_user, get_user_args, params};
 use crate::support::hosts::{self, hostile_components};
+use crate::support::scratch::Scratch;
 use crate::support::server::{Reply, Server, http};
-
-/// A folder of scratch files, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("iam-every-host-{}-{name}", std::process::id()));
-        std::fs::remove_dir_all(&dir).ok();
-        std::fs::create_dir_all(&dir).expect("scratch folder");
-        Scratch(dir)
-    }
-
-    fn json(&self, name: &str, value: &Value) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, value.to_string()).expect("write");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
 
 /// How one host ended.
 struct Ended {

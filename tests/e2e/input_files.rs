@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::support::scratch::Scratch;
 use crate::support::{cases_dir, component};
 
 /// A run still going after this is killed, and the test fails.
@@ -22,49 +23,17 @@ const WATCHDOG: Duration = Duration::from_secs(5);
 /// How long a refused file may take to end the process.
 const PROMPT: Duration = Duration::from_secs(1);
 
-/// A scratch folder under the system's temporary folder, removed when the test ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "iam-host-input-files-{}-{name}",
-            std::process::id()
-        ));
-        let _stale = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Scratch(dir)
+/// A FIFO that nobody opens for writing: a plain open for reading waits forever.
+fn fifo(scratch: &Scratch) -> PathBuf {
+    let path = scratch.path("fifo");
+    if !path.exists() {
+        let made = Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run mkfifo: {e}"));
+        assert!(made.success(), "mkfifo {} failed", path.display());
     }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// A FIFO that nobody opens for writing: a plain open for reading waits forever.
-    fn fifo(&self) -> PathBuf {
-        let path = self.path("fifo");
-        if !path.exists() {
-            let made = Command::new("mkfifo")
-                .arg(&path)
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run mkfifo: {e}"));
-            assert!(made.success(), "mkfifo {} failed", path.display());
-        }
-        path
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _removed = std::fs::remove_dir_all(&self.0);
-    }
+    path
 }
 
 /// How a bounded run ended.
@@ -165,7 +134,7 @@ impl Untouched {
 /// The two kinds of endless input, and how the host names them.
 fn endless(scratch: &Scratch) -> [(PathBuf, &'static str); 2] {
     [
-        (scratch.fifo(), "a FIFO"),
+        (fifo(scratch), "a FIFO"),
         (PathBuf::from("/dev/zero"), "a character device"),
     ]
 }

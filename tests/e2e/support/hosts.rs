@@ -18,39 +18,47 @@ pub fn python_package_dir() -> PathBuf {
     artifact::workspace_root().join("host-test/python")
 }
 
-/// The python of the Python host's virtual environment, made by host-test/python/venv.sh
-/// (once per run).
+/// What a venv script of the repository (`tests/scim/venv.sh`, `tests/nats/venv.sh`,
+/// `host-test/python/venv.sh`) makes: it prints the executable's path as its last line. Run
+/// once per test run by each caller's `OnceLock`; instant when `.ci/run` has run it already.
+/// `needs` says what the tests need when it fails.
+pub fn venv_executable(script: &Path, needs: &str) -> PathBuf {
+    let output = Command::new("bash")
+        .arg(script)
+        .stderr(Stdio::inherit())
+        .output();
+    let executable = match output {
+        Ok(out) if out.status.success() => PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or_default(),
+        ),
+        Ok(out) => panic!(
+            "{} failed ({}): {needs} (run .ci/run)",
+            script.display(),
+            out.status
+        ),
+        Err(e) => panic!("cannot run {}: {e}", script.display()),
+    };
+    assert!(
+        executable.is_file(),
+        "{} printed {}, which is not a file",
+        script.display(),
+        executable.display()
+    );
+    executable
+}
+
+/// The python of the Python host's virtual environment, made by host-test/python/venv.sh.
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let script = python_package_dir().join("venv.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .stderr(Stdio::inherit())
-            .output();
-        let python = match output {
-            Ok(out) if out.status.success() => PathBuf::from(
-                String::from_utf8_lossy(&out.stdout)
-                    .trim()
-                    .lines()
-                    .last()
-                    .unwrap_or_default(),
-            ),
-            Ok(out) => panic!(
-                "{} failed ({}): the Python host's tests need python3 and the pinned packages of \
-                 host-test/python/requirements.txt (run .ci/run)",
-                script.display(),
-                out.status
-            ),
-            Err(e) => panic!("cannot run {}: {e}", script.display()),
-        };
-        assert!(
-            python.is_file(),
-            "{} printed {}, which is not a python",
-            script.display(),
-            python.display()
-        );
-        python
+        venv_executable(
+            &python_package_dir().join("venv.sh"),
+            "the Python host's tests need python3 and the pinned packages of host-test/python/requirements.txt",
+        )
     })
 }
 
