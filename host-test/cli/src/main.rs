@@ -134,6 +134,8 @@ enum Ending {
     Unrecorded(Outcome, String),
     /// Printed text that is not an entry (describe, bench).
     Text(String),
+    /// A run that reported as it went (batch, worker, submit) and is complete.
+    Done,
     /// Bad usage or an unreadable or invalid file.
     Usage(String),
 }
@@ -144,7 +146,8 @@ fn exit_code(ending: &Ending) -> ExitCode {
             entry_type: EntryType::Note,
             ..
         })
-        | Ending::Text(_) => ExitCode::from(0),
+        | Ending::Text(_)
+        | Ending::Done => ExitCode::from(0),
         Ending::Printed(Outcome::Entry {
             entry_type: EntryType::Error,
             ..
@@ -410,9 +413,9 @@ fn main() -> ExitCode {
         Subcommands::Describe { component } => describe(component),
         Subcommands::Gated { connector, output } => gated(connector, output),
         Subcommands::Bench(args) => bench(args),
-        Subcommands::Batch(args) => return iam_host_cli::scale::cli::batch(args),
-        Subcommands::Worker(args) => return iam_host_cli::scale::cli::worker(args),
-        Subcommands::Submit(args) => return iam_host_cli::scale::cli::submit(args),
+        Subcommands::Batch(args) => iam_host_cli::scale::cli::batch(args).map(|()| Ending::Done),
+        Subcommands::Worker(args) => iam_host_cli::scale::cli::worker(args).map(|()| Ending::Done),
+        Subcommands::Submit(args) => iam_host_cli::scale::cli::submit(args).map(|()| Ending::Done),
     };
     let ending = ended.unwrap_or_else(|e| Ending::Usage(format!("{e:#}")));
     match &ending {
@@ -430,6 +433,7 @@ fn main() -> ExitCode {
             write_line(std::io::stderr(), &format!("iam-host: {why}"));
         }
         Ending::Text(text) => write_line(std::io::stdout(), text),
+        Ending::Done => {}
         Ending::Usage(why) => write_line(std::io::stderr(), &format!("iam-host: {why}")),
     }
     exit_code(&ending)

@@ -1,14 +1,13 @@
 //! The command lines of `iam-host batch`, `worker` and `submit` (architecture.md, "Batch and
 //! scale-out contract"), and their exit status: 0 once the run is complete (a worker: once it
 //! stopped as asked), 2 for usage errors, unreadable or invalid files and a NATS server not
-//! reached within 30 s; a worker's second stop signal exits 130 at once. `main.rs` only
-//! dispatches here: each function turns its arguments into the library's options, runs it on
-//! a multi-threaded async runtime and reports.
+//! reached within 30 s; a worker's second stop signal exits 130 at once. Each function turns
+//! its arguments into the options of its run, runs it on a multi-threaded async runtime and
+//! returns how it ended; `main.rs` decides the exit status, as for every subcommand.
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,12 +95,6 @@ pub struct SubmitArgs {
     pub output: PathBuf,
 }
 
-/// A usage error, an unreadable file or a failed run: one line on stderr, exit 2.
-fn failed(error: &anyhow::Error) -> ExitCode {
-    crate::diagnostic(&format!("iam-host: {error:#}"));
-    ExitCode::from(2)
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -147,76 +140,58 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// `iam-host batch`.
-pub fn batch(args: BatchArgs) -> ExitCode {
-    let run = || -> Result<()> {
-        let limits = read_limits(args.sandbox.limits.as_deref())?;
-        let runner = runner_options(&args.concurrency, limits)?;
-        if same_file(&args.input, &args.output) {
-            bail!("--output must not be the --input file");
-        }
-        let tenants = Tenants::load(&args.tenants)?;
-        // Every file before the component loads: a bad input costs no start-up.
-        files::open(&args.input, INPUT_FILE)?;
-        let host = load_host(args.sandbox.component.clone(), limits)?;
-        let options = BatchOptions {
-            input: args.input.clone(),
-            output: args.output.clone(),
-            runner,
-            display: Display::Auto,
-        };
-        runtime()?.block_on(batch::run(host, &tenants, &options))?;
-        Ok(())
-    };
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => failed(&error),
+pub fn batch(args: BatchArgs) -> Result<()> {
+    let limits = read_limits(args.sandbox.limits.as_deref())?;
+    let runner = runner_options(&args.concurrency, limits)?;
+    if same_file(&args.input, &args.output) {
+        bail!("--output must not be the --input file");
     }
+    let tenants = Tenants::load(&args.tenants)?;
+    // Every file before the component loads: a bad input costs no start-up.
+    files::open(&args.input, INPUT_FILE)?;
+    let host = load_host(args.sandbox.component.clone(), limits)?;
+    let options = BatchOptions {
+        input: args.input.clone(),
+        output: args.output.clone(),
+        runner,
+        display: Display::Auto,
+    };
+    runtime()?.block_on(batch::run(host, &tenants, &options))?;
+    Ok(())
 }
 
 /// `iam-host worker`.
-pub fn worker(args: WorkerArgs) -> ExitCode {
-    let run = || -> Result<()> {
-        let limits = read_limits(args.sandbox.limits.as_deref())?;
-        let runner = runner_options(&args.concurrency, limits)?;
-        if args.ack_wait == 0 {
-            bail!("--ack-wait must be at least 1 second");
-        }
-        let tenants = Tenants::load(&args.tenants)?;
-        let host = load_host(args.sandbox.component.clone(), limits)?;
-        let options = WorkerOptions {
-            nats: args.nats.clone(),
-            runner,
-            ack_wait: Duration::from_secs(args.ack_wait),
-            display: Display::Auto,
-        };
-        runtime()?.block_on(worker::run(host, &tenants, &options))?;
-        Ok(())
-    };
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => failed(&error),
+pub fn worker(args: WorkerArgs) -> Result<()> {
+    let limits = read_limits(args.sandbox.limits.as_deref())?;
+    let runner = runner_options(&args.concurrency, limits)?;
+    if args.ack_wait == 0 {
+        bail!("--ack-wait must be at least 1 second");
     }
+    let tenants = Tenants::load(&args.tenants)?;
+    let host = load_host(args.sandbox.component.clone(), limits)?;
+    let options = WorkerOptions {
+        nats: args.nats.clone(),
+        runner,
+        ack_wait: Duration::from_secs(args.ack_wait),
+        display: Display::Auto,
+    };
+    runtime()?.block_on(worker::run(host, &tenants, &options))?;
+    Ok(())
 }
 
 /// `iam-host submit`.
-pub fn submit(args: SubmitArgs) -> ExitCode {
-    let run = || -> Result<()> {
-        if same_file(&args.input, &args.output) {
-            bail!("--output must not be the --input file");
-        }
-        // Before anything is connected to or written.
-        files::open(&args.input, INPUT_FILE)?;
-        let options = SubmitOptions {
-            nats: args.nats.clone(),
-            input: args.input.clone(),
-            output: args.output.clone(),
-            display: Display::Auto,
-        };
-        runtime()?.block_on(submit::run(&options))?;
-        Ok(())
-    };
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => failed(&error),
+pub fn submit(args: SubmitArgs) -> Result<()> {
+    if same_file(&args.input, &args.output) {
+        bail!("--output must not be the --input file");
     }
+    // Before anything is connected to or written.
+    files::open(&args.input, INPUT_FILE)?;
+    let options = SubmitOptions {
+        nats: args.nats.clone(),
+        input: args.input.clone(),
+        output: args.output.clone(),
+        display: Display::Auto,
+    };
+    runtime()?.block_on(submit::run(&options))?;
+    Ok(())
 }
