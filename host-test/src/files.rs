@@ -30,29 +30,66 @@ const NONBLOCKING: i32 = libc::O_NONBLOCK;
 /// what was opened is checked again (a path can change in between). The open itself never
 /// waits on a FIFO. `what` names the file in messages ("config file").
 pub fn open(path: &Path, what: &str) -> Result<File> {
-    open_with(path, what, OpenOptions::new().read(true))
+    open_with(path, what, OpenOptions::new().read(true), Links::Follow)
 }
 
 /// A results file for reading and appending, created when missing: refused, like an input,
-/// unless it is a regular file (a FIFO would hold the run up).
+/// unless it is a regular file (a FIFO would hold the run up), and never through a symbolic
+/// link (`O_NOFOLLOW`): cutting a torn last line must change only the file named.
 pub fn open_output(path: &Path) -> Result<File> {
     open_with(
         path,
         "the output file",
         OpenOptions::new().read(true).append(true).create(true),
+        Links::Refuse,
     )
 }
 
-fn open_with(path: &Path, what: &str, options: &mut OpenOptions) -> Result<File> {
+/// Whether a symbolic link at the path is followed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    Follow,
+    Refuse,
+}
+
+/// Whether two paths name one file (the same device and inode: a hard link or a symbolic
+/// link to it counts); false when either cannot be read.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn open_with(path: &Path, what: &str, options: &mut OpenOptions, links: Links) -> Result<File> {
     let cannot = || format!("cannot read {what} {}", path.display());
-    match std::fs::metadata(path) {
+    let looked = match links {
+        Links::Follow => std::fs::metadata(path),
+        Links::Refuse => std::fs::symlink_metadata(path),
+    };
+    match looked {
         Ok(before) => refuse_unless_regular(&before, path, what)?,
         // An output may not exist yet; an input that does not exist fails at the open.
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => return Err(error).with_context(cannot),
     }
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(options, NONBLOCKING);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        options,
+        match links {
+            Links::Follow => NONBLOCKING,
+            Links::Refuse => NONBLOCKING | libc::O_NOFOLLOW,
+        },
+    );
     let file = options.open(path).with_context(cannot)?;
     let opened = file.metadata().with_context(cannot)?;
     refuse_unless_regular(&opened, path, what)?;
@@ -74,6 +111,9 @@ fn refuse_unless_regular(metadata: &std::fs::Metadata, path: &Path, what: &str) 
 fn kind_of(file_type: &std::fs::FileType) -> &'static str {
     if file_type.is_dir() {
         return "a directory";
+    }
+    if file_type.is_symlink() {
+        return "a symbolic link";
     }
     #[cfg(unix)]
     {

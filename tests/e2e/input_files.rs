@@ -391,3 +391,57 @@ fn a_job_line_far_past_its_cap_gets_its_exit_2_line_without_being_read_whole() {
         ended.elapsed
     );
 }
+
+#[test]
+fn an_output_behind_a_link_is_refused_and_no_file_but_the_output_is_ever_changed() {
+    // Issue 23: a symbolic link as --output to a file without a final newline had its "torn
+    // line" cut, wiping the file behind it; a hard link from --output to --input passed the
+    // same-file check.
+    let scratch = Scratch::new("output-links");
+    let component = warm_component().to_path_buf();
+    let tenants = scratch.write(
+        "tenants.json",
+        r#"{"tenants": {"a": {"url": "https://a.example", "access_token": "s3cr3t-token", "directory_id": "d"}}}"#,
+    );
+    let input = scratch.write(
+        "jobs.jsonl",
+        "{\"id\": \"1\", \"tenant\": \"a\", \"command\": \"no-such-command\"}\n",
+    );
+    let precious = scratch.write("precious.txt", "no final newline");
+    let symlink = scratch.path("results-link.jsonl");
+    std::os::unix::fs::symlink(&precious, &symlink).expect("a symbolic link");
+    let hard = scratch.path("results-hard.jsonl");
+    std::fs::hard_link(&input, &hard).expect("a hard link");
+    let batch = |output: &Path| -> Vec<PathBuf> {
+        vec![
+            "batch".into(),
+            "--tenants".into(),
+            tenants.clone(),
+            "--input".into(),
+            input.clone(),
+            "--output".into(),
+            output.to_path_buf(),
+            "--component".into(),
+            component.clone(),
+        ]
+    };
+    let words = batch(&symlink);
+    let words: Vec<&Path> = words.iter().map(PathBuf::as_path).collect();
+    assert_refused_promptly(&words, "the output file", &symlink, "a symbolic link");
+    assert_eq!(
+        std::fs::read_to_string(&precious).expect("the file behind the link"),
+        "no final newline"
+    );
+    let words = batch(&hard);
+    let words: Vec<&Path> = words.iter().map(PathBuf::as_path).collect();
+    let ended = run_bounded(&words);
+    assert_eq!(ended.code, Some(2), "{}", ended.stderr);
+    assert_eq!(
+        ended.stderr,
+        "iam-host: --output must not be the --input file\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&input).expect("the input"),
+        "{\"id\": \"1\", \"tenant\": \"a\", \"command\": \"no-such-command\"}\n"
+    );
+}

@@ -132,18 +132,11 @@ pub fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Arc<Host>
     })?))
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// `iam-host batch`.
 pub fn batch(args: BatchArgs) -> Result<()> {
     let limits = read_limits(args.sandbox.limits.as_deref())?;
     let runner = runner_options(&args.concurrency, limits)?;
-    if same_file(&args.input, &args.output) {
+    if files::same_file(&args.input, &args.output) {
         bail!("--output must not be the --input file");
     }
     let tenants = Tenants::load(&args.tenants)?;
@@ -181,7 +174,7 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
 
 /// `iam-host submit`.
 pub fn submit(args: SubmitArgs) -> Result<()> {
-    if same_file(&args.input, &args.output) {
+    if files::same_file(&args.input, &args.output) {
         bail!("--output must not be the --input file");
     }
     // Before anything is connected to or written.

@@ -258,6 +258,23 @@ impl<R: BufRead> JobLines<R> {
             Err(refusal) if refusal.key != fallback => refusal.key.clone(),
             Err(refusal) => return Line::Refused(refusal.clone()),
         };
+        // `line <n>` names the result of a line without a usable id: a job may not take such
+        // a name, or its result and that line's would share an id (and a rerun would skip
+        // one of them).
+        if is_line_name(&id) {
+            let (tenant, command) = match &parsed {
+                Ok(job) => (Some(job.tenant.clone()), Some(job.command.clone())),
+                Err(refusal) => (refusal.tenant.clone(), refusal.command.clone()),
+            };
+            return Line::Refused(Refusal {
+                key: fallback,
+                tenant,
+                command,
+                error: format!(
+                    "the id {id:?} is reserved: \"line <n>\" names the result of a line without a usable id"
+                ),
+            });
+        }
         if let Some(first) = self.taken.get(&id) {
             let (tenant, command) = match &parsed {
                 Ok(job) => (Some(job.tenant.clone()), Some(job.command.clone())),
@@ -276,6 +293,12 @@ impl<R: BufRead> JobLines<R> {
             Err(refusal) => Line::Refused(refusal),
         }
     }
+}
+
+/// Whether `id` has the form of a line's name, `line <n>`.
+fn is_line_name(id: &str) -> bool {
+    id.strip_prefix("line ")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// How an input file is named in messages.
@@ -412,6 +435,26 @@ mod tests {
             refusal(&parsed[0].1).error,
             "\"args\" must be a JSON object, not a string"
         );
+    }
+
+    #[test]
+    fn an_id_of_the_form_of_a_lines_name_is_refused_so_no_two_results_share_an_id() {
+        // Regression (issue 23): a job with id "line 1" and a bad line 1 both wrote a result
+        // with id "line 1"; after an interrupted run the job was taken as done and never ran.
+        let parsed = lines(concat!(
+            "not json\n",
+            "{\"id\": \"line 1\", \"tenant\": \"t\", \"command\": \"c\"}\n",
+            "{\"id\": \"line 9\", \"tenant\": \"t\", \"command\": \"c\"}\n",
+            "{\"id\": \"line 1a\", \"tenant\": \"t\", \"command\": \"c\"}\n",
+            "{\"id\": \"line \", \"tenant\": \"t\", \"command\": \"c\"}\n",
+        ));
+        let keys: Vec<&str> = parsed.iter().map(|(_, line)| line.key()).collect();
+        assert_eq!(keys, vec!["line 1", "line 2", "line 3", "line 1a", "line "]);
+        assert_eq!(
+            refusal(&parsed[1].1).line(),
+            r#"{"id":"line 2","tenant":"t","command":"c","exit":2,"error":"the id \"line 1\" is reserved: \"line <n>\" names the result of a line without a usable id"}"#
+        );
+        assert!(matches!(parsed[3].1, Line::Job(_)) && matches!(parsed[4].1, Line::Job(_)));
     }
 
     #[test]
