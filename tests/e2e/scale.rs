@@ -928,3 +928,109 @@ fn batch_resumes_after_an_interruption_without_repeating_a_job() {
     }
     assert_eq!(server.user_count(), 60);
 }
+
+#[test]
+fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_run() {
+    // Issue 23: an entry over NATS's payload limit could never be published, so its job was
+    // redelivered for ever; a job line over it made `submit` retry for ever.
+    use crate::support::server::{Server, http};
+    let scratch = Scratch::new("too-large");
+    let huge_name = "x".repeat(4_700_000);
+    let big = Server::start(move |_| {
+        http(
+            200,
+            &[("content-type", "application/json")],
+            &format!(
+                r#"{{"totalResults":1,"Resources":[{{"id":"u1","userName":"jd@example.com","active":true,"displayName":"{huge_name}"}}]}}"#
+            ),
+        )
+    });
+    let small = Server::start(|_| {
+        http(
+            200,
+            &[("content-type", "application/json")],
+            r#"{"totalResults":0,"Resources":[]}"#,
+        )
+    });
+    let tenant =
+        |url: String| json!({"url": url, "access_token": "s3cr3t-token-big", "directory_id": "d"});
+    let tenants = scratch.path("tenants.json");
+    std::fs::write(
+        &tenants,
+        json!({"tenants": {"big": tenant(big.url()), "small": tenant(small.url())}}).to_string(),
+    )
+    .expect("write the tenants file");
+    let nats = NatsServer::start(&scratch);
+    let worker_args = [
+        "worker",
+        "--nats",
+        &nats.url,
+        "--tenants",
+        &tenants.to_string_lossy(),
+    ]
+    .map(str::to_string);
+    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
+    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
+    let get = |id: &str, tenant: &str, pad: usize| {
+        json!({"id": id, "tenant": tenant, "command": "iam-get-user",
+               "args": {"user-profile": {"email": "jd@example.com"}, "pad": "p".repeat(pad)}})
+        .to_string()
+    };
+    let input = scratch.path("jobs.jsonl");
+    let lines = [
+        get("big-entry", "big", 0),
+        get("small-1", "small", 0),
+        get("huge-job", "small", 1_100_000),
+        get("small-2", "small", 0),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").expect("write the jobs");
+    let output = scratch.path("results.jsonl");
+    let mut submit = start_iam_host(
+        &scratch,
+        "submit",
+        &[
+            "submit",
+            "--nats",
+            &nats.url,
+            "--input",
+            &input.to_string_lossy(),
+            "--output",
+            &output.to_string_lossy(),
+        ],
+        false,
+    );
+    assert!(
+        submit.wait(RUN_TIMEOUT).success(),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    let results = results_by_id(&output);
+    assert_eq!(results.len(), 4, "{results:?}");
+    let big_entry = &results["big-entry"];
+    assert_eq!(big_entry["exit"], 1, "{big_entry}");
+    let contents = big_entry["entry"]["Contents"].as_str().unwrap_or_default();
+    assert!(
+        contents.starts_with("The iam-get-user command's entry is ")
+            && contents.ends_with("bytes a result message can carry"),
+        "{contents}"
+    );
+    let huge = &results["huge-job"];
+    assert_eq!(huge["exit"], 2, "{huge}");
+    assert!(
+        huge["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("bytes a NATS message can carry")),
+        "{huge}"
+    );
+    for id in ["small-1", "small-2"] {
+        assert_eq!(results[id]["exit"], 0, "{}", results[id]);
+    }
+    assert!(worker.is_running(), "{}", read(&scratch.path("worker.err")));
+    worker.signal("TERM");
+    assert_eq!(
+        worker.wait(RUN_TIMEOUT).code(),
+        Some(0),
+        "{}",
+        read(&scratch.path("worker.err"))
+    );
+}

@@ -264,6 +264,21 @@ pub async fn workers_consumer(
 
 /// Publish until the stream has stored the message (or found it a duplicate), retrying with
 /// back-off whatever goes wrong; `note` hears about each failure.
+/// Bytes of a message besides its payload that NATS counts against the server's
+/// `max_payload`: the headers (`Nats-Msg-Id` and the framing). Generous: a job id over 200
+/// bytes travels as a 71-byte hash.
+const HEADER_ALLOWANCE_BYTES: usize = 1024;
+
+/// The largest payload a message to this server may carry (its `max_payload`, 1 MiB unless
+/// configured, less the headers' allowance). Past it a publish can never succeed: retrying it
+/// would only hold a slot for ever.
+pub fn payload_room(client: &async_nats::Client) -> usize {
+    client
+        .server_info()
+        .max_payload
+        .saturating_sub(HEADER_ALLOWANCE_BYTES)
+}
+
 pub async fn publish_until_stored(
     context: &jetstream::Context,
     subject: &'static str,

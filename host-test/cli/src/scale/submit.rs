@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::jobs::{Line, open_input, result_key};
+use super::jobs::{Line, Refusal, open_input, result_key};
 use super::nats::{self, Backoff, JOBS_SUBJECT, message_id};
 use super::output::Output;
 use super::progress::{Display, Progress};
@@ -58,7 +58,14 @@ struct Plan {
     waiting: HashSet<String>,
 }
 
-fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<Plan> {
+/// What to do with each line of the input: jobs already done are skipped, refused lines and
+/// jobs too large for a message (`payload_room`) are answered here, the rest wait for a
+/// result.
+fn plan(
+    input: &Path,
+    done: &std::collections::HashMap<String, bool>,
+    payload_room: usize,
+) -> Result<Plan> {
     let mut plan = Plan {
         total: 0,
         already: 0,
@@ -78,7 +85,22 @@ fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<
         match line {
             Line::Refused(refusal) => plan.refusals.push(refusal.line()),
             Line::Job(job) => {
-                plan.waiting.insert(job.id);
+                let size = job.to_json().len();
+                if size > payload_room {
+                    plan.refusals.push(
+                        Refusal {
+                            key: job.id,
+                            tenant: Some(job.tenant),
+                            command: Some(job.command),
+                            error: format!(
+                                "the job is {size} bytes, more than the {payload_room} bytes a NATS message can carry"
+                            ),
+                        }
+                        .line(),
+                    );
+                } else {
+                    plan.waiting.insert(job.id);
+                }
             }
         }
     }
@@ -104,8 +126,8 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
         ));
     }
     let mut output = resumed.output;
-    let mut plan = plan(&options.input, &resumed.done)?;
     let client = nats::connect(&options.nats, LABEL).await?;
+    let mut plan = plan(&options.input, &resumed.done, nats::payload_room(&client))?;
     let context = jetstream::new(client.clone());
     let (_jobs, results) = nats::streams(&context).await?;
 

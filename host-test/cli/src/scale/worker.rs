@@ -21,11 +21,12 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::jobs::{Job, parse_job};
+use super::jobs::{Job, parse_job, result_line};
 use super::nats::{self, Backoff, RESULTS_SUBJECT, message_id};
 use super::progress::{Display, Progress};
 use super::runner::{Runner, RunnerOptions};
 use super::tenants::Tenants;
+use iam_gate::stop::error_entry;
 use iam_host::Host;
 
 /// How long one pull waits for jobs before asking again. Short, because after a stop signal
@@ -58,6 +59,8 @@ pub struct WorkerSummary {
 struct Shared {
     runner: Runner,
     context: jetstream::Context,
+    /// The largest result line a message can carry (`nats::payload_room`).
+    payload_room: usize,
     stopping: watch::Receiver<bool>,
     /// A third of the ack wait in force.
     progress_every: Duration,
@@ -126,6 +129,7 @@ pub async fn run(
     }
     let shared = Arc::new(Shared {
         runner: Runner::new(host, tenants, &options.runner),
+        payload_room: nats::payload_room(&client),
         context,
         stopping: stopping.clone(),
         progress_every: (ack_wait / 3).max(Duration::from_millis(100)),
@@ -303,6 +307,23 @@ async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>,
             _ = ticks.tick() => in_progress(&message, shared).await,
         }
     };
+    if finished.line.len() > shared.payload_room {
+        // The entry can never be published: the job still ends, with a Type 4 entry that
+        // says so, rather than being redelivered for ever.
+        let too_large = error_entry(&format!(
+            "The {} command's entry is {} bytes, more than the {} bytes a result message can carry",
+            job.command,
+            finished.line.len(),
+            shared.payload_room
+        ));
+        let line = result_line(&job, 1, &too_large);
+        shared.note(format!(
+            "the result of job {:?} is too large to publish; sent a Type 4 result instead",
+            job.id
+        ));
+        finish(&message, &job.id, &line, 1, shared).await;
+        return;
+    }
     finish(&message, &job.id, &finished.line, finished.exit, shared).await;
 }
 
