@@ -1034,3 +1034,69 @@ fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_ru
         read(&scratch.path("worker.err"))
     );
 }
+
+#[test]
+fn the_streams_are_bounded_and_a_job_is_delivered_a_bounded_number_of_times() {
+    // Issue 23: neither stream was bounded, and a job could be redelivered for ever.
+    let scratch = Scratch::new("bounded");
+    let server = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("solo", &server)]);
+    let nats = NatsServer::start(&scratch);
+    let worker_args = [
+        "worker",
+        "--nats",
+        &nats.url,
+        "--tenants",
+        &tenants.to_string_lossy(),
+    ]
+    .map(str::to_string);
+    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
+    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
+    let stderr = || read(&scratch.path("worker.err"));
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !stderr().contains("pulling jobs") {
+        assert!(
+            worker.is_running() && Instant::now() < deadline,
+            "{}",
+            stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (jobs, results, max_deliver) = runtime.block_on(async {
+        let client = async_nats::connect(&nats.url).await.expect("connect");
+        let context = async_nats::jetstream::new(client);
+        let mut jobs = context
+            .get_stream("IAM_JOBS")
+            .await
+            .expect("the jobs stream");
+        let mut results = context
+            .get_stream("IAM_RESULTS")
+            .await
+            .expect("the results stream");
+        let jobs = jobs.info().await.expect("its info").config.clone();
+        let results = results.info().await.expect("its info").config.clone();
+        let consumer: async_nats::jetstream::consumer::PullConsumer = context
+            .get_consumer_from_stream("iam-workers", "IAM_JOBS")
+            .await
+            .expect("the workers' consumer");
+        let max_deliver = consumer.cached_info().config.max_deliver;
+        (jobs, results, max_deliver)
+    });
+    for config in [&jobs, &results] {
+        assert!(
+            config.max_messages > 0 && config.max_bytes > 0,
+            "{config:?}"
+        );
+        assert!(!config.max_age.is_zero(), "{config:?}");
+    }
+    assert!(
+        max_deliver > 0 && max_deliver <= 10,
+        "max_deliver {max_deliver}"
+    );
+    worker.signal("TERM");
+    assert_eq!(worker.wait(RUN_TIMEOUT).code(), Some(0), "{}", stderr());
+}

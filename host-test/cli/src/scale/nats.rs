@@ -37,6 +37,17 @@ pub const CONNECT_WITHIN: Duration = Duration::from_secs(30);
 /// Jobs a worker may hold unacknowledged on the consumer, all workers together: above any
 /// sensible sum of `--concurrency`, so that the server never starves a worker that has room.
 const MAX_ACK_PENDING: i64 = 100_000;
+/// Deliveries of one job at most. A job whose worker died twice in a row is run again; one
+/// that keeps taking workers down is answered on its last delivery instead (worker.rs), so
+/// nothing is redelivered for ever.
+pub const MAX_DELIVER: i64 = 5;
+/// Messages a stream keeps at most: far more than one submission holds.
+const STREAM_MAX_MESSAGES: i64 = 1_000_000;
+/// Bytes a stream keeps at most: a million jobs or results of a few kilobytes each.
+const STREAM_MAX_BYTES: i64 = 4 << 30;
+/// How long a job waits for a worker before the stream drops it (its submitter's results
+/// stream keeps a week too).
+const JOBS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Longest job id used as its own `Nats-Msg-Id`; longer ones (and any with a character a
 /// header value cannot hold) are hashed.
 const MAX_PLAIN_MESSAGE_ID_BYTES: usize = 200;
@@ -195,6 +206,11 @@ pub async fn streams(context: &jetstream::Context) -> Result<(stream::Stream, st
         retention: stream::RetentionPolicy::WorkQueue,
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
+        max_messages: STREAM_MAX_MESSAGES,
+        max_bytes: STREAM_MAX_BYTES,
+        max_age: JOBS_MAX_AGE,
+        // A full queue refuses new jobs (their submitter retries) rather than dropping old ones.
+        discard: stream::DiscardPolicy::New,
         ..stream::Config::default()
     };
     let results = stream::Config {
@@ -205,6 +221,9 @@ pub async fn streams(context: &jetstream::Context) -> Result<(stream::Stream, st
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
         max_age: RESULTS_MAX_AGE,
+        max_messages: STREAM_MAX_MESSAGES,
+        max_bytes: STREAM_MAX_BYTES,
+        discard: stream::DiscardPolicy::Old,
         ..stream::Config::default()
     };
     Ok((
@@ -249,6 +268,7 @@ pub async fn workers_consumer(
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait,
                 max_ack_pending: MAX_ACK_PENDING,
+                max_deliver: MAX_DELIVER,
                 ..consumer::pull::Config::default()
             },
         )

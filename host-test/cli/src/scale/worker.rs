@@ -289,6 +289,27 @@ async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>,
     if let Ok(info) = message.info()
         && info.delivered > 1
     {
+        if info.delivered >= nats::MAX_DELIVER {
+            // Its last delivery: a job that took a worker down this often is not run again,
+            // and ends with a Type 4 result so that its submitter is not left waiting.
+            let given_up = error_entry(&format!(
+                "The {} command was not run: its job was delivered {} times without a result (a worker stopped while running it each time)",
+                job.command, info.delivered
+            ));
+            shared.note(format!(
+                "job {:?} delivered {} times: given up",
+                job.id, info.delivered
+            ));
+            finish(
+                &message,
+                &job.id,
+                &result_line(&job, 1, &given_up),
+                1,
+                shared,
+            )
+            .await;
+            return;
+        }
         shared.note(format!(
             "job {:?} delivered again (attempt {}): running it again",
             job.id, info.delivered
