@@ -1100,3 +1100,88 @@ fn the_streams_are_bounded_and_a_job_is_delivered_a_bounded_number_of_times() {
     worker.signal("TERM");
     assert_eq!(worker.wait(RUN_TIMEOUT).code(), Some(0), "{}", stderr());
 }
+
+#[test]
+fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
+    // Issue 23: a message on the results subject under a job's id made `submit` skip the job
+    // and write the forged line, so a create (or a disable) was never sent.
+    let scratch = Scratch::new("forged");
+    let server = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("solo", &server)]);
+    let nats = NatsServer::start(&scratch);
+    let worker_args = [
+        "worker",
+        "--nats",
+        &nats.url,
+        "--tenants",
+        &tenants.to_string_lossy(),
+    ]
+    .map(str::to_string);
+    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
+    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
+    let stderr = || read(&scratch.path("worker.err"));
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !stderr().contains("pulling jobs") {
+        assert!(
+            worker.is_running() && Instant::now() < deadline,
+            "{}",
+            stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The forgery: another tenant's, another command's "result" for the job's id.
+    let forged = json!({"id": "solo-0", "tenant": "mallory", "command": "iam-get-user", "exit": 0,
+                        "entry": {"Type": 1, "ContentsFormat": "text", "Contents": "forged"}})
+    .to_string();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            let client = async_nats::connect(&nats.url).await.expect("connect");
+            let context = async_nats::jetstream::new(client);
+            context
+                .publish("iam.results", forged.into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored");
+        });
+    let input = scratch.path("jobs.jsonl");
+    std::fs::write(&input, create_job("solo-0", "solo", 0) + "\n").expect("write the job");
+    let output = scratch.path("results.jsonl");
+    let mut submit = start_iam_host(
+        &scratch,
+        "submit",
+        &[
+            "submit",
+            "--nats",
+            &nats.url,
+            "--input",
+            &input.to_string_lossy(),
+            "--output",
+            &output.to_string_lossy(),
+        ],
+        false,
+    );
+    assert!(
+        submit.wait(RUN_TIMEOUT).success(),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    let results = results_by_id(&output);
+    let result = &results["solo-0"];
+    assert_eq!(
+        (&result["tenant"], &result["command"], &result["exit"]),
+        (&json!("solo"), &json!("iam-create-user"), &json!(0)),
+        "{result}"
+    );
+    assert_eq!(server.user_count(), 1, "the job ran");
+    assert!(
+        read(&scratch.path("submit.err")).contains("ignored a result"),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    worker.signal("TERM");
+    assert_eq!(worker.wait(RUN_TIMEOUT).code(), Some(0), "{}", stderr());
+}

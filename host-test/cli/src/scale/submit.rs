@@ -10,7 +10,7 @@
 use anyhow::{Context as _, Result, anyhow};
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt as _;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
@@ -54,8 +54,10 @@ struct Plan {
     already_failed: u64,
     /// Refusals to write (their keys are not in the output yet).
     refusals: Vec<String>,
-    /// Job ids waiting for a result.
-    waiting: HashSet<String>,
+    /// Job ids waiting for a result, with the tenant and command each job named: a result is
+    /// taken only if it names the same (issue 23: a result stored under the id by another
+    /// tenant's or command's job is not this job's).
+    waiting: HashMap<String, (String, String)>,
 }
 
 /// What to do with each line of the input: jobs already done are skipped, refused lines and
@@ -71,7 +73,7 @@ fn plan(
         already: 0,
         already_failed: 0,
         refusals: Vec::new(),
-        waiting: HashSet::new(),
+        waiting: HashMap::new(),
     };
     for line in open_input(input)? {
         let (_, line) =
@@ -99,7 +101,7 @@ fn plan(
                         .line(),
                     );
                 } else {
-                    plan.waiting.insert(job.id);
+                    plan.waiting.insert(job.id, (job.tenant, job.command));
                 }
             }
         }
@@ -164,7 +166,7 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                         - summary.skipped
                         - summary.refused
                         - plan.waiting.len() as u64;
-                    let to_publish = plan.waiting.clone();
+                    let to_publish: HashSet<String> = plan.waiting.keys().cloned().collect();
                     summary.published = to_publish.len() as u64;
                     publisher = Some(tokio::spawn(publish_jobs(
                         context.clone(),
@@ -175,10 +177,18 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                 }
             }
             Stored::Result { id, exit, line } => {
-                if plan.waiting.remove(&id) {
-                    output.append(&line)?;
-                    progress.record(exit != 0);
+                let Some((tenant, command)) = plan.waiting.get(&id) else {
+                    continue;
+                };
+                if !names_job(&line, tenant, command) {
+                    progress.note(&format!(
+                        "{LABEL}: ignored a result stored under the id {id:?} that names another tenant or command than the job's"
+                    ));
+                    continue;
                 }
+                plan.waiting.remove(&id);
+                output.append(&line)?;
+                progress.record(exit != 0);
             }
         }
     }
@@ -194,6 +204,17 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
     }
     progress.finish();
     Ok(summary)
+}
+
+/// Whether a result line names this tenant and command: every result a worker writes for a
+/// job `submit` sent does, refusals included.
+fn names_job(line: &str, tenant: &str, command: &str) -> bool {
+    let Ok(serde_json::Value::Object(result)) = serde_json::from_str(line) else {
+        return false;
+    };
+    let matches =
+        |key: &str, expected: &str| result.get(key).and_then(|v| v.as_str()) == Some(expected);
+    matches("tenant", tenant) && matches("command", command)
 }
 
 /// Read the results stream from its start, forever: each result, and `CaughtUp` once the
