@@ -1185,3 +1185,74 @@ fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
     worker.signal("TERM");
     assert_eq!(worker.wait(RUN_TIMEOUT).code(), Some(0), "{}", stderr());
 }
+
+#[test]
+fn after_a_nats_restart_with_an_empty_store_every_job_still_ends() {
+    // Issue 23: a NATS restart with an empty store hung `submit` for ever: the streams were
+    // never made again, and the jobs it had published were gone.
+    let scratch = Scratch::new("empty-store");
+    let server = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("solo", &server)]);
+    let mut nats = NatsServer::start(&scratch);
+    let input = scratch.path("jobs.jsonl");
+    let jobs: Vec<String> = (0..3)
+        .map(|n| create_job(&format!("solo-{n}"), "solo", n))
+        .collect();
+    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    let output = scratch.path("results.jsonl");
+    let mut submit = start_iam_host(
+        &scratch,
+        "submit",
+        &[
+            "submit",
+            "--nats",
+            &nats.url,
+            "--input",
+            &input.to_string_lossy(),
+            "--output",
+            &output.to_string_lossy(),
+        ],
+        false,
+    );
+    // The jobs are published, with no worker to run them; then the server loses everything.
+    let published =
+        || std::fs::read_dir(&nats.store).is_ok_and(|mut entries| entries.next().is_some());
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !published() {
+        assert!(
+            submit.is_running() && Instant::now() < deadline,
+            "{}",
+            read(&scratch.path("submit.err"))
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    nats.stop();
+    std::fs::remove_dir_all(&nats.store).expect("wipe the store");
+    nats.run();
+    let worker_args = [
+        "worker",
+        "--nats",
+        &nats.url,
+        "--tenants",
+        &tenants.to_string_lossy(),
+    ]
+    .map(str::to_string);
+    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
+    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
+    assert!(
+        submit.wait(RUN_TIMEOUT).success(),
+        "{}\nworker: {}",
+        read(&scratch.path("submit.err")),
+        read(&scratch.path("worker.err"))
+    );
+    assert_eq!(results_by_id(&output).len(), 3);
+    assert_eq!(server.user_count(), 3);
+    worker.signal("TERM");
+    assert_eq!(
+        worker.wait(RUN_TIMEOUT).code(),
+        Some(0),
+        "{}",
+        read(&scratch.path("worker.err"))
+    );
+}

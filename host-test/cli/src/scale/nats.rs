@@ -321,6 +321,10 @@ pub async fn publish_until_stored(
                 note(format!(
                     "publishing to {subject} failed ({error}); retrying"
                 ));
+                // A server restarted with an empty store has no streams: make them again.
+                if let Err(error) = streams(context).await {
+                    note(format!("cannot open the streams ({error})"));
+                }
                 backoff.wait().await;
             }
         }

@@ -20,6 +20,9 @@ use super::nats::{self, Backoff, JOBS_SUBJECT, message_id};
 use super::output::Output;
 use super::progress::{Display, Progress};
 
+/// How long `submit` waits without a result before it publishes the jobs still waiting again.
+const REPUBLISH_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Publishes awaiting the stream's acknowledgement at once: enough to keep a remote server
 /// busy, few enough that a lost connection leaves little to retry.
 const PUBLISHES_IN_FLIGHT: usize = 256;
@@ -153,10 +156,37 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
 
     let (stored_tx, mut stored) = mpsc::unbounded_channel();
     let reader_progress = progress.clone();
-    let reader = tokio::spawn(read_results(results, stored_tx, reader_progress));
-    let mut publisher = None;
+    let reader = tokio::spawn(read_results(
+        context.clone(),
+        results,
+        stored_tx,
+        reader_progress,
+    ));
+    let mut publisher: Option<tokio::task::JoinHandle<Result<()>>> = None;
     while !plan.waiting.is_empty() {
-        let Some(event) = stored.recv().await else {
+        let event = tokio::select! {
+            event = stored.recv() => event,
+            () = tokio::time::sleep(REPUBLISH_AFTER) => {
+                // No result for a while: publish the jobs still waiting again. The stream
+                // drops those it holds (their ids are message ids); a server that came back
+                // with an empty store gets them anew, so every job still ends.
+                if publisher.as_ref().is_some_and(tokio::task::JoinHandle::is_finished) {
+                    progress.note(&format!(
+                        "{LABEL}: no result for {} s; publishing the {} jobs still waiting again",
+                        REPUBLISH_AFTER.as_secs(),
+                        plan.waiting.len()
+                    ));
+                    publisher = Some(tokio::spawn(publish_jobs(
+                        context.clone(),
+                        options.input.clone(),
+                        plan.waiting.keys().cloned().collect(),
+                        progress.clone(),
+                    )));
+                }
+                continue;
+            }
+        };
+        let Some(event) = event else {
             return Err(anyhow!("the results reader stopped unexpectedly"));
         };
         match event {
@@ -221,6 +251,7 @@ fn names_job(line: &str, tenant: &str, command: &str) -> bool {
 /// results stored before the start have been read. The ordered consumer recovers from lost
 /// connections itself; should its stream end, a new one picks up after the last result seen.
 async fn read_results(
+    context: jetstream::Context,
     mut results: stream::Stream,
     stored: mpsc::UnboundedSender<Stored>,
     progress: Arc<Progress>,
@@ -243,6 +274,14 @@ async fn read_results(
     }
     let mut next_sequence = 1;
     loop {
+        // A stream that holds fewer results than were read is a new one (a server back with
+        // an empty store): read it from its start.
+        if next_sequence > 1
+            && let Ok(info) = results.info().await
+            && info.state.last_sequence + 1 < next_sequence
+        {
+            next_sequence = 1;
+        }
         let deliver_policy = if next_sequence <= 1 {
             consumer::DeliverPolicy::All
         } else {
@@ -268,6 +307,12 @@ async fn read_results(
             Err(error) => {
                 progress.note(&format!("{LABEL}: cannot read results ({error}); retrying"));
                 backoff.wait().await;
+                // The stream may be gone (a server back with an empty store): open it again,
+                // and read it from its start (results already taken are ignored).
+                if let Ok((_jobs, fresh)) = nats::streams(&context).await {
+                    results = fresh;
+                    next_sequence = 1;
+                }
                 continue;
             }
         };
@@ -275,8 +320,10 @@ async fn read_results(
             let message = match next {
                 Ok(message) => message,
                 Err(error) => {
+                    // Read on with a new consumer (from the last result seen), after a wait.
                     progress.note(&format!("{LABEL}: reading results: {error}"));
-                    continue;
+                    backoff.wait().await;
+                    break;
                 }
             };
             backoff = Backoff::default();

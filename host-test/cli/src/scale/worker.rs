@@ -144,7 +144,8 @@ pub async fn run(
     ));
     let mut handlers = JoinSet::new();
     fetch_until_stopped(
-        &consumer,
+        consumer,
+        ack_wait,
         options.runner.concurrency,
         &shared,
         &mut handlers,
@@ -171,10 +172,26 @@ pub async fn run(
     Ok(summary)
 }
 
+/// The streams and the workers' consumer, opened again (and made again when a server came
+/// back with an empty store); the consumer is replaced only when that worked.
+async fn reopen(consumer: &mut PullConsumer, ack_wait: Duration, shared: &Shared) {
+    let reopened = async {
+        let (jobs, _results) = nats::streams(&shared.context).await?;
+        nats::workers_consumer(&jobs, ack_wait).await
+    };
+    match reopened.await {
+        Ok((fresh, _)) => *consumer = fresh,
+        Err(error) => shared.note(format!(
+            "cannot open the jobs' consumer ({error}); retrying"
+        )),
+    }
+}
+
 /// Pull jobs while there is room, one handler each, until a stop is asked for; then hand back
 /// whatever the last pull still brings.
 async fn fetch_until_stopped(
-    consumer: &PullConsumer,
+    mut consumer: PullConsumer,
+    ack_wait: Duration,
     concurrency: usize,
     shared: &Arc<Shared>,
     handlers: &mut JoinSet<()>,
@@ -208,6 +225,7 @@ async fn fetch_until_stopped(
                 shared.note(format!("cannot pull jobs ({error}); retrying"));
                 drop(room);
                 backoff.wait().await;
+                reopen(&mut consumer, ack_wait, shared).await;
                 continue;
             }
         };
@@ -221,6 +239,7 @@ async fn fetch_until_stopped(
                 Some(Err(error)) => {
                     shared.note(format!("pulling jobs failed ({error}); retrying"));
                     backoff.wait().await;
+                    reopen(&mut consumer, ack_wait, shared).await;
                     break;
                 }
                 Some(Ok(message)) => {
