@@ -929,6 +929,59 @@ fn batch_resumes_after_an_interruption_without_repeating_a_job() {
     assert_eq!(server.user_count(), 60);
 }
 
+/// A worker on `nats` for `tenants`, started and pulling jobs.
+fn pulling_worker(scratch: &Scratch, nats: &str, tenants: &Path) -> Running {
+    let args = [
+        "worker",
+        "--nats",
+        nats,
+        "--tenants",
+        &tenants.to_string_lossy(),
+    ]
+    .map(str::to_string);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut worker = start_iam_host(scratch, "worker", &args, true);
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !read(&scratch.path("worker.err")).contains("pulling jobs") {
+        assert!(
+            worker.is_running() && Instant::now() < deadline,
+            "{}",
+            read(&scratch.path("worker.err"))
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    worker
+}
+
+/// `iam-host submit` of `input` to `nats`, its results in `output`, started.
+fn submitting(scratch: &Scratch, nats: &str, input: &Path, output: &Path) -> Running {
+    start_iam_host(
+        scratch,
+        "submit",
+        &[
+            "submit",
+            "--nats",
+            nats,
+            "--input",
+            &input.to_string_lossy(),
+            "--output",
+            &output.to_string_lossy(),
+        ],
+        false,
+    )
+}
+
+/// Stop a worker as asked (SIGTERM): it must exit 0.
+fn stop_worker(scratch: &Scratch, mut worker: Running) {
+    worker.signal("TERM");
+    assert_eq!(
+        worker.wait(RUN_TIMEOUT).code(),
+        Some(0),
+        "{}",
+        read(&scratch.path("worker.err"))
+    );
+}
+
 #[test]
 fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_run() {
     // Issue 23: an entry over NATS's payload limit could never be published, so its job was
@@ -961,16 +1014,7 @@ fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_ru
     )
     .expect("write the tenants file");
     let nats = NatsServer::start(&scratch);
-    let worker_args = [
-        "worker",
-        "--nats",
-        &nats.url,
-        "--tenants",
-        &tenants.to_string_lossy(),
-    ]
-    .map(str::to_string);
-    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
-    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
+    let mut worker = pulling_worker(&scratch, &nats.url, &tenants);
     let get = |id: &str, tenant: &str, pad: usize| {
         json!({"id": id, "tenant": tenant, "command": "iam-get-user",
                "args": {"user-profile": {"email": "jd@example.com"}, "pad": "p".repeat(pad)}})
@@ -985,20 +1029,7 @@ fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_ru
     ];
     std::fs::write(&input, lines.join("\n") + "\n").expect("write the jobs");
     let output = scratch.path("results.jsonl");
-    let mut submit = start_iam_host(
-        &scratch,
-        "submit",
-        &[
-            "submit",
-            "--nats",
-            &nats.url,
-            "--input",
-            &input.to_string_lossy(),
-            "--output",
-            &output.to_string_lossy(),
-        ],
-        false,
-    );
+    let mut submit = submitting(&scratch, &nats.url, &input, &output);
     assert!(
         submit.wait(RUN_TIMEOUT).success(),
         "{}",
@@ -1026,13 +1057,7 @@ fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_ru
         assert_eq!(results[id]["exit"], 0, "{}", results[id]);
     }
     assert!(worker.is_running(), "{}", read(&scratch.path("worker.err")));
-    worker.signal("TERM");
-    assert_eq!(
-        worker.wait(RUN_TIMEOUT).code(),
-        Some(0),
-        "{}",
-        read(&scratch.path("worker.err"))
-    );
+    stop_worker(&scratch, worker);
 }
 
 #[test]
@@ -1042,26 +1067,7 @@ fn the_streams_are_bounded_and_a_job_is_delivered_a_bounded_number_of_times() {
     let server = ScimServer::start();
     let tenants = tenants_file(&scratch, &[("solo", &server)]);
     let nats = NatsServer::start(&scratch);
-    let worker_args = [
-        "worker",
-        "--nats",
-        &nats.url,
-        "--tenants",
-        &tenants.to_string_lossy(),
-    ]
-    .map(str::to_string);
-    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
-    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
-    let stderr = || read(&scratch.path("worker.err"));
-    let deadline = Instant::now() + START_TIMEOUT;
-    while !stderr().contains("pulling jobs") {
-        assert!(
-            worker.is_running() && Instant::now() < deadline,
-            "{}",
-            stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let worker = pulling_worker(&scratch, &nats.url, &tenants);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1097,8 +1103,7 @@ fn the_streams_are_bounded_and_a_job_is_delivered_a_bounded_number_of_times() {
         max_deliver > 0 && max_deliver <= 10,
         "max_deliver {max_deliver}"
     );
-    worker.signal("TERM");
-    assert_eq!(worker.wait(RUN_TIMEOUT).code(), Some(0), "{}", stderr());
+    stop_worker(&scratch, worker);
 }
 
 #[test]
@@ -1109,26 +1114,7 @@ fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
     let server = ScimServer::start();
     let tenants = tenants_file(&scratch, &[("solo", &server)]);
     let nats = NatsServer::start(&scratch);
-    let worker_args = [
-        "worker",
-        "--nats",
-        &nats.url,
-        "--tenants",
-        &tenants.to_string_lossy(),
-    ]
-    .map(str::to_string);
-    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
-    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
-    let stderr = || read(&scratch.path("worker.err"));
-    let deadline = Instant::now() + START_TIMEOUT;
-    while !stderr().contains("pulling jobs") {
-        assert!(
-            worker.is_running() && Instant::now() < deadline,
-            "{}",
-            stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let worker = pulling_worker(&scratch, &nats.url, &tenants);
     // The forgery: another tenant's, another command's "result" for the job's id.
     let forged = json!({"id": "solo-0", "tenant": "mallory", "command": "iam-get-user", "exit": 0,
                         "entry": {"Type": 1, "ContentsFormat": "text", "Contents": "forged"}})
@@ -1150,20 +1136,7 @@ fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
     let input = scratch.path("jobs.jsonl");
     std::fs::write(&input, create_job("solo-0", "solo", 0) + "\n").expect("write the job");
     let output = scratch.path("results.jsonl");
-    let mut submit = start_iam_host(
-        &scratch,
-        "submit",
-        &[
-            "submit",
-            "--nats",
-            &nats.url,
-            "--input",
-            &input.to_string_lossy(),
-            "--output",
-            &output.to_string_lossy(),
-        ],
-        false,
-    );
+    let mut submit = submitting(&scratch, &nats.url, &input, &output);
     assert!(
         submit.wait(RUN_TIMEOUT).success(),
         "{}",
@@ -1182,8 +1155,7 @@ fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
         "{}",
         read(&scratch.path("submit.err"))
     );
-    worker.signal("TERM");
-    assert_eq!(worker.wait(RUN_TIMEOUT).code(), Some(0), "{}", stderr());
+    stop_worker(&scratch, worker);
 }
 
 #[test]
@@ -1200,20 +1172,7 @@ fn after_a_nats_restart_with_an_empty_store_every_job_still_ends() {
         .collect();
     std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
     let output = scratch.path("results.jsonl");
-    let mut submit = start_iam_host(
-        &scratch,
-        "submit",
-        &[
-            "submit",
-            "--nats",
-            &nats.url,
-            "--input",
-            &input.to_string_lossy(),
-            "--output",
-            &output.to_string_lossy(),
-        ],
-        false,
-    );
+    let mut submit = submitting(&scratch, &nats.url, &input, &output);
     // The jobs are published, with no worker to run them; then the server loses everything.
     let published =
         || std::fs::read_dir(&nats.store).is_ok_and(|mut entries| entries.next().is_some());
@@ -1230,16 +1189,7 @@ fn after_a_nats_restart_with_an_empty_store_every_job_still_ends() {
     nats.stop();
     std::fs::remove_dir_all(&nats.store).expect("wipe the store");
     nats.run();
-    let worker_args = [
-        "worker",
-        "--nats",
-        &nats.url,
-        "--tenants",
-        &tenants.to_string_lossy(),
-    ]
-    .map(str::to_string);
-    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
-    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
+    let worker = pulling_worker(&scratch, &nats.url, &tenants);
     assert!(
         submit.wait(RUN_TIMEOUT).success(),
         "{}\nworker: {}",
@@ -1248,11 +1198,5 @@ fn after_a_nats_restart_with_an_empty_store_every_job_still_ends() {
     );
     assert_eq!(results_by_id(&output).len(), 3);
     assert_eq!(server.user_count(), 3);
-    worker.signal("TERM");
-    assert_eq!(
-        worker.wait(RUN_TIMEOUT).code(),
-        Some(0),
-        "{}",
-        read(&scratch.path("worker.err"))
-    );
+    stop_worker(&scratch, worker);
 }
