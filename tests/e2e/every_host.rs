@@ -319,3 +319,125 @@ fn a_memory_bomb_ends_in_the_same_entry_naming_the_limit_under_every_host() {
         "{contents}"
     );
 }
+
+#[test]
+fn every_hostile_guest_ends_in_the_same_entry_under_every_host() {
+    // What the Rust host's sandbox tests (limits.rs) and the Python suite check of the hostile
+    // guest, held under the Node host too: each stop is named from a typed cause, never from
+    // text the guest wrote (panic-logged only logs a panic's words, then traps). A stack
+    // overflow is a trap in the runtime's own words, which differ under V8: see below.
+    let dir = Scratch::new("hostile");
+    let cassette = dir.json("cassette.json", &json!({"interactions": []}));
+    let limits = dir.json(
+        "limits.json",
+        &json!({"memory_bytes": 16 << 20, "cpu_millis": 500}),
+    );
+    for (mode, stopped_by) in [
+        ("panic", "the component panicked: panicked at "),
+        ("panic-logged", "the component trapped: "),
+        ("loop", "it used more than its CPU time limit of 500 ms"),
+    ] {
+        let config = dir.json(
+            &format!("{mode}.json"),
+            &json!({"url": "https://a.example", "access_token": TOKEN, "directory_id": "d", "hostile": mode}),
+        );
+        let words: Vec<PathBuf> = vec![
+            "run".into(),
+            "test-module".into(),
+            "--config".into(),
+            config,
+            "--cassette".into(),
+            cassette.clone(),
+            "--limits".into(),
+            limits.clone(),
+        ];
+        let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
+        let contents = entry(&runs[0])["Contents"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            runs[0].code == 1
+                && contents.starts_with(&format!(
+                    "The test-module command was stopped by the host: {stopped_by}"
+                )),
+            "{mode}: {contents}"
+        );
+    }
+}
+
+#[test]
+fn a_stack_overflow_is_a_trap_under_every_host() {
+    let dir = Scratch::new("stack");
+    let cassette = dir.json("cassette.json", &json!({"interactions": []}));
+    let config = dir.json(
+        "config.json",
+        &json!({"url": "https://a.example", "access_token": TOKEN, "directory_id": "d", "hostile": "stack"}),
+    );
+    let words: Vec<PathBuf> = vec![
+        "run".into(),
+        "test-module".into(),
+        "--config".into(),
+        config,
+        "--cassette".into(),
+        cassette,
+    ];
+    let (connector, gated) = hostile_components();
+    let runs = [
+        ended(
+            "iam-host",
+            hosts::iam_host_over(&os(&words), connector),
+            &[],
+        ),
+        ended("Python", hosts::python_host_over(&os(&words), gated), &[]),
+        ended("Node", hosts::node_host_over(&os(&words), gated), &[]),
+    ];
+    // The trap is named in each runtime's words: wasmtime's (iam-host, Python) or V8's (Node).
+    assert_eq!(runs[1].stdout, runs[0].stdout, "Python: {}", runs[1].stderr);
+    for (run, words) in runs.iter().zip([
+        "call stack exhausted",
+        "call stack exhausted",
+        "Maximum call stack size exceeded",
+    ]) {
+        let contents = entry(run)["Contents"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            run.code == 1
+                && contents.starts_with(
+                    "The test-module command was stopped by the host: the component trapped: "
+                )
+                && contents.ends_with(words),
+            "{}: {contents}",
+            run.host
+        );
+    }
+}
+
+#[test]
+fn a_guest_that_floods_its_request_budget_is_stopped_the_same_way_under_every_host() {
+    let server = Server::start(|_| http(200, &[], "{}"));
+    let dir = Scratch::new("flood");
+    let config = dir.json(
+        "config.json",
+        &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d", "hostile": "flood"}),
+    );
+    let limits = dir.json("limits.json", &json!({"max_requests": 8}));
+    let words: Vec<PathBuf> = vec![
+        "run".into(),
+        "test-module".into(),
+        "--config".into(),
+        config,
+        "--live".into(),
+        "--limits".into(),
+        limits,
+    ];
+    let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
+    assert_eq!(
+        entry(&runs[0])["Contents"],
+        "The test-module command was stopped by the host: it kept sending HTTP requests after using up its budget of 8"
+    );
+    // Each host sent the budget and not one request more.
+    assert_eq!(server.connections(), 3 * 8);
+}
