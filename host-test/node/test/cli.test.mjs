@@ -124,14 +124,17 @@ test('anything but a regular file is refused at once; a file past its cap ends w
   const cassette = seed('cassette.json');
   const fifo = join(TEMP, 'fifo');
   assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
-  const refused = [
-    [['--config', '/dev/zero', '--cassette', cassette], 'cannot read config file /dev/zero: it is a character device, not a regular file'],
-    [['--config', fifo, '--cassette', cassette], `cannot read config file ${fifo}: it is a FIFO, not a regular file`],
-    [['--config', config, '--args', TEMP, '--cassette', cassette], `cannot read args file ${TEMP}: it is a directory, not a regular file`],
-    [['--config', config, '--cassette', '/dev/zero'], 'cannot read cassette /dev/zero: it is a character device'],
-    [['--config', config, '--cassette', cassette, '--limits', fifo], `cannot read limits file ${fifo}: it is a FIFO`],
-    [['--config', config, '--cassette', cassette, '--component', '/dev/zero'], 'cannot read component /dev/zero: it is a character device'],
-  ];
+  // Each input file, as a FIFO and as /dev/zero, as iam-host's tests give them
+  // (tests/e2e/input_files.rs); and a directory.
+  const inputs = { '--config': 'config file', '--args': 'args file', '--cassette': 'cassette', '--limits': 'limits file', '--component': 'component' };
+  const refused = [];
+  for (const [flag, what] of Object.entries(inputs)) {
+    for (const [bad, kind] of [[fifo, 'a FIFO'], ['/dev/zero', 'a character device']]) {
+      const given = { '--config': config, '--cassette': cassette, [flag]: bad };
+      refused.push([Object.entries(given).flat(), `cannot read ${what} ${bad}: it is ${kind}, not a regular file`]);
+    }
+  }
+  refused.push([['--config', config, '--args', TEMP, '--cassette', cassette], `cannot read args file ${TEMP}: it is a directory, not a regular file`]);
   for (const [words, message] of refused) {
     const out = host(['run', 'iam-get-user', ...words]);
     assertOneLine(out, message);
