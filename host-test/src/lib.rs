@@ -38,8 +38,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use iam_gate::cassette::Cassette;
 use iam_gate::replay::Replay;
-use iam_gate::session::{Mode, Session};
-use iam_gate::stop::{Stop, error_entry, stopped_entry};
+use iam_gate::session::Mode;
+use iam_gate::stop::{Stop, stopped_entry};
+use iam_gate::tenant::Begun;
 
 pub use backend::{Backend, Http};
 pub use bindings::Description;
@@ -182,28 +183,34 @@ impl Host {
             Http::Live(wire) => (Mode::Live, Some(wire)),
             Http::Record(wire) => (Mode::Record(Default::default()), Some(wire)),
         };
-        let session = Session::new(
-            tenant.policy.clone(),
-            tenant.flags,
+        let begun = tenant.begin(
+            &invocation.command,
+            &invocation.args,
             self.limits.budget(),
             mode,
             0,
         );
-        // behaviour.md §1: a token too short to scrub is a configuration error. Only the host
-        // holds the token, so only the host can tell; the guest never runs.
-        if let Some(problem) = &tenant.secret_problem {
-            let finished = session.finish();
-            let outcome = match finished.replay_failure {
-                Some(unused) => Outcome::ReplayFailed(unused),
-                None => Outcome::error(error_entry(problem)),
-            };
-            return Report {
-                recording: finished.recording,
-                ..Report::of(outcome)
-            };
-        }
+        let (session, invocation_json) = match begun {
+            Begun::Run {
+                session,
+                invocation_json,
+            } => (session, invocation_json),
+            Begun::Refused {
+                entry_json,
+                finished,
+            } => {
+                let outcome = match finished.replay_failure {
+                    Some(unused) => Outcome::ReplayFailed(unused),
+                    None => Outcome::error(entry_json),
+                };
+                return Report {
+                    recording: finished.recording,
+                    ..Report::of(outcome)
+                };
+            }
+        };
         let wit = WitInvocation {
-            json: tenant.invocation_json(&invocation.command, &invocation.args),
+            json: invocation_json,
             credential: tenant.credential.clone(),
         };
         let state = StoreState::new(session, wire, self.limits);

@@ -13,8 +13,8 @@ use atlassian_iam::transport::{Denial, LogLevel, Request, Response, SendError, T
 use iam_gate::policy::Denial as GateDenial;
 use iam_gate::replay::{PreparedCassette, Replay};
 use iam_gate::session::{GuestRequest, HttpError, Mode, Session, Step, Wait};
-use iam_gate::stop::error_entry;
-use iam_gate::tenant::Tenant;
+
+use iam_gate::tenant::{Begun, Tenant};
 
 use crate::backend::system_now_millis;
 use crate::limits::Limits;
@@ -50,31 +50,37 @@ impl NativeTenant {
         cassette: Arc<PreparedCassette>,
     ) -> NativeOutcome {
         let replay = Replay::shared(cassette, system_now_millis());
-        let mut transport = GateTransport {
-            session: Session::new(
-                self.tenant.policy.clone(),
-                self.tenant.flags,
-                self.limits.budget(),
-                Mode::Replay(replay),
-                0,
-            ),
-        };
-        let entry = match &self.tenant.secret_problem {
-            Some(problem) => NativeOutcome::Entry {
-                is_error: true,
-                entry_json: error_entry(problem),
-            },
-            None => {
-                let json = self.tenant.invocation_json(command, args);
-                let outcome =
-                    invocation::run(&json, self.tenant.credential.as_deref(), &mut transport);
-                NativeOutcome::Entry {
-                    is_error: outcome.entry_type == EntryType::Error,
-                    entry_json: outcome.entry_json,
+        let mode = Mode::Replay(replay);
+        let (entry, finished) =
+            match self
+                .tenant
+                .begin(command, args, self.limits.budget(), mode, 0)
+            {
+                Begun::Refused {
+                    entry_json,
+                    finished,
+                } => (
+                    NativeOutcome::Entry {
+                        is_error: true,
+                        entry_json,
+                    },
+                    finished,
+                ),
+                Begun::Run {
+                    session,
+                    invocation_json,
+                } => {
+                    let mut transport = GateTransport { session };
+                    let credential = self.tenant.credential.as_deref();
+                    let outcome = invocation::run(&invocation_json, credential, &mut transport);
+                    let entry = NativeOutcome::Entry {
+                        is_error: outcome.entry_type == EntryType::Error,
+                        entry_json: outcome.entry_json,
+                    };
+                    (entry, transport.session.finish())
                 }
-            }
-        };
-        match transport.session.finish().replay_failure {
+            };
+        match finished.replay_failure {
             Some(failure) => NativeOutcome::ReplayFailed(failure),
             None => entry,
         }

@@ -9,6 +9,23 @@ use std::sync::Arc;
 
 use crate::policy::Policy;
 use crate::secret::{Flags, Instance};
+use crate::session::{Budget, Finished, Mode, Session};
+use crate::stop::error_entry;
+
+/// How a command of a tenant begins.
+pub enum Begun {
+    /// Run the connector with this invocation; its requests go through this session.
+    Run {
+        session: Session,
+        invocation_json: String,
+    },
+    /// The connector must not run (behaviour.md §1: a token too short to scrub): this Type 4
+    /// entry instead, and what the session leaves (a replay's unused interactions).
+    Refused {
+        entry_json: String,
+        finished: Finished,
+    },
+}
 
 /// One tenant's prepared parameters, secret check, flags and policy.
 #[derive(Debug)]
@@ -40,9 +57,38 @@ impl Tenant {
         }
     }
 
+    /// Begin a command: its session (under `budget`, HTTP as `mode` says, started at
+    /// `started_millis` by the caller's clock) and its invocation, or its refusal.
+    pub fn begin(
+        &self,
+        command: &str,
+        args: &Map<String, Value>,
+        budget: Budget,
+        mode: Mode,
+        started_millis: u64,
+    ) -> Begun {
+        let session = Session::new(
+            self.policy.clone(),
+            self.flags,
+            budget,
+            mode,
+            started_millis,
+        );
+        match &self.secret_problem {
+            Some(problem) => Begun::Refused {
+                entry_json: error_entry(problem),
+                finished: session.finish(),
+            },
+            None => Begun::Run {
+                session,
+                invocation_json: self.invocation_json(command, args),
+            },
+        }
+    }
+
     /// The invocation as the component reads it (`invocation.json` in the WIT), compact:
     /// `{"command":…,"params":…,"args":…}`, the parameters already serialised.
-    pub fn invocation_json(&self, command: &str, args: &Map<String, Value>) -> String {
+    fn invocation_json(&self, command: &str, args: &Map<String, Value>) -> String {
         // Serialising a string or a map of JSON values cannot fail.
         let command = serde_json::to_string(command).unwrap_or_default();
         let args = serde_json::to_string(args).unwrap_or_default();

@@ -32,8 +32,7 @@ use iam_gate::replay::{PreparedCassette, Replay};
 use iam_gate::session::{
     self as gate_session, GuestRequest, HttpError as GateError, Session, Step, Wait,
 };
-use iam_gate::stop::error_entry;
-use iam_gate::tenant::Tenant;
+use iam_gate::tenant::{Begun, Tenant};
 use iam_gate::wire::{IncomingResponse, WireError};
 use serde_json::{Map, Value};
 
@@ -128,19 +127,25 @@ impl SessionGuest for Core {
             request_timeout_millis: budget.request_timeout_ms,
             wall_millis: budget.wall_ms,
         };
-        let session = Session::new(tenant.policy.clone(), tenant.flags, budget, mode, 0);
-        if let Some(problem) = &tenant.secret_problem {
-            // behaviour.md §1: the connector never runs with a token too short to scrub.
-            let finished = session.finish();
-            return Err(Refused::Closed(Closed {
-                is_error: true,
-                entry_json: error_entry(problem),
-                replay_failure: finished.replay_failure,
-                recording_json: finished.recording.map(|c| c.to_text()),
-            }));
-        }
+        let (session, invocation_json) = match tenant.begin(&command, &args, budget, mode, 0) {
+            Begun::Run {
+                session,
+                invocation_json,
+            } => (session, invocation_json),
+            Begun::Refused {
+                entry_json,
+                finished,
+            } => {
+                return Err(Refused::Closed(Closed {
+                    is_error: true,
+                    entry_json,
+                    replay_failure: finished.replay_failure,
+                    recording_json: finished.recording.map(|c| c.to_text()),
+                }));
+            }
+        };
         let opened = Opened {
-            invocation_json: tenant.invocation_json(&command, &args),
+            invocation_json,
             credential: tenant.credential.clone(),
         };
         OPEN.with_borrow_mut(|open| {
