@@ -603,30 +603,9 @@ fn a_worker_rides_out_a_nats_restart() {
     let server = ScimServer::start();
     let tenants = tenants_file(&scratch, &[("solo", &server)]);
     let mut nats = NatsServer::start(&scratch);
-    let worker_args = [
-        "worker",
-        "--nats",
-        &nats.url,
-        "--tenants",
-        &tenants.to_string_lossy(),
-        "--concurrency",
-        "4",
-        "--per-tenant",
-        "2",
-    ]
-    .map(str::to_string);
-    let worker_args: Vec<&str> = worker_args.iter().map(String::as_str).collect();
-    let mut worker = start_iam_host(&scratch, "worker", &worker_args, true);
+    let more = ["--concurrency", "4", "--per-tenant", "2"];
+    let mut worker = pulling_worker(&scratch, &nats.url, &tenants, &more);
     let stderr = || read(&scratch.path("worker.err"));
-    let deadline = Instant::now() + START_TIMEOUT;
-    while !stderr().contains("pulling jobs") {
-        assert!(
-            worker.is_running() && Instant::now() < deadline,
-            "{}",
-            stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 
     // The server goes away and comes back on the same port with the same store.
     nats.stop();
@@ -929,17 +908,11 @@ fn batch_resumes_after_an_interruption_without_repeating_a_job() {
     assert_eq!(server.user_count(), 60);
 }
 
-/// A worker on `nats` for `tenants`, started and pulling jobs.
-fn pulling_worker(scratch: &Scratch, nats: &str, tenants: &Path) -> Running {
-    let args = [
-        "worker",
-        "--nats",
-        nats,
-        "--tenants",
-        &tenants.to_string_lossy(),
-    ]
-    .map(str::to_string);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+/// A worker on `nats` for `tenants` (and `more` arguments), started and pulling jobs.
+fn pulling_worker(scratch: &Scratch, nats: &str, tenants: &Path, more: &[&str]) -> Running {
+    let tenants = tenants.to_string_lossy();
+    let mut args = vec!["worker", "--nats", nats, "--tenants", &tenants];
+    args.extend_from_slice(more);
     let mut worker = start_iam_host(scratch, "worker", &args, true);
     let deadline = Instant::now() + START_TIMEOUT;
     while !read(&scratch.path("worker.err")).contains("pulling jobs") {
@@ -1014,7 +987,7 @@ fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_ru
     )
     .expect("write the tenants file");
     let nats = NatsServer::start(&scratch);
-    let mut worker = pulling_worker(&scratch, &nats.url, &tenants);
+    let mut worker = pulling_worker(&scratch, &nats.url, &tenants, &[]);
     let get = |id: &str, tenant: &str, pad: usize| {
         json!({"id": id, "tenant": tenant, "command": "iam-get-user",
                "args": {"user-profile": {"email": "jd@example.com"}, "pad": "p".repeat(pad)}})
@@ -1067,7 +1040,7 @@ fn the_streams_are_bounded_and_a_job_is_delivered_a_bounded_number_of_times() {
     let server = ScimServer::start();
     let tenants = tenants_file(&scratch, &[("solo", &server)]);
     let nats = NatsServer::start(&scratch);
-    let worker = pulling_worker(&scratch, &nats.url, &tenants);
+    let worker = pulling_worker(&scratch, &nats.url, &tenants, &[]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1114,7 +1087,7 @@ fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
     let server = ScimServer::start();
     let tenants = tenants_file(&scratch, &[("solo", &server)]);
     let nats = NatsServer::start(&scratch);
-    let worker = pulling_worker(&scratch, &nats.url, &tenants);
+    let worker = pulling_worker(&scratch, &nats.url, &tenants, &[]);
     // The forgery: another tenant's, another command's "result" for the job's id.
     let forged = json!({"id": "solo-0", "tenant": "mallory", "command": "iam-get-user", "exit": 0,
                         "entry": {"Type": 1, "ContentsFormat": "text", "Contents": "forged"}})
@@ -1189,7 +1162,7 @@ fn after_a_nats_restart_with_an_empty_store_every_job_still_ends() {
     nats.stop();
     std::fs::remove_dir_all(&nats.store).expect("wipe the store");
     nats.run();
-    let worker = pulling_worker(&scratch, &nats.url, &tenants);
+    let worker = pulling_worker(&scratch, &nats.url, &tenants, &[]);
     assert!(
         submit.wait(RUN_TIMEOUT).success(),
         "{}\nworker: {}",
