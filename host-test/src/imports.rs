@@ -11,7 +11,7 @@ use std::time::Instant;
 use wasmtime::Result;
 
 use iam_gate::policy::Denial;
-use iam_gate::session::{GuestRequest as GateRequest, HttpError as GateError, Step, Wait};
+use iam_gate::session::{GuestRequest, HttpError as GateError, Step, Wait};
 use iam_gate::stop::Stop;
 
 use crate::backend::{BackendError, system_now_millis};
@@ -19,7 +19,7 @@ use crate::bindings::{
     ClockImports, Header, HttpError, HttpImports, LogImports, LogLevel, OriginRefusal,
     PanicImports, Request, Response, SizeRefusal, UnparsableUrl, WitDenial,
 };
-use crate::store::{GuestRequest, LogLine, StoreState};
+use crate::store::{LogLine, StoreState};
 
 /// Log lines kept per command: a command logs a handful (one per retry).
 const MAX_LOG_LINES: usize = 256;
@@ -32,19 +32,13 @@ const MAX_RECORDED_REQUESTS: usize = 64;
 impl StoreState {
     /// Keep the request as the guest asked for it, for the report; one refused for its size
     /// is not kept (the host copies nothing of it).
-    fn note_request(&mut self, asked: &GateRequest, step: &Step) {
+    fn note_request(&mut self, asked: GuestRequest, step: &Step) {
         let too_large = matches!(
             step,
             Step::Answer(Err(GateError::Denied(Denial::RequestTooLarge { .. })))
         );
-        if self.guest_requests.len() < MAX_RECORDED_REQUESTS && !too_large {
-            self.guest_requests.push(GuestRequest {
-                method: asked.method.clone(),
-                url: asked.url.clone(),
-                headers: asked.headers.clone(),
-                body: asked.body.clone(),
-                auth: asked.auth.clone(),
-            });
+        if !too_large {
+            self.guest_requests.push(asked);
         }
     }
 
@@ -66,7 +60,7 @@ impl HttpImports for StoreState {
             auth,
             timeout_ms,
         } = request;
-        let asked = GateRequest {
+        let asked = GuestRequest {
             method,
             url,
             headers: headers.into_iter().map(|h| (h.name, h.value)).collect(),
@@ -78,7 +72,7 @@ impl HttpImports for StoreState {
         let kept = (self.guest_requests.len() < MAX_RECORDED_REQUESTS).then(|| asked.clone());
         let step = self.session.begin_send(asked, now);
         if let Some(kept) = kept {
-            self.note_request(&kept, &step);
+            self.note_request(kept, &step);
         }
         let outgoing = match step {
             Step::Answer(answer) => return Ok(wit_answer(answer)),

@@ -9,16 +9,9 @@ use iam_gate::stop::Stop;
 use crate::backend::Backend;
 use crate::limits::{Limits, Meter};
 
-/// A request as the guest asked for it: the proof that it names the credential and carries
-/// none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GuestRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-    pub auth: Option<String>,
-}
+/// A request as the guest asked for it (the gate's own record of it): the proof that it names
+/// the credential and carries none.
+pub use iam_gate::session::GuestRequest;
 
 /// A log line of the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
