@@ -15,7 +15,8 @@ use crate::scim::user::{self as scim_user, FoundUser, Identifier};
 use crate::scim::{Failure, ScimClient};
 use crate::transport::Transport;
 
-const CREATE_TYPE: &str = "User Profile - Create";
+/// The incident type a profile is mapped for to create a user (and, sync.md §1, to plan).
+pub const CREATE_TYPE: &str = "User Profile - Create";
 const UPDATE_TYPE: &str = "User Profile - Update";
 const INCOMING_TYPE: &str = "User Profile";
 const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -157,6 +158,34 @@ fn optional_mapper(name: &str, config: &Config) -> Result<Option<Mapper>, Error>
     }
 }
 
+/// Map one profile for an incident type as every IAM command maps it (behaviour.md §4):
+/// without its `olduserdata`, by the outgoing mapper (none: no mapping); a profile that maps
+/// to nothing is taken to be in application form already and used as it is. The sync maps
+/// its desired profiles with this too (sync.md §1).
+pub fn map_profile(
+    outgoing: Option<&Mapper>,
+    incident_type: &str,
+    source: &Map<String, Value>,
+) -> Result<Map<String, Value>, Error> {
+    // The profile without its `olduserdata`, copied only when it has one.
+    let without_old = if source.contains_key(OLD_USER_DATA) {
+        let mut copy = source.clone();
+        copy.shift_remove(OLD_USER_DATA);
+        Cow::Owned(copy)
+    } else {
+        Cow::Borrowed(source)
+    };
+    let mapped = match outgoing {
+        Some(mapper) => mapper.map(incident_type, &without_old)?,
+        None => Map::new(),
+    };
+    Ok(if mapped.is_empty() {
+        without_old.into_owned()
+    } else {
+        mapped
+    })
+}
+
 /// A profile as mapped for one incident type (behaviour.md §4, §5).
 struct MappedProfile {
     /// The application data: the mapped profile without `olduserdata`.
@@ -181,25 +210,7 @@ impl<T: Transport> Run<'_, '_, T> {
     /// Map the profile (and its `olduserdata`) for an incident type. A profile that maps to
     /// nothing is taken to be in application form already (behaviour.md §4).
     fn mapped(&self, incident_type: &str) -> Result<MappedProfile, Error> {
-        let map_one = |source: &Map<String, Value>| -> Result<Map<String, Value>, Error> {
-            // The profile without its `olduserdata`, copied only when it has one.
-            let without_old = if source.contains_key(OLD_USER_DATA) {
-                let mut copy = source.clone();
-                copy.shift_remove(OLD_USER_DATA);
-                Cow::Owned(copy)
-            } else {
-                Cow::Borrowed(source)
-            };
-            let mapped = match self.outgoing {
-                Some(mapper) => mapper.map(incident_type, &without_old)?,
-                None => Map::new(),
-            };
-            Ok(if mapped.is_empty() {
-                without_old.into_owned()
-            } else {
-                mapped
-            })
-        };
+        let map_one = |source| map_profile(self.outgoing, incident_type, source);
         let app = map_one(self.raw)?;
         let old = profile::old_user_data(self.raw).map(map_one).transpose()?;
         let mut details = app.clone();
