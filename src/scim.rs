@@ -12,7 +12,7 @@ pub mod user;
 
 use serde_json::Value;
 
-use crate::transport::{LogLevel, Method, Request, Response, Transport};
+use crate::transport::{LogLevel, Method, Request, Response, SendError, Transport};
 
 /// How much of a non-JSON error body an error message quotes.
 pub const ERROR_BODY_QUOTE_BYTES: usize = 500;
@@ -227,6 +227,21 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         )
     }
 
+    /// A request to this directory: `Accept` JSON, a JSON body when given, the credential.
+    fn request(&self, method: Method, url: String, body: Option<&Value>) -> Request {
+        let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
+        if body.is_some() {
+            headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        }
+        Request {
+            method,
+            url,
+            headers,
+            body: body.map(crate::json::text),
+            credential: Some(self.credential.clone()),
+        }
+    }
+
     /// Send with the retry policy of behaviour.md §3 [fix].
     fn send(
         &mut self,
@@ -234,17 +249,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         url: String,
         body: Option<&Value>,
     ) -> Result<Response, Failure> {
-        let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
-        if body.is_some() {
-            headers.push(("Content-Type".to_string(), "application/json".to_string()));
-        }
-        let request = Request {
-            method,
-            url,
-            headers,
-            body: body.map(crate::json::text),
-            credential: Some(self.credential.clone()),
-        };
+        let request = self.request(method, url, body);
         let mut retries = 0;
         loop {
             let outcome = self.transport.send(&request);
@@ -253,9 +258,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
             let Some(wait) = retry::wait_before_retry(method, &outcome, retries, waited_ms, || {
                 transport.now_millis()
             }) else {
-                return outcome.map_err(|error| {
-                    Failure::without_code(format!("{method} {} failed: {error}", request.url))
-                });
+                return outcome.map_err(|error| not_sent(method, &request.url, &error));
             };
             retries += 1;
             let what = match &outcome {
@@ -283,31 +286,84 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         body: Option<&Value>,
     ) -> Result<Answer, Failure> {
         let response = self.send(method, url.clone(), body)?;
-        if !matches!(response.status, 200 | 201 | 204) {
-            return Err(Failure {
-                code: Some(response.status),
-                message: error_message(&response),
-            });
+        classify(method, &url, &response)
+    }
+
+    /// `{base}/{collection}?startIndex={start_index}&count={count}`: one page of a list
+    /// (`collection` is `Users` or `Groups`; `start_index` counts from 1).
+    pub fn page_url(&self, collection: &str, start_index: u64, count: u64) -> String {
+        format!(
+            "{}/{collection}?startIndex={start_index}&count={count}",
+            self.base
+        )
+    }
+
+    /// GET every URL of `urls`, handed to the host all at once so that it may carry them
+    /// together (sync.md §2: a 1,000-page directory is not read one page at a time). Each
+    /// request is retried as any GET (behaviour.md §3): the ones to retry go again together,
+    /// after the longest of their waits, which counts once against the command's waiting.
+    /// The answers, classified as `call` classifies them, in the order of `urls`.
+    pub fn get_all(&mut self, urls: Vec<String>) -> Vec<Result<Answer, Failure>> {
+        let requests: Vec<Request> = urls
+            .into_iter()
+            .map(|url| self.request(Method::Get, url, None))
+            .collect();
+        let mut outcomes: Vec<Option<Result<Response, SendError>>> = vec![None; requests.len()];
+        let mut retries = vec![0_u32; requests.len()];
+        let mut pending: Vec<usize> = (0..requests.len()).collect();
+        while !pending.is_empty() {
+            let batch = pending.iter().map(|&at| requests[at].clone()).collect();
+            let mut answers = self.send_all(batch).into_iter();
+            let mut again = Vec::new();
+            let mut wait = 0;
+            for &at in &pending {
+                // A host that answers fewer requests than it was given ended the command.
+                let outcome = answers.next().unwrap_or(Err(SendError::Aborted));
+                let waited_ms = self.waited_ms;
+                let transport = &mut self.transport;
+                if let Some(wait_for_this) =
+                    retry::wait_before_retry(Method::Get, &outcome, retries[at], waited_ms, || {
+                        transport.now_millis()
+                    })
+                {
+                    retries[at] += 1;
+                    wait = wait.max(wait_for_this);
+                    again.push(at);
+                }
+                outcomes[at] = Some(outcome);
+            }
+            if !again.is_empty() {
+                self.transport.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "{} of {} GET requests to retry (the first: {}) in {wait} ms",
+                        again.len(),
+                        pending.len(),
+                        requests[again[0]].url
+                    ),
+                );
+                self.transport.sleep(wait);
+                self.waited_ms += wait;
+            }
+            pending = again;
         }
-        if response.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Answer {
-                status: response.status,
-                body: None,
-            });
-        }
-        match parse_body(&response.body) {
-            Ok(body) => Ok(Answer {
-                status: response.status,
-                body: Some(body),
-            }),
-            Err(error) => Err(Failure {
-                code: Some(response.status),
-                message: format!(
-                    "The answer to {method} {url} is not JSON ({error}): {}",
-                    quote_body(&response.body)
-                ),
-            }),
-        }
+        requests
+            .iter()
+            .zip(outcomes)
+            .map(|(request, outcome)| match outcome {
+                Some(Ok(response)) => classify(Method::Get, &request.url, &response),
+                Some(Err(error)) => Err(not_sent(Method::Get, &request.url, &error)),
+                None => Err(not_sent(Method::Get, &request.url, &SendError::Aborted)),
+            })
+            .collect()
+    }
+
+    /// Send each request of `requests` (the host's `send-all` once it is in the seam).
+    fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, SendError>> {
+        requests
+            .iter()
+            .map(|request| self.transport.send(request))
+            .collect()
     }
 
     /// `GET {base}/{collection}/{id}`: the resource, none for an empty 200, and a failure
@@ -381,6 +437,42 @@ impl<'t, T: Transport> ScimClient<'t, T> {
                 message: format!("The answer to GET {url} is empty"),
             }),
         }
+    }
+}
+
+/// The failure of a request that got no answer (behaviour.md §3: no errorCode).
+fn not_sent(method: Method, url: &str, error: &SendError) -> Failure {
+    Failure::without_code(format!("{method} {url} failed: {error}"))
+}
+
+/// An answer classified: 200/201/204 are success (behaviour.md §3 [fix]: 204 too) with the
+/// JSON body, none when it is empty; any other status, or a body that is not JSON, is a
+/// failure carrying the status.
+fn classify(method: Method, url: &str, response: &Response) -> Result<Answer, Failure> {
+    if !matches!(response.status, 200 | 201 | 204) {
+        return Err(Failure {
+            code: Some(response.status),
+            message: error_message(response),
+        });
+    }
+    if response.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Answer {
+            status: response.status,
+            body: None,
+        });
+    }
+    match parse_body(&response.body) {
+        Ok(body) => Ok(Answer {
+            status: response.status,
+            body: Some(body),
+        }),
+        Err(error) => Err(Failure {
+            code: Some(response.status),
+            message: format!(
+                "The answer to {method} {url} is not JSON ({error}): {}",
+                quote_body(&response.body)
+            ),
+        }),
     }
 }
 
@@ -574,6 +666,77 @@ pub(crate) mod tests {
             "{}",
             failure.message
         );
+    }
+
+    #[test]
+    fn get_all_answers_in_order_and_retries_together_after_the_longest_wait() {
+        use crate::transport::fake::with_header;
+        let mut transport = FakeTransport::answering(vec![
+            // First round: page 1 fine, page 2 throttled for 3 s, page 3 a 502, page 4 a 404.
+            json(200, r#"{"n":1}"#),
+            with_header(429, "Retry-After", "3"),
+            json(502, ""),
+            json(404, r#"{"detail":"gone"}"#),
+            // Second round, pages 2 and 3 again: a 503 for 2, and page 3 answers.
+            json(503, ""),
+            json(200, r#"{"n":3}"#),
+            // Third round, page 2 alone.
+            json(200, r#"{"n":2}"#),
+        ]);
+        let mut scim = client(&mut transport);
+        let urls: Vec<String> = (0..4)
+            .map(|page| scim.page_url("Users", 1 + page * 100, 100))
+            .collect();
+        let answers = scim.get_all(urls);
+        let bodies: Vec<Result<Option<Value>, Failure>> =
+            answers.into_iter().map(|a| a.map(|a| a.body)).collect();
+        assert_eq!(
+            bodies,
+            vec![
+                Ok(Some(serde_json::json!({"n": 1}))),
+                Ok(Some(serde_json::json!({"n": 2}))),
+                Ok(Some(serde_json::json!({"n": 3}))),
+                Err(Failure {
+                    code: Some(404),
+                    message: "gone".into()
+                }),
+            ]
+        );
+        // 3 s (the longer of 3 s asked and 1 s of back-off), then page 2's second back-off.
+        assert_eq!(transport.slept, vec![3000, 2000]);
+        let urls: Vec<&str> = transport.sent.iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                format!("{BASE}/Users?startIndex=1&count=100"),
+                format!("{BASE}/Users?startIndex=101&count=100"),
+                format!("{BASE}/Users?startIndex=201&count=100"),
+                format!("{BASE}/Users?startIndex=301&count=100"),
+                format!("{BASE}/Users?startIndex=101&count=100"),
+                format!("{BASE}/Users?startIndex=201&count=100"),
+                format!("{BASE}/Users?startIndex=101&count=100"),
+            ]
+        );
+    }
+
+    #[test]
+    fn get_all_gives_up_after_three_retries_and_names_the_request_that_got_no_answer() {
+        let mut transport = FakeTransport::answering(vec![
+            Err(SendError::Timeout),
+            Err(SendError::Timeout),
+            Err(SendError::Timeout),
+            Err(SendError::Timeout),
+        ]);
+        let mut scim = client(&mut transport);
+        let url = scim.page_url("Groups", 1, 100);
+        let answers = scim.get_all(vec![url.clone()]);
+        assert_eq!(
+            answers,
+            vec![Err(Failure::without_code(format!(
+                "GET {url} failed: the request timed out"
+            )))]
+        );
+        assert_eq!(transport.slept, vec![1000, 2000, 4000]);
     }
 
     #[test]
