@@ -76,10 +76,10 @@ pub fn identifier(raw: &Map<String, Value>, mapped: &Map<String, Value>) -> Opti
         .map(Identifier::Email)
 }
 
-/// The e-mail a mapped profile's `emails` names for a lookup: the primary entry's value,
-/// else the first entry's; an object counts as a one-entry list and a plain string is used
-/// as it is.
-fn email_to_look_up(emails: &Value) -> Option<String> {
+/// The e-mail a mapped profile's `emails` names for a lookup (and the sync's match by
+/// e-mail, sync.md §3): the primary entry's value, else the first entry's; an object counts
+/// as a one-entry list and a plain string is used as it is.
+pub fn email_to_look_up(emails: &Value) -> Option<String> {
     match emails {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Object(_) => emails.get("value").and_then(scalar_text),
