@@ -16,7 +16,7 @@ wit_bindgen::generate!({
 use exports::iam::atlassian::commands::{
     Description, EntryType, Guest, InvocationResult as Invocation, Outcome,
 };
-use iam::atlassian::{clock, http, log, panic};
+use iam::atlassian::{clock, http, log, panic, platform};
 
 use crate::invocation;
 use crate::transport::{Denial, LogLevel, Request, Response, SendError, Transport};
@@ -25,46 +25,83 @@ struct Component;
 
 export!(Component);
 
-/// `Transport` over the imported `http.send`, `clock.sleep`, `clock.now-millis` and `log.log`.
+/// `Transport` over the imported `http.send`, `http.send-all`, `clock.sleep`,
+/// `clock.now-millis`, `log.log` and `platform.map-object`.
 struct WasmTransport;
+
+/// A request's headers as the import borrows them.
+fn header_params(request: &Request) -> Vec<http::HeaderParam<'_>> {
+    request
+        .headers
+        .iter()
+        .map(|(name, value)| http::HeaderParam { name, value })
+        .collect()
+}
+
+/// A request as the import borrows it (its headers from [`header_params`]).
+fn request_param<'a>(
+    request: &'a Request,
+    headers: &'a [http::HeaderParam<'a>],
+) -> http::RequestParam<'a> {
+    http::RequestParam {
+        method: request.method.as_str(),
+        url: &request.url,
+        headers,
+        body: request.body.as_deref(),
+        auth: request.credential.as_deref(),
+        timeout_ms: Some(crate::scim::REQUEST_TIMEOUT_MS),
+    }
+}
+
+/// The host's answer as the core types carry it.
+fn answer_of(answer: Result<http::Response, http::HttpError>) -> Result<Response, SendError> {
+    match answer {
+        Ok(response) => Ok(Response {
+            status: response.status,
+            headers: response
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            body: response.body,
+        }),
+        Err(error) => Err(match error {
+            http::HttpError::Denied(denial) => SendError::Denied(denial_of(denial)),
+            http::HttpError::Timeout => SendError::Timeout,
+            http::HttpError::Transport(why) => SendError::Transport(why),
+            http::HttpError::Tls(why) => SendError::Tls(why),
+            http::HttpError::Protocol(why) => SendError::Protocol(why),
+            http::HttpError::UnknownCredential(name) => SendError::UnknownCredential(name),
+            http::HttpError::ResponseTooLarge(cap) => SendError::ResponseTooLarge(cap),
+            http::HttpError::TooManyRequests(budget) => SendError::TooManyRequests(budget),
+            http::HttpError::Aborted => SendError::Aborted,
+        }),
+    }
+}
 
 impl Transport for WasmTransport {
     fn send(&mut self, request: &Request) -> Result<Response, SendError> {
-        let headers: Vec<http::HeaderParam<'_>> = request
-            .headers
+        let headers = header_params(request);
+        answer_of(http::send(request_param(request, &headers)))
+    }
+
+    fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, SendError>> {
+        let headers: Vec<_> = requests.iter().map(header_params).collect();
+        let params: Vec<_> = requests
             .iter()
-            .map(|(name, value)| http::HeaderParam { name, value })
+            .zip(&headers)
+            .map(|(request, headers)| request_param(request, headers))
             .collect();
-        let wit_request = http::RequestParam {
-            method: request.method.as_str(),
-            url: &request.url,
-            headers: &headers,
-            body: request.body.as_deref(),
-            auth: request.credential.as_deref(),
-            timeout_ms: Some(crate::scim::REQUEST_TIMEOUT_MS),
-        };
-        match http::send(wit_request) {
-            Ok(response) => Ok(Response {
-                status: response.status,
-                headers: response
-                    .headers
-                    .into_iter()
-                    .map(|h| (h.name, h.value))
-                    .collect(),
-                body: response.body,
-            }),
-            Err(error) => Err(match error {
-                http::HttpError::Denied(denial) => SendError::Denied(denial_of(denial)),
-                http::HttpError::Timeout => SendError::Timeout,
-                http::HttpError::Transport(why) => SendError::Transport(why),
-                http::HttpError::Tls(why) => SendError::Tls(why),
-                http::HttpError::Protocol(why) => SendError::Protocol(why),
-                http::HttpError::UnknownCredential(name) => SendError::UnknownCredential(name),
-                http::HttpError::ResponseTooLarge(cap) => SendError::ResponseTooLarge(cap),
-                http::HttpError::TooManyRequests(budget) => SendError::TooManyRequests(budget),
-                http::HttpError::Aborted => SendError::Aborted,
-            }),
-        }
+        http::send_all(&params).into_iter().map(answer_of).collect()
+    }
+
+    fn map_object(
+        &mut self,
+        object: &str,
+        mapper: &str,
+        incident_type: &str,
+    ) -> Result<String, String> {
+        platform::map_object(object, mapper, incident_type)
     }
 
     fn sleep(&mut self, millis: u64) {

@@ -200,10 +200,34 @@ pub enum LogLevel {
     Error,
 }
 
+/// What a host without a platform mapper answers to [`Transport::map_object`] (every host
+/// but the XSOAR integration's Python engine).
+pub const NO_PLATFORM_MAPPER: &str = "this host has no platform mapper";
+
 /// What the connector needs from its environment.
 pub trait Transport {
     /// Send one request.
     fn send(&mut self, request: &Request) -> Result<Response, SendError>;
+    /// Send several requests, which the host may carry at once; the results in the order of
+    /// `requests`. Each counts against the command's budget as one `send` and passes the same
+    /// policy (a denied one is denied alone). By default one `send` after another, as a test
+    /// transport wants.
+    fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, SendError>> {
+        requests.iter().map(|request| self.send(request)).collect()
+    }
+    /// Map `object` (JSON text of one object) with the platform's mapper named `mapper` for
+    /// `incident_type` (XSOAR's `demisto.mapObject`, WIT `platform.map-object`): the mapped
+    /// object as JSON text, or why it could not be mapped. By default the answer of a host
+    /// without a platform mapper, [`NO_PLATFORM_MAPPER`].
+    fn map_object(
+        &mut self,
+        object: &str,
+        mapper: &str,
+        incident_type: &str,
+    ) -> Result<String, String> {
+        let _ = (object, mapper, incident_type);
+        Err(NO_PLATFORM_MAPPER.to_string())
+    }
     /// Wait before a retry (virtual under replay).
     fn sleep(&mut self, millis: u64);
     /// Milliseconds since the Unix epoch (virtual under replay).
@@ -224,6 +248,11 @@ pub mod fake {
         pub sent: Vec<Request>,
         pub slept: Vec<u64>,
         pub now: u64,
+        /// The platform mapper's answers to `map_object`, in order; when none is left it
+        /// answers as a host without one ([`NO_PLATFORM_MAPPER`]).
+        pub platform_answers: VecDeque<Result<String, String>>,
+        /// What `map_object` was asked: `(object, mapper, incident_type)`.
+        pub platform_asked: Vec<(String, String, String)>,
     }
 
     impl FakeTransport {
@@ -267,5 +296,68 @@ pub mod fake {
             self.now
         }
         fn log(&mut self, _level: LogLevel, _message: &str) {}
+        fn map_object(
+            &mut self,
+            object: &str,
+            mapper: &str,
+            incident_type: &str,
+        ) -> Result<String, String> {
+            self.platform_asked
+                .push((object.into(), mapper.into(), incident_type.into()));
+            self.platform_answers
+                .pop_front()
+                .unwrap_or_else(|| Err(NO_PLATFORM_MAPPER.to_string()))
+        }
+    }
+
+    #[test]
+    fn send_all_by_default_sends_each_in_order_and_answers_in_order() {
+        let mut transport = FakeTransport::answering(vec![
+            json(200, "first"),
+            Err(SendError::Timeout),
+            json(201, "third"),
+        ]);
+        let request = |path: &str| Request {
+            method: Method::Get,
+            url: format!("https://a.example/{path}"),
+            headers: Vec::new(),
+            body: None,
+            credential: None,
+        };
+        let answers = transport.send_all(vec![request("1"), request("2"), request("3")]);
+        assert_eq!(
+            answers,
+            vec![
+                json(200, "first"),
+                Err(SendError::Timeout),
+                json(201, "third")
+            ]
+        );
+        let urls: Vec<&str> = transport.sent.iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://a.example/1",
+                "https://a.example/2",
+                "https://a.example/3"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_platform_mapper_map_object_says_so() {
+        let mut transport = FakeTransport::default();
+        transport
+            .platform_answers
+            .push_back(Ok(r#"{"a":1}"#.into()));
+        assert_eq!(
+            transport.map_object("{}", "m", "User Profile"),
+            Ok(r#"{"a":1}"#.into())
+        );
+        assert_eq!(
+            transport.map_object("{}", "m", "User Profile"),
+            Err("this host has no platform mapper".into())
+        );
+        assert_eq!(transport.platform_asked.len(), 2);
     }
 }

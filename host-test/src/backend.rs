@@ -11,6 +11,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use iam_gate::cassette::Cassette;
 
@@ -35,6 +36,22 @@ pub trait Backend: Send {
         request: &'a OutgoingRequest,
         max_body_bytes: u64,
     ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>>;
+    /// Send several requests, which a backend may carry at once (WIT `http.send-all`): the
+    /// answers in the order of `requests`, each request held to its own `timeout` and
+    /// `max_response_bytes` ([`within`]). By default one after another.
+    fn send_all<'a>(
+        &'a mut self,
+        requests: &'a [OutgoingRequest],
+    ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(requests.len());
+            for request in requests {
+                let sending = self.send(request, request.max_response_bytes);
+                answers.push(within(request.timeout, sending).await);
+            }
+            answers
+        })
+    }
     /// Wait before a retry.
     fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()>;
     /// Milliseconds since the Unix epoch.
@@ -55,6 +72,22 @@ impl Http {
     /// A live command over `backend`.
     pub fn live(backend: impl Backend + 'static) -> Http {
         Http::Live(Box::new(backend))
+    }
+}
+
+/// `sending`, given no more than `timeout`: the host holds a backend to the time the gate
+/// allows, whether or not the backend honours it. Outside a tokio runtime (a replay driven by
+/// another executor) there is no timer, and nothing that could stall.
+pub async fn within<T>(
+    timeout: Duration,
+    sending: impl Future<Output = Result<T, BackendError>>,
+) -> Result<T, BackendError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::time::timeout(timeout, sending)
+            .await
+            .unwrap_or(Err(BackendError::Timeout))
+    } else {
+        sending.await
     }
 }
 

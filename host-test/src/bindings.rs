@@ -21,3 +21,4 @@ pub use iam::atlassian::http::{
 };
 pub use iam::atlassian::log::{Host as LogImports, LogLevel};
 pub use iam::atlassian::panic::Host as PanicImports;
+pub use iam::atlassian::platform::Host as PlatformImports;

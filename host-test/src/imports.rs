@@ -1,8 +1,10 @@
 //! The component's imports, implemented on `StoreState`. `send` hands the guest's request to
 //! the gate's session (sizes, policy, budgets, replay), carries what the gate allows over the
 //! wire under the time the gate gives it, and hands the answer back to the gate (scrubbing,
-//! caps, recording). Refusals are typed `http-error` values; a guest that ignores its
-//! refusals is stopped (a trap), as is one that panics or runs out of memory (`panic`).
+//! caps, recording); `send-all` does the same for many requests, carried together. Refusals
+//! are typed `http-error` values; a guest that ignores its refusals is stopped (a trap), as is
+//! one that panics or runs out of memory (`panic`). This host has no platform mapper
+//! (`platform.map-object` says so).
 //!
 //! Time spent waiting in `send` and `sleep` is metered so that it counts against the
 //! wall-clock budget (the gate's) and not against the CPU limit (the engine's).
@@ -14,10 +16,10 @@ use iam_gate::policy::Denial;
 use iam_gate::session::{GuestRequest, HttpError as GateError, Step, Wait};
 use iam_gate::stop::Stop;
 
-use crate::backend::{BackendError, system_now_millis};
+use crate::backend::{system_now_millis, within};
 use crate::bindings::{
     ClockImports, Header, HttpError, HttpImports, LogImports, LogLevel, OriginRefusal,
-    PanicImports, Request, Response, SizeRefusal, UnparsableUrl, WitDenial,
+    PanicImports, PlatformImports, Request, Response, SizeRefusal, UnparsableUrl, WitDenial,
 };
 use crate::store::{LogLine, StoreState};
 
@@ -50,8 +52,10 @@ impl StoreState {
     }
 }
 
-impl HttpImports for StoreState {
-    async fn send(&mut self, request: Request) -> Result<Result<Response, HttpError>> {
+impl StoreState {
+    /// Steps 1 to 5 of the gate for one guest request (and replay's answer), the request kept
+    /// for the report.
+    fn begin_send(&mut self, request: Request, now: u64) -> Step {
         let Request {
             method,
             url,
@@ -68,13 +72,19 @@ impl HttpImports for StoreState {
             auth,
             timeout_ms,
         };
-        let now = self.meter.elapsed_millis();
         let kept = (self.guest_requests.len() < MAX_RECORDED_REQUESTS).then(|| asked.clone());
         let step = self.session.begin_send(asked, now);
         if let Some(kept) = kept {
             self.note_request(kept, &step);
         }
-        let outgoing = match step {
+        step
+    }
+}
+
+impl HttpImports for StoreState {
+    async fn send(&mut self, request: Request) -> Result<Result<Response, HttpError>> {
+        let now = self.meter.elapsed_millis();
+        let outgoing = match self.begin_send(request, now) {
             Step::Answer(answer) => return Ok(wit_answer(answer)),
             Step::Flood(budget) => return self.stop_now(Stop::Requests(budget)),
             Step::Send(outgoing) => outgoing,
@@ -83,20 +93,55 @@ impl HttpImports for StoreState {
             // Only replay has no wire, and replay answers in the gate.
             return Ok(Err(HttpError::Aborted));
         };
-        // The backend, given no more time than the gate allows; the host holds it to that,
-        // whether or not the backend honours it. Outside a tokio runtime (a replay driven by
-        // another executor) there is no timer, and nothing that could stall.
         let entered = Instant::now();
         let sending = wire.send(&outgoing, outgoing.max_response_bytes);
-        let answer = if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::time::timeout(outgoing.timeout, sending)
-                .await
-                .unwrap_or(Err(BackendError::Timeout))
-        } else {
-            sending.await
-        };
+        let answer = within(outgoing.timeout, sending).await;
         self.meter.add_host_time(entered);
         Ok(wit_answer(self.session.end_send(&outgoing, answer)))
+    }
+
+    /// Every request through the gate in list order (policy, budget, replay's order), then
+    /// the allowed ones over the wire together (the backend bounds how many at once), then
+    /// each answer through the gate in list order (scrubbing, caps, recording).
+    async fn send_all(
+        &mut self,
+        requests: Vec<Request>,
+    ) -> Result<Vec<Result<Response, HttpError>>> {
+        let now = self.meter.elapsed_millis();
+        // The gate's answer for each request, or none for one that goes over the wire.
+        let mut answered = Vec::with_capacity(requests.len());
+        let mut outgoing = Vec::new();
+        for request in requests {
+            match self.begin_send(request, now) {
+                Step::Answer(answer) => answered.push(Some(answer)),
+                Step::Flood(budget) => return self.stop_now(Stop::Requests(budget)),
+                Step::Send(request) => {
+                    answered.push(None);
+                    outgoing.push(request);
+                }
+            }
+        }
+        let wired = match self.wire.as_mut() {
+            Some(wire) if !outgoing.is_empty() => {
+                let entered = Instant::now();
+                let wired = wire.send_all(&outgoing).await;
+                self.meter.add_host_time(entered);
+                wired
+            }
+            // Only replay has no wire, and replay answers in the gate.
+            _ => Vec::new(),
+        };
+        let mut wired = outgoing.iter().zip(wired);
+        Ok(answered
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| match wired.next() {
+                    Some((outgoing, answer)) => self.session.end_send(outgoing, answer),
+                    None => Err(GateError::Aborted),
+                })
+            })
+            .map(wit_answer)
+            .collect())
     }
 }
 
@@ -206,6 +251,21 @@ impl PanicImports for StoreState {
     async fn flooded(&mut self, budget: u32) -> Result<()> {
         self.note_stop(Stop::Requests(budget));
         Ok(())
+    }
+}
+
+/// What this host answers to `platform.map-object`: only the XSOAR integration's Python
+/// engine has a platform mapper.
+pub const NO_PLATFORM_MAPPER: &str = "this host has no platform mapper";
+
+impl PlatformImports for StoreState {
+    async fn map_object(
+        &mut self,
+        _object: String,
+        _mapper: String,
+        _incident_type: String,
+    ) -> Result<Result<String, String>> {
+        Ok(Err(NO_PLATFORM_MAPPER.to_string()))
     }
 }
 

@@ -7,7 +7,7 @@
 //! The host knows no command. It hands the component one invocation (the command's name,
 //! the instance parameters with the token taken out, and the arguments) and gets back the
 //! entry to print; the list of commands and the credential names come from the component's
-//! `describe` (WIT `iam:atlassian@0.3.0`, `wit/iam.wit`). Adding a command changes no host.
+//! `describe` (WIT `iam:atlassian@0.4.0`, `wit/iam.wit`). Adding a command changes no host.
 //!
 //! The public entry is [`Host`]: `Host::new(HostConfig)`, then `Host::run(&Invocation,
 //! http).await` from any number of tasks (or `run_blocking` from plain threads). The CLI

@@ -106,9 +106,17 @@ fn componentized(package: &str) -> Result<Vec<u8>> {
 }
 
 /// The interfaces the gate's core gives the connector in place of the host's.
-const GATED_INTERFACES: [&str; 2] = ["iam:atlassian/http@0.3.0", "iam:atlassian/clock@0.3.0"];
+const GATED_INTERFACES: [&str; 2] = ["http", "clock"];
 
-/// The composition itself (see [`compose_gated`]).
+/// An interface of the contract by its full name (`iam:atlassian/<name>@<version>`).
+fn interface(name: &str) -> String {
+    const PACKAGE: &str = "iam:atlassian";
+    const VERSION: &str = "0.4.0";
+    format!("{PACKAGE}/{name}@{VERSION}")
+}
+
+/// The composition itself (see [`compose_gated`]). The connector's imports that no part
+/// gives (log, panic, platform) stay imports of the composed component: the host's.
 fn compose(connector: &[u8], core: &[u8], front: &[u8]) -> Result<Vec<u8>> {
     use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
     let mut graph = CompositionGraph::new();
@@ -122,16 +130,16 @@ fn compose(connector: &[u8], core: &[u8], front: &[u8]) -> Result<Vec<u8>> {
     let core = graph.instantiate(core);
     let connector = graph.instantiate(connector);
     let front = graph.instantiate(front);
-    for interface in GATED_INTERFACES {
-        let export = graph.alias_instance_export(core, interface)?;
-        graph.set_instantiation_argument(connector, interface, export)?;
+    for name in GATED_INTERFACES {
+        let export = graph.alias_instance_export(core, &interface(name))?;
+        graph.set_instantiation_argument(connector, &interface(name), export)?;
     }
-    let session = graph.alias_instance_export(core, "iam:atlassian/session@0.3.0")?;
-    graph.set_instantiation_argument(front, "iam:atlassian/session@0.3.0", session)?;
-    let commands = graph.alias_instance_export(connector, "iam:atlassian/commands@0.3.0")?;
-    graph.set_instantiation_argument(front, "iam:atlassian/commands@0.3.0", commands)?;
-    let gate = graph.alias_instance_export(front, "iam:atlassian/gate@0.3.0")?;
-    graph.export(gate, "iam:atlassian/gate@0.3.0")?;
+    let session = graph.alias_instance_export(core, &interface("session"))?;
+    graph.set_instantiation_argument(front, &interface("session"), session)?;
+    let commands = graph.alias_instance_export(connector, &interface("commands"))?;
+    graph.set_instantiation_argument(front, &interface("commands"), commands)?;
+    let gate = graph.alias_instance_export(front, &interface("gate"))?;
+    graph.export(gate, &interface("gate"))?;
     Ok(graph.encode(EncodeOptions::default())?)
 }
 

@@ -1,6 +1,7 @@
 // The gated component under Node.js: find (or build) it, transpile it with jco into a cache
-// keyed by its hash, instantiate it with this host's four imports (wire, clock, log, panic),
-// and run one command in a fresh instance under the engine's limits that V8 can apply.
+// keyed by its hash, instantiate it with this host's five imports (wire, clock, log, panic,
+// platform), and run one command in a fresh instance under the engine's limits that V8 can
+// apply.
 //
 // The host contract itself (the token split, request policy, scrubbing, budgets, replay and
 // recording, the "stopped by the host" entry) is the gate's, inside the component
@@ -21,6 +22,9 @@ const REPO_ROOT = resolve(PACKAGE_DIR, '../..');
 /** Log lines kept per command, and bytes kept of one line (host-test/src/imports.rs). */
 const MAX_LOG_LINES = 256;
 const MAX_LOG_LINE_BYTES = 2048;
+/** What `platform.map-object` answers: only the XSOAR integration's Python engine has a
+ * platform mapper. */
+const NO_PLATFORM_MAPPER = 'this host has no platform mapper';
 /** Time unused after which another build's transpile is removed. */
 const STALE_TRANSPILE_MS = 60 * 60 * 1000;
 /** jco's options: `sync` instantiation, so that each instance gets this host's imports. */
@@ -140,6 +144,7 @@ class Sandbox {
         outOfMemory: (askedBytes) => this.#note({ tag: 'memory', val: { limitBytes: memoryBytes ?? 0n, askedBytes } }),
         flooded: (budget) => this.#note({ tag: 'requests', val: budget }),
       },
+      'iam:atlassian/platform': { mapObject: () => ({ tag: 'err', val: NO_PLATFORM_MAPPER }) },
     };
   }
 

@@ -1,6 +1,6 @@
 """iam_host: the Python host of the Atlassian IAM component (wasmtime-py).
 
-It loads the connector composed with the gate (``iam:atlassian@0.3.0``, wit/gate.wit ``world
+It loads the connector composed with the gate (``iam:atlassian@0.4.0``, wit/gate.wit ``world
 gated``), which holds the whole host contract, and gives it only what a host must: the wire
 (real HTTP), the clock, the log, and a sandbox per command (memory and CPU limits). The
 command line (``python -m iam_host run …``) is the Rust ``iam-host run``'s, and so is its

@@ -1,12 +1,13 @@
 """The wasmtime side of the Python host: one ``Engine`` (epoch interruption), the gated
 component (the connector composed with the gate, wit/gate.wit ``world gated``) compiled once
-and cached on disk keyed by its hash, one ``Linker`` holding the four imports, and a fresh
+and cached on disk keyed by its hash, one ``Linker`` holding the five imports, and a fresh
 ``Store`` + instance per call (one per command, in a pooled slot).
 
 Everything of the host contract (secrets, policy, scrubbing, budgets, replay, recording, the
 entry of a stopped command) is the gate's, inside the component. What is left here is the
-engine's part: the imports (``wire.send`` over the host's wire, ``clock``, ``log``, and the
-``panic`` reports, which only record why the component is about to trap), the sandbox of each
+engine's part: the imports (``wire.send`` over the host's wire, ``clock``, ``log``, the
+``panic`` reports, which only record why the component is about to trap, and
+``platform.map-object``, the platform's mapper when the host was given one), the sandbox of each
 call (a pooled slot), its memory limit (store limits; the component reports the size it asked
 for), its CPU limit (epoch deadlines: a ticker thread advances the epoch every 10 ms, and the
 deadline is set again after each host call that waits, so time blocked in the network or a
@@ -19,6 +20,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import hashlib
+import json
 import os
 import re
 import stat
@@ -36,8 +38,12 @@ from wasmtime.component import Component, Linker, Record, Variant
 from . import abi
 from .files import write_atomically
 
-VERSION = "0.3.0"
-GATE, WIRE, CLOCK, LOG, PANIC = (f"iam:atlassian/{name}@{VERSION}" for name in ("gate", "wire", "clock", "log", "panic"))
+#: The version of the WIT package (wit/iam.wit) whose interfaces the component exports and imports.
+WIT_VERSION = "0.4.0"
+GATE, WIRE, CLOCK, LOG, PANIC, PLATFORM = (f"iam:atlassian/{name}@{WIT_VERSION}"
+                                           for name in ("gate", "wire", "clock", "log", "panic", "platform"))
+#: What ``platform.map-object`` answers when the host was given no ``map_object``.
+NO_PLATFORM_MAPPER = "this host has no platform mapper"
 EPOCH_TICK_SECONDS = 0.010
 #: CPU time of the calls that are not a command (describe, read-limits, stopped).
 UTILITY_CPU_MILLIS = 2_000
@@ -120,13 +126,21 @@ class Limits(NamedTuple):
     budget: tuple[int, int, int, int, int]
 
 
+#: The platform's mapper (XSOAR's ``demisto.mapObject``): ``map_object(obj, mapper, incident_type)``
+#: gives the mapped object.
+MapObject = Callable[[dict, str, str], dict]
+
+
 class Call:
-    """One call's state ("the T in Store<T>"): its wire, CPU time, log and stop cause."""
+    """One call's state ("the T in Store<T>"): its wire, platform mapper, CPU time, log and stop
+    cause."""
 
-    __slots__ = ("wire", "cpu_millis", "memory_limit", "log", "stop", "host_error", "started", "host_time")
+    __slots__ = ("wire", "map_object", "cpu_millis", "memory_limit", "log", "stop", "host_error", "started",
+                 "host_time")
 
-    def __init__(self, wire: Any, cpu_millis: int, memory_limit: int | None) -> None:
+    def __init__(self, wire: Any, cpu_millis: int, memory_limit: int | None, map_object: MapObject | None = None) -> None:
         self.wire, self.cpu_millis, self.memory_limit = wire, cpu_millis, memory_limit
+        self.map_object = map_object
         self.log: list[tuple[str, str]] = []
         self.stop: Stop | None = None
         self.host_error: BaseException | None = None
@@ -226,6 +240,27 @@ def _flooded(call: Call, args: Any, result: Any) -> None:
     call.note_stop(Stop("requests", abi.read_u32(args[0])))
 
 
+def _mapped(call: Call, obj: str, mapper: str, incident_type: str) -> tuple[bool, str]:
+    """``platform.map-object``: the call's ``map_object`` on the object, as ``(ok, text)``. What
+    the platform gets wrong is the connector's to report (an ``err``), never a trap."""
+    if call.map_object is None:
+        return False, NO_PLATFORM_MAPPER
+    try:
+        mapped = call.map_object(json.loads(obj), mapper, incident_type)
+        if not isinstance(mapped, dict):
+            return False, f"the platform mapper gave {type(mapped).__name__}, not an object"
+        return True, json.dumps(mapped, ensure_ascii=False)
+    except Exception as error:  # the platform's failure, worded for the connector
+        return False, f"the platform mapper failed: {error}"
+
+
+def _map_object(call: Call, args: Any, result: abi.Val) -> None:
+    ok, text = _mapped(call, abi.read_string(args[0]), abi.read_string(args[1]), abi.read_string(args[2]))
+    value = abi.Val()
+    abi.write_string(value, text)
+    abi.write_result(result, ok, value)
+
+
 def _error_pointer(message: str) -> int:
     pointer = ffi.wasmtime_error_new(ctypes.create_string_buffer(message.encode("utf-8", "replace")))
     return ctypes.cast(pointer, ctypes.c_void_p).value or 0
@@ -257,6 +292,7 @@ _IMPORTS = {
     LOG: {"log": _callback(_log, False)},
     PANIC: {"panicked": _callback(_panicked, False), "out-of-memory": _callback(_out_of_memory, False),
             "flooded": _callback(_flooded, False)},
+    PLATFORM: {"map-object": _callback(_map_object, True)},
 }
 _NO_FINALIZER = ctypes.cast(0, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Mapping
 
-from .engine import Call, ComponentError, Description, Limits, Runtime, Stop, Stopped, default_cache_dir
+from .engine import Call, ComponentError, Description, Limits, MapObject, Runtime, Stop, Stopped, default_cache_dir
 from .files import COMPONENT_BYTES, FileError, read_capped
 
 #: The component the package carries when it is installed (copied in by bundle-component.sh).
@@ -83,10 +83,14 @@ def _text(value: str | Mapping[str, Any]) -> str:
 class Host:
     """The loaded gated component, ready to run commands for any tenant."""
 
-    def __init__(self, component: str | Path | None = None, cache_dir: str | Path | None | bool = True) -> None:
+    def __init__(self, component: str | Path | None = None, cache_dir: str | Path | None | bool = True,
+                 map_object: MapObject | None = None) -> None:
         """``component``: the gated ``.wasm`` (default: this repository's, else the packaged
         one). ``cache_dir``: where compiled components are cached (True: the default place;
-        None or False: no cache)."""
+        None or False: no cache). ``map_object``: the platform's mapper, ``map_object(obj:
+        dict, mapper: str, incident_type: str) -> dict`` (XSOAR's ``demisto.mapObject``), which
+        the connector calls through ``platform.map-object`` when an invocation asks for platform
+        mapping; without it the connector is told "this host has no platform mapper"."""
         if component is None:
             component = repository_component() or (PACKAGED_COMPONENT if PACKAGED_COMPONENT.is_file() else None)
             if component is None:
@@ -95,6 +99,7 @@ class Host:
         wasm = read_capped(str(component), COMPONENT_BYTES, "component")
         cache = default_cache_dir() if cache_dir is True else (Path(str(cache_dir)) if cache_dir else None)
         self.runtime = Runtime(wasm, cache, str(component))
+        self.map_object = map_object
         self._description: Description | None = None
         self._limits: dict[str | None, Limits] = {}
 
@@ -137,7 +142,7 @@ class Host:
             from .wire import Live  # replay never pays for importing requests
 
             wire = own_wire = Live(limits.connect_timeout_ms)
-        call = Call(None if cassette is not None else wire, limits.cpu_millis, limits.memory_bytes)
+        call = Call(None if cassette is not None else wire, limits.cpu_millis, limits.memory_bytes, self.map_object)
         mode = cassette if cassette is not None else (True if record else None)
         try:
             is_error, entry, failure, recording = self.runtime.run(call, command, _text(config), _text(args), mode,

@@ -187,7 +187,7 @@ def test_an_unusable_component_is_one_line(tmp_path, connector):
     assert_one_line(run_cli(seed_args() + ["--component", str(tmp_path / "none.wasm")]), "cannot read component")
     # The connector alone is not what this host loads: the gate is in the composed one.
     assert_one_line(run_cli(seed_args() + ["--component", str(connector)]),
-                    "does not export iam:atlassian/gate@0.3.0", "iam-host gated")
+                    "does not export iam:atlassian/gate@0.4.0", "iam-host gated")
 
 
 def test_a_request_that_matches_no_interaction_is_exit_3_with_expected_and_actual(tmp_path, rust_cli, component, connector):

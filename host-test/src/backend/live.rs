@@ -10,8 +10,10 @@ use std::time::Duration;
 use url::Url;
 
 use super::proxy::ProxyEnv;
+use futures_util::StreamExt as _;
+
 use super::{
-    Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest, system_now_millis,
+    Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest, system_now_millis, within,
 };
 use iam_gate::secret::Flags;
 
@@ -31,6 +33,9 @@ const FRAMING_HEADERS: [&str; 6] = [
 /// command (behaviour.md §3); the host bounds it too, so a misbehaving guest cannot hold a
 /// slot for long.
 const MAX_SLEEP_PER_COMMAND: Duration = Duration::from_secs(30);
+/// Requests of one `send_all` in flight at once: a directory read asks for hundreds of pages,
+/// and a server (and this host's sockets) should see a bounded number of them at a time.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// How live requests leave this machine, from the instance's flags and the host's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,69 +129,74 @@ impl Live {
         }
     }
 
-    async fn exchange(
-        &mut self,
-        request: &OutgoingRequest,
-        max_body_bytes: u64,
-    ) -> Result<IncomingResponse, BackendError> {
-        let client = match &self.client {
-            Some(client) => client.clone(),
+    /// The client, built on first use.
+    fn shared_client(&mut self) -> Result<reqwest::Client, BackendError> {
+        match &self.client {
+            Some(client) => Ok(client.clone()),
             None => {
                 let client = client(&self.options)?;
                 self.client = Some(client.clone());
-                client
-            }
-        };
-        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
-            BackendError::Transport(format!("{:?} is not an HTTP method", request.method))
-        })?;
-        let mut builder = client
-            .request(method, request.url.clone())
-            .timeout(request.timeout);
-        for (name, value) in &request.headers {
-            if !FRAMING_HEADERS
-                .iter()
-                .any(|framing| framing.eq_ignore_ascii_case(name))
-            {
-                builder = builder.header(name.as_str(), value.as_str());
+                Ok(client)
             }
         }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
-        }
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|e| backend_error(&e, &request.url))?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        // Stop reading past the cap: a hostile server cannot fill the host's memory.
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| backend_error(&e, &request.url))?
-        {
-            if (body.len() + chunk.len()) as u64 > max_body_bytes {
-                return Err(BackendError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(IncomingResponse {
-            status,
-            headers,
-            body,
-        })
     }
+}
+
+/// One request over `client`, its body read up to `max_body_bytes`.
+async fn exchange(
+    client: &reqwest::Client,
+    request: &OutgoingRequest,
+    max_body_bytes: u64,
+) -> Result<IncomingResponse, BackendError> {
+    let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+        BackendError::Transport(format!("{:?} is not an HTTP method", request.method))
+    })?;
+    let mut builder = client
+        .request(method, request.url.clone())
+        .timeout(request.timeout);
+    for (name, value) in &request.headers {
+        if !FRAMING_HEADERS
+            .iter()
+            .any(|framing| framing.eq_ignore_ascii_case(name))
+        {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+    }
+    if let Some(body) = &request.body {
+        builder = builder.body(body.clone());
+    }
+    let mut response = builder
+        .send()
+        .await
+        .map_err(|e| backend_error(&e, &request.url))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    // Stop reading past the cap: a hostile server cannot fill the host's memory.
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| backend_error(&e, &request.url))?
+    {
+        if (body.len() + chunk.len()) as u64 > max_body_bytes {
+            return Err(BackendError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(IncomingResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A client error as a backend error that names the cause and the origin. Only the innermost
@@ -266,7 +276,37 @@ impl Backend for Live {
         request: &'a OutgoingRequest,
         max_body_bytes: u64,
     ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-        Box::pin(self.exchange(request, max_body_bytes))
+        let client = self.shared_client();
+        Box::pin(async move { exchange(&client?, request, max_body_bytes).await })
+    }
+
+    /// At most [`MAX_IN_FLIGHT`] at once over the one client (its connections pooled), the
+    /// answers in the order of `requests`.
+    fn send_all<'a>(
+        &'a mut self,
+        requests: &'a [OutgoingRequest],
+    ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+        let client = self.shared_client();
+        Box::pin(async move {
+            let client = match client {
+                Ok(client) => client,
+                Err(error) => return requests.iter().map(|_| Err(error.clone())).collect(),
+            };
+            // Made up front: a lazy `map` in the stream would not be `Send` for every lifetime.
+            let sending: Vec<_> = requests
+                .iter()
+                .map(|request| {
+                    within(
+                        request.timeout,
+                        exchange(&client, request, request.max_response_bytes),
+                    )
+                })
+                .collect();
+            futures_util::stream::iter(sending)
+                .buffered(MAX_IN_FLIGHT)
+                .collect()
+                .await
+        })
     }
 
     fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()> {
@@ -455,6 +495,63 @@ mod tests {
                 .unwrap()
                 .starts_with("GET /scim/Users HTTP/1.1")
         );
+    }
+
+    /// A server on 127.0.0.1 that answers no request before it holds `connections` at once:
+    /// requests sent one after another never get an answer. It then answers each with the
+    /// path it asked for as the body.
+    fn server_answering_only_together(connections: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while held.len() < connections {
+                let Ok((stream, _)) = listener.accept() else {
+                    return;
+                };
+                let mut reader = BufReader::new(stream);
+                let mut head = String::new();
+                while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+                held.push((reader.into_inner(), path));
+            }
+            for (mut stream, path) in held {
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{path}",
+                    path.len()
+                );
+                let _ignored = stream.write_all(answer.as_bytes());
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn send_all_carries_the_requests_at_once_and_answers_in_their_order() {
+        let server = server_answering_only_together(8);
+        let requests: Vec<OutgoingRequest> = (0..8)
+            .map(|n| request("GET", &format!("{server}/page/{n}"), None))
+            .collect();
+        let answers = Live::new(options()).send_all(&requests).await;
+        let bodies: Vec<String> = answers
+            .into_iter()
+            .map(|answer| String::from_utf8(answer.unwrap().body).unwrap())
+            .collect();
+        let expected: Vec<String> = (0..8).map(|n| format!("/page/{n}")).collect();
+        assert_eq!(bodies, expected);
+    }
+
+    #[tokio::test]
+    async fn send_all_holds_each_request_to_its_own_timeout() {
+        // The server never answers: the request given 200 ms times out then, not at the
+        // 5 s the test's other requests are given.
+        let (server, _heads) = one_shot_server(None);
+        let mut quick = request("GET", &format!("{server}/quick"), None);
+        quick.timeout = Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let answers = Live::new(options()).send_all(&[quick]).await;
+        assert_eq!(answers, vec![Err(BackendError::Timeout)]);
+        assert!(started.elapsed() < Duration::from_secs(4));
     }
 
     #[tokio::test]

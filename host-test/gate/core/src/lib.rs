@@ -33,7 +33,7 @@ use iam_gate::session::{
     self as gate_session, GuestRequest, HttpError as GateError, Session, Step, Wait,
 };
 use iam_gate::tenant::{Begun, Tenant};
-use iam_gate::wire::{IncomingResponse, WireError};
+use iam_gate::wire::{IncomingResponse, OutgoingRequest, WireError};
 use serde_json::{Map, Value};
 
 struct Core;
@@ -173,74 +173,122 @@ impl SessionGuest for Core {
 
 impl HttpGuest for Core {
     fn send(request: Request) -> Result<Response, HttpError> {
-        let asked = GuestRequest {
-            method: request.method,
-            url: request.url,
-            headers: request
+        let step = begin_send(request);
+        let answer = match step {
+            Step::Send(outgoing) => end_send(&outgoing, wired(&outgoing)),
+            step => answered(step),
+        };
+        answer.map(response).map_err(http_error)
+    }
+
+    /// Each request through the session as `send` takes it, all in list order: every check
+    /// first, then the wire (one `wire.send` after another: this host's wire is synchronous),
+    /// then every answer.
+    fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
+        let steps: Vec<Step> = requests.into_iter().map(begin_send).collect();
+        let wired: Vec<Option<Result<IncomingResponse, WireError>>> = steps
+            .iter()
+            .map(|step| match step {
+                Step::Send(outgoing) => Some(wired(outgoing)),
+                _ => None,
+            })
+            .collect();
+        steps
+            .into_iter()
+            .zip(wired)
+            .map(|(step, wired)| match (step, wired) {
+                (Step::Send(outgoing), Some(wired)) => end_send(&outgoing, wired),
+                (step, _) => answered(step),
+            })
+            .map(|answer| answer.map(response).map_err(http_error))
+            .collect()
+    }
+}
+
+/// Steps 1 to 5 of the session for one guest request (and replay's answer).
+fn begin_send(request: Request) -> Step {
+    let asked = GuestRequest {
+        method: request.method,
+        url: request.url,
+        headers: request
+            .headers
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect(),
+        body: request.body,
+        auth: request.auth,
+        timeout_ms: request.timeout_ms,
+    };
+    let step = OPEN.with_borrow_mut(|open| match open {
+        Some(open) => {
+            let now = elapsed(open);
+            open.session.begin_send(asked, now)
+        }
+        None => Step::Answer(Err(GateError::Aborted)),
+    });
+    if let Step::Flood(budget) = step {
+        panic::flooded(budget);
+        core::arch::wasm32::unreachable()
+    }
+    step
+}
+
+/// The answer of a step that does not go to the wire.
+fn answered(step: Step) -> Result<IncomingResponse, GateError> {
+    match step {
+        Step::Answer(answer) => answer,
+        // `begin_send` stops a flood and the caller wires a `Send`: neither reaches here.
+        Step::Send(_) | Step::Flood(_) => Err(GateError::Aborted),
+    }
+}
+
+/// Step 6 of the session: the wire's answer scrubbed, capped, recorded.
+fn end_send(
+    outgoing: &OutgoingRequest,
+    wired: Result<IncomingResponse, WireError>,
+) -> Result<IncomingResponse, GateError> {
+    OPEN.with_borrow_mut(|open| match open {
+        Some(open) => open.session.end_send(outgoing, wired),
+        None => Err(GateError::Aborted),
+    })
+}
+
+/// An allowed request over the host's wire.
+fn wired(outgoing: &OutgoingRequest) -> Result<IncomingResponse, WireError> {
+    let wired = wire::send(&wire::Outgoing {
+        method: outgoing.method.clone(),
+        url: outgoing.url.to_string(),
+        headers: outgoing
+            .headers
+            .iter()
+            .map(|(name, value)| wire::Header {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        body: outgoing.body.clone(),
+        timeout_ms: u64::try_from(outgoing.timeout.as_millis()).unwrap_or(u64::MAX),
+        max_response_bytes: outgoing.max_response_bytes,
+        verify_tls: outgoing.verify_tls,
+        use_proxy: outgoing.use_proxy,
+    });
+    wired
+        .map(|incoming| IncomingResponse {
+            status: incoming.status,
+            headers: incoming
                 .headers
                 .into_iter()
                 .map(|h| (h.name, h.value))
                 .collect(),
-            body: request.body,
-            auth: request.auth,
-            timeout_ms: request.timeout_ms,
-        };
-        let step = OPEN.with_borrow_mut(|open| match open {
-            Some(open) => {
-                let now = elapsed(open);
-                open.session.begin_send(asked, now)
-            }
-            None => Step::Answer(Err(GateError::Aborted)),
-        });
-        let answer = match step {
-            Step::Answer(answer) => answer,
-            Step::Flood(budget) => {
-                panic::flooded(budget);
-                core::arch::wasm32::unreachable()
-            }
-            Step::Send(outgoing) => {
-                let wired = wire::send(&wire::Outgoing {
-                    method: outgoing.method.clone(),
-                    url: outgoing.url.to_string(),
-                    headers: outgoing
-                        .headers
-                        .iter()
-                        .map(|(name, value)| wire::Header {
-                            name: name.clone(),
-                            value: value.clone(),
-                        })
-                        .collect(),
-                    body: outgoing.body.clone(),
-                    timeout_ms: u64::try_from(outgoing.timeout.as_millis()).unwrap_or(u64::MAX),
-                    max_response_bytes: outgoing.max_response_bytes,
-                    verify_tls: outgoing.verify_tls,
-                    use_proxy: outgoing.use_proxy,
-                });
-                let wired = wired
-                    .map(|incoming| IncomingResponse {
-                        status: incoming.status,
-                        headers: incoming
-                            .headers
-                            .into_iter()
-                            .map(|h| (h.name, h.value))
-                            .collect(),
-                        body: incoming.body,
-                    })
-                    .map_err(|error| match error {
-                        wire::WireError::Timeout => WireError::Timeout,
-                        wire::WireError::Transport(why) => WireError::Transport(why),
-                        wire::WireError::Tls(why) => WireError::Tls(why),
-                        wire::WireError::Protocol(why) => WireError::Protocol(why),
-                        wire::WireError::TooLarge => WireError::TooLarge,
-                    });
-                OPEN.with_borrow_mut(|open| match open {
-                    Some(open) => open.session.end_send(&outgoing, wired),
-                    None => Err(GateError::Aborted),
-                })
-            }
-        };
-        answer.map(response).map_err(http_error)
-    }
+            body: incoming.body,
+        })
+        .map_err(|error| match error {
+            wire::WireError::Timeout => WireError::Timeout,
+            wire::WireError::Transport(why) => WireError::Transport(why),
+            wire::WireError::Tls(why) => WireError::Tls(why),
+            wire::WireError::Protocol(why) => WireError::Protocol(why),
+            wire::WireError::TooLarge => WireError::TooLarge,
+        })
 }
 
 impl ClockGuest for Core {
