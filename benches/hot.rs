@@ -92,6 +92,7 @@ fn hot_pieces(c: &mut Criterion) {
             IamOutput::new(
                 black_box(result.clone()),
                 &profile,
+                atlassian_iam::entry::BRAND,
                 "Atlassian IAM_instance_1",
             )
         })

@@ -9,7 +9,7 @@ use crate::config::{Config, DisableMethod};
 use crate::entry::{self, Action, IamOutput, VendorResult};
 use crate::error::Error;
 use crate::json;
-use crate::mapper::Mapper;
+use crate::mapper::{InstanceMapper, Mapper};
 use crate::profile::{self, NO_IDENTIFIER_MESSAGE, OLD_USER_DATA};
 use crate::scim::user::{self as scim_user, FoundUser, Identifier};
 use crate::scim::{Failure, ScimClient};
@@ -42,19 +42,22 @@ pub enum IamCommand {
 
 /// The instance's two mappers, resolved once: every command checks them (an unknown mapper
 /// or an unsupported transformer is a configuration error whatever the command), and the
-/// IAM commands use them.
+/// IAM commands use them. With platform mapping (`config.platform.mapping`) they are the
+/// platform's, which the platform checks when it maps.
 pub struct Mappers {
     /// `mapper_out`; none when it is empty (no mapping).
-    pub outgoing: Option<Mapper>,
+    pub outgoing: Option<InstanceMapper>,
     /// `mapper_in`; none when it is empty.
-    pub incoming: Option<Mapper>,
+    pub incoming: Option<InstanceMapper>,
 }
 
 impl Mappers {
     pub fn resolve(config: &Config) -> Result<Mappers, Error> {
+        let resolve =
+            |name: &str| InstanceMapper::resolve(name, &config.mappers, config.platform.mapping);
         Ok(Mappers {
-            outgoing: optional_mapper(&config.mapper_out, config)?,
-            incoming: optional_mapper(&config.mapper_in, config)?,
+            outgoing: resolve(&config.mapper_out)?,
+            incoming: resolve(&config.mapper_in)?,
         })
     }
 }
@@ -95,6 +98,7 @@ pub fn run_iam<T: Transport>(
     Ok(IamOutput::with_profile_json(
         result,
         profile_json,
+        &config.platform.brand,
         &config.instance_name,
     ))
 }
@@ -149,23 +153,39 @@ fn command_failed(command: &'static str, failure: Failure) -> Error {
     Error::CommandFailed { command, detail }
 }
 
-/// A mapper by name; none for the empty name (no mapping).
-fn optional_mapper(name: &str, config: &Config) -> Result<Option<Mapper>, Error> {
-    if name.is_empty() {
-        Ok(None)
-    } else {
-        Mapper::find(name, &config.mappers).map(Some)
-    }
-}
-
 /// Map one profile for an incident type as every IAM command maps it (behaviour.md §4):
 /// without its `olduserdata`, by the outgoing mapper (none: no mapping); a profile that maps
 /// to nothing is taken to be in application form already and used as it is. The sync maps
-/// its desired profiles with this too (sync.md §1).
+/// its desired profiles with this too (sync.md §1), by the mapper engine.
 pub fn map_profile(
     outgoing: Option<&Mapper>,
     incident_type: &str,
     source: &Map<String, Value>,
+) -> Result<Map<String, Value>, Error> {
+    map_profile_with(source, |profile| match outgoing {
+        Some(mapper) => mapper.map(incident_type, profile),
+        None => Ok(Map::new()),
+    })
+}
+
+/// [`map_profile`] by the instance's outgoing mapper, which may be the platform's (asked
+/// through `transport`), as the IAM commands map.
+pub fn map_instance_profile<T: Transport>(
+    outgoing: Option<&InstanceMapper>,
+    incident_type: &str,
+    source: &Map<String, Value>,
+    transport: &mut T,
+) -> Result<Map<String, Value>, Error> {
+    map_profile_with(source, |profile| match outgoing {
+        Some(mapper) => mapper.map(incident_type, profile, transport),
+        None => Ok(Map::new()),
+    })
+}
+
+/// The rule of [`map_profile`], with `map` mapping the profile without its `olduserdata`.
+fn map_profile_with(
+    source: &Map<String, Value>,
+    map: impl FnOnce(&Map<String, Value>) -> Result<Map<String, Value>, Error>,
 ) -> Result<Map<String, Value>, Error> {
     // The profile without its `olduserdata`, copied only when it has one.
     let without_old = if source.contains_key(OLD_USER_DATA) {
@@ -175,10 +195,7 @@ pub fn map_profile(
     } else {
         Cow::Borrowed(source)
     };
-    let mapped = match outgoing {
-        Some(mapper) => mapper.map(incident_type, &without_old)?,
-        None => Map::new(),
-    };
+    let mapped = map(&without_old)?;
     Ok(if mapped.is_empty() {
         without_old.into_owned()
     } else {
@@ -200,7 +217,7 @@ struct MappedProfile {
 struct Run<'r, 't, T: Transport> {
     scim: ScimClient<'t, T>,
     config: &'r Config,
-    outgoing: Option<&'r Mapper>,
+    outgoing: Option<&'r InstanceMapper>,
     raw: &'r Map<String, Value>,
     /// `allow-enable` and `enable_user_enabled` (behaviour.md §4.3).
     allow_enable: bool,
@@ -209,10 +226,13 @@ struct Run<'r, 't, T: Transport> {
 impl<T: Transport> Run<'_, '_, T> {
     /// Map the profile (and its `olduserdata`) for an incident type. A profile that maps to
     /// nothing is taken to be in application form already (behaviour.md §4).
-    fn mapped(&self, incident_type: &str) -> Result<MappedProfile, Error> {
-        let map_one = |source| map_profile(self.outgoing, incident_type, source);
-        let app = map_one(self.raw)?;
-        let old = profile::old_user_data(self.raw).map(map_one).transpose()?;
+    fn mapped(&mut self, incident_type: &str) -> Result<MappedProfile, Error> {
+        let (outgoing, raw) = (self.outgoing, self.raw);
+        let transport = self.scim.transport();
+        let app = map_instance_profile(outgoing, incident_type, raw, transport)?;
+        let old = profile::old_user_data(raw)
+            .map(|old| map_instance_profile(outgoing, incident_type, old, transport))
+            .transpose()?;
         let mut details = app.clone();
         if let Some(old) = &old {
             details.insert(OLD_USER_DATA.into(), Value::Object(old.clone()));
@@ -333,7 +353,10 @@ impl<T: Transport> Run<'_, '_, T> {
     }
 
     /// behaviour.md §4.1.
-    fn get_user(&mut self, incoming: Option<&Mapper>) -> Result<(VendorResult, Value), Error> {
+    fn get_user(
+        &mut self,
+        incoming: Option<&InstanceMapper>,
+    ) -> Result<(VendorResult, Value), Error> {
         let mapped = self.mapped(UPDATE_TYPE)?;
         let raw_profile = Value::Object(self.raw.clone());
         let Some(identifier) = self.identifier(&mapped) else {
@@ -358,7 +381,7 @@ impl<T: Transport> Run<'_, '_, T> {
                 // The incoming-mapped user replaces the profile in IAM.UserProfile.
                 let profile = match (incoming, &user) {
                     (Some(mapper), Value::Object(resource)) => {
-                        Value::Object(mapper.map(INCOMING_TYPE, resource)?)
+                        Value::Object(mapper.map(INCOMING_TYPE, resource, self.scim.transport())?)
                     }
                     _ => user.clone(),
                 };

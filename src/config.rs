@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::entry;
 use crate::error::{Error, json_kind};
 
 pub const DEFAULT_INSTANCE_NAME: &str = "Atlassian IAM_instance_1";
@@ -41,6 +42,8 @@ pub struct Config {
     pub disable_method: DisableMethod,
     /// Extra mapper definitions (XSOAR mapper JSON objects).
     pub mappers: Vec<Value>,
+    /// What the platform the connector runs inside gives: the `platform` key, see [`Platform`].
+    pub platform: Platform,
 }
 
 impl Config {
@@ -104,7 +107,85 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_INSTANCE_NAME.to_string()),
             disable_method,
             mappers,
+            platform: Platform::from_params(params)?,
         })
+    }
+}
+
+/// What the platform the connector runs inside gives a command: the parameters' optional
+/// `"platform"` object. It is not an instance parameter an admin sets (no `.yml` declares
+/// it) but the calling context, which the XSOAR integration adds to the parameters as it
+/// adds `instance_name`, so that every host and the gate pass it unchanged. Hosts outside a
+/// platform (iam-host, the Node host, the Python host's command line) leave it out; the XSOAR
+/// integration passes `"platform": {"mapping": true, "brand": <IntegrationBrand>}`.
+///
+/// * `"mapping"` (a boolean, or `"true"`/`"false"`; default false): map with the platform's
+///   mappers. `mapper_out` and `mapper_in` then name the platform's mappers, and every
+///   mapping (the `user-profile` for `User Profile - Create` or `- Update`, the user read
+///   for `User Profile`) goes through the host's `platform.map-object` (inside XSOAR,
+///   `demisto.mapObject`) instead of this component's mapper engine (`mapper::instance`);
+///   `mappers` is not used. An empty mapper name still means no mapping. What the platform
+///   cannot map is an error entry. Without it the engine maps (behaviour.md §7).
+/// * `"brand"` (a non-empty string; default [`entry::BRAND`]): the integration's brand as
+///   the platform knows it (XSOAR: the calling context's `IntegrationBrand`), shown as
+///   `IAM.Vendor.brand`, a group result's `brand` and in the markdown titles
+///   (`### Get User Results (<brand>)`).
+///
+/// Any other key, or a value of another type, is a configuration error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub mapping: bool,
+    pub brand: String,
+}
+
+impl Default for Platform {
+    fn default() -> Platform {
+        Platform {
+            mapping: false,
+            brand: entry::BRAND.to_string(),
+        }
+    }
+}
+
+impl Platform {
+    /// The `platform` parameter (absent or null: the defaults).
+    fn from_params(params: &Map<String, Value>) -> Result<Platform, Error> {
+        let invalid = |why: String| Error::InvalidConfig(format!("\"platform\" {why}"));
+        let given = match params.get("platform") {
+            None | Some(Value::Null) => return Ok(Platform::default()),
+            Some(Value::Object(given)) => given,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "must be an object, got {}",
+                    json_kind(other)
+                )));
+            }
+        };
+        if let Some(unknown) = given
+            .keys()
+            .find(|key| !["mapping", "brand"].contains(&key.as_str()))
+        {
+            return Err(invalid(format!(
+                "has an unknown key {unknown:?}; expected \"mapping\" or \"brand\""
+            )));
+        }
+        // `flag`'s message names the key; here it is the key of `platform`.
+        let mapping = flag(given, "mapping", false).map_err(|error| match error {
+            Error::InvalidConfig(why) => invalid(why),
+            other => other,
+        })?;
+        let brand = match given.get("brand") {
+            None | Some(Value::Null) => entry::BRAND.to_string(),
+            Some(Value::String(brand)) if !brand.trim().is_empty() => brand.clone(),
+            Some(Value::String(_)) => return Err(invalid("\"brand\" must not be empty".into())),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "\"brand\" must be a string, got {}",
+                    json_kind(other)
+                )));
+            }
+        };
+        Ok(Platform { mapping, brand })
     }
 }
 
@@ -437,5 +518,55 @@ mod tests {
             );
         }
         assert!(parse(r#"{"url":"https://x","directory_id":"..."}"#).is_ok());
+    }
+
+    #[test]
+    fn the_platform_parameter_asks_for_platform_mapping_and_names_the_brand() {
+        let base = r#""url":"https://a.example","directory_id":"d""#;
+        let config = parse(&format!("{{{base}}}")).unwrap();
+        assert_eq!(
+            config.platform,
+            Platform {
+                mapping: false,
+                brand: "Atlassian IAM".into()
+            }
+        );
+        let config = parse(&format!(
+            r#"{{{base},"platform":{{"mapping":"true","brand":"Atlassian IAM (Wasm)"}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            config.platform,
+            Platform {
+                mapping: true,
+                brand: "Atlassian IAM (Wasm)".into()
+            }
+        );
+        let cases = [
+            (
+                r#""platform":[]"#,
+                "\"platform\" must be an object, got an array",
+            ),
+            (
+                r#""platform":{"maping":true}"#,
+                "\"platform\" has an unknown key \"maping\"; expected \"mapping\" or \"brand\"",
+            ),
+            (
+                r#""platform":{"mapping":1}"#,
+                "\"platform\" \"mapping\" must be true or false, got a number",
+            ),
+            (
+                r#""platform":{"brand":" "}"#,
+                "\"platform\" \"brand\" must not be empty",
+            ),
+            (
+                r#""platform":{"brand":false}"#,
+                "\"platform\" \"brand\" must be a string, got a boolean",
+            ),
+        ];
+        for (platform, why) in cases {
+            let error = parse(&format!("{{{base},{platform}}}")).unwrap_err();
+            assert_eq!(error.to_string(), format!("Invalid configuration: {why}"));
+        }
     }
 }

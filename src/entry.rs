@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use crate::{json, markdown};
 
+/// The brand a result shows when the platform names none (`config::Platform::brand`; inside
+/// XSOAR it is the calling context's `IntegrationBrand`, as the original integration shows).
 pub const BRAND: &str = "Atlassian IAM";
 const USER_PROFILE_KEY: &str = "IAM.UserProfile(val.email && val.email == obj.email)";
 const VENDOR_KEY: &str = "IAM.Vendor(val.instanceName && val.instanceName == obj.instanceName && val.email && val.email == obj.email)";
@@ -43,13 +45,15 @@ impl Action {
         }
     }
 
-    fn title(self) -> &'static str {
-        match self {
-            Action::Get => "Get User Results (Atlassian IAM)",
-            Action::Create => "Create User Results (Atlassian IAM)",
-            Action::Update => "Update User Results (Atlassian IAM)",
-            Action::Disable => "Disable User Results (Atlassian IAM)",
-        }
+    /// The markdown title, `<Action> User Results (<brand>)`, as the original's.
+    fn title(self, brand: &str) -> String {
+        let action = match self {
+            Action::Get => "Get",
+            Action::Create => "Create",
+            Action::Update => "Update",
+            Action::Disable => "Disable",
+        };
+        format!("{action} User Results ({brand})")
     }
 }
 
@@ -71,10 +75,10 @@ pub struct VendorResult {
 
 impl VendorResult {
     /// The fields in their fixed order; `details` borrowed, not copied.
-    fn fields(&self, instance_name: &str) -> [(&'static str, Cow<'_, Value>); 13] {
+    fn fields(&self, brand: &str, instance_name: &str) -> [(&'static str, Cow<'_, Value>); 13] {
         let owned = |value: Value| Cow::Owned(value);
         [
-            ("brand", owned(json!(BRAND))),
+            ("brand", owned(json!(brand))),
             ("instanceName", owned(json!(instance_name))),
             ("action", owned(json!(self.action.as_str()))),
             ("success", owned(json!(self.success))),
@@ -105,17 +109,24 @@ pub struct IamOutput {
 }
 
 impl IamOutput {
-    pub fn new(result: VendorResult, profile: &Value, instance_name: &str) -> IamOutput {
-        IamOutput::with_profile_json(result, json::text(profile), instance_name)
+    /// The output of `result` by the integration `brand`'s instance `instance_name`.
+    pub fn new(
+        result: VendorResult,
+        profile: &Value,
+        brand: &str,
+        instance_name: &str,
+    ) -> IamOutput {
+        IamOutput::with_profile_json(result, json::text(profile), brand, instance_name)
     }
 
     /// `new` with the profile already serialised.
     pub fn with_profile_json(
         result: VendorResult,
         profile_json: String,
+        brand: &str,
         instance_name: &str,
     ) -> IamOutput {
-        let fields = result.fields(instance_name);
+        let fields = result.fields(brand, instance_name);
         let columns: &[&str] = if result.skipped {
             &SKIPPED_COLUMNS
         } else {
@@ -130,7 +141,7 @@ impl IamOutput {
                     .map(|(key, value)| (*key, value.as_ref()))
             })
             .collect();
-        let markdown = markdown::table(result.action.title(), &row);
+        let markdown = markdown::table(&result.action.title(brand), &row);
 
         let details_json = json::text(&result.details);
         let mut vendor_json = String::with_capacity(details_json.len() + 400);
@@ -210,7 +221,7 @@ mod tests {
             skipped: true,
             reason: "User does not exist".into(),
         };
-        let output = IamOutput::new(result, &json!({"email": "e@x"}), "inst1");
+        let output = IamOutput::new(result.clone(), &json!({"email": "e@x"}), BRAND, "inst1");
         assert_eq!(
             output.entry_json,
             concat!(
@@ -218,6 +229,30 @@ mod tests {
                 r#""EntryContext":{"IAM.UserProfile(val.email && val.email == obj.email)":{"email":"e@x"},"IAM.Vendor(val.instanceName && val.instanceName == obj.instanceName && val.email && val.email == obj.email)":{"brand":"Atlassian IAM","instanceName":"inst1","action":"disable","success":true,"active":null,"id":null,"username":null,"email":"e@x","errorCode":null,"errorMessage":"","details":null,"skipped":true,"reason":"User does not exist"}},"#,
                 r####""HumanReadable":"### Disable User Results (Atlassian IAM)\n|brand|instanceName|skipped|reason|\n|---|---|---|---|\n| Atlassian IAM | inst1 | true | User does not exist |\n"}"####
             )
+        );
+    }
+
+    #[test]
+    fn the_brand_the_platform_names_is_the_vendor_brand_and_in_the_title() {
+        let result = VendorResult {
+            action: Action::Get,
+            success: true,
+            active: Some(true),
+            id: Some("u1".into()),
+            username: None,
+            email: None,
+            error_code: None,
+            error_message: String::new(),
+            details: json!({}),
+            skipped: false,
+            reason: String::new(),
+        };
+        let output = IamOutput::new(result, &json!({}), "Atlassian IAM (Wasm)", "i");
+        let entry: Value = serde_json::from_str(&output.entry_json).unwrap();
+        assert_eq!(entry["Contents"]["brand"], "Atlassian IAM (Wasm)");
+        assert_eq!(
+            entry["HumanReadable"],
+            "### Get User Results (Atlassian IAM (Wasm))\n|brand|instanceName|success|active|id|\n|---|---|---|---|---|\n| Atlassian IAM (Wasm) | i | true | true | u1 |\n"
         );
     }
 

@@ -29,6 +29,12 @@ pub enum Error {
     InvalidConfig(String),
     /// A mapper (built-in or from `mappers`) cannot be used; names the mapper.
     InvalidMapper(String),
+    /// The platform's mapper (XSOAR's `demisto.mapObject`) could not map a profile or a user.
+    PlatformMapping {
+        mapper: String,
+        incident_type: String,
+        why: String,
+    },
     /// test-module or get-mapping-fields could not talk to Atlassian.
     CommandFailed {
         command: &'static str,
@@ -60,6 +66,14 @@ impl fmt::Display for Error {
             }
             Error::InvalidConfig(why) => write!(f, "Invalid configuration: {why}"),
             Error::InvalidMapper(why) => write!(f, "Invalid mapper configuration: {why}"),
+            Error::PlatformMapping {
+                mapper,
+                incident_type,
+                why,
+            } => write!(
+                f,
+                "The platform could not map with its mapper {mapper:?} for incident type {incident_type:?}: {why}"
+            ),
             Error::CommandFailed { command, detail } => {
                 write!(f, "Failed to execute {command} command. {detail}")
             }

@@ -33,13 +33,14 @@ pub enum GroupCommand {
 
 impl GroupCommand {
     /// The markdown title (behaviour.md §8.4).
-    pub fn title(self) -> &'static str {
-        match self {
-            GroupCommand::Get => "Get Group Results (Atlassian IAM)",
-            GroupCommand::Create => "Create Group Results (Atlassian IAM)",
-            GroupCommand::Update => "Update Group Results (Atlassian IAM)",
-            GroupCommand::Delete => "Delete Group Results (Atlassian IAM)",
-        }
+    pub fn title(self, brand: &str) -> String {
+        let action = match self {
+            GroupCommand::Get => "Get",
+            GroupCommand::Create => "Create",
+            GroupCommand::Update => "Update",
+            GroupCommand::Delete => "Delete",
+        };
+        format!("{action} Group Results ({brand})")
     }
 
     /// The `EntryContext` key: the context paths the other integrations' `.yml` declare.
@@ -81,7 +82,12 @@ pub fn run_group<T: Transport>(
         }
         GroupAction::Delete { id } => delete_group(&mut scim, &given, &id),
     };
-    Ok(GroupOutput::new(command, result, &config.instance_name))
+    Ok(GroupOutput::new(
+        command,
+        result,
+        &config.platform.brand,
+        &config.instance_name,
+    ))
 }
 
 /// A failure: success false with the `id` and `displayName` given (behaviour.md §8.3).

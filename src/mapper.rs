@@ -5,6 +5,7 @@
 //! It knows XSOAR's mapper format, not SCIM or HTTP.
 
 mod builtin;
+pub mod instance;
 // The check that `builtin.rs` is the JSON mappers compiled, and its generator.
 #[cfg(test)]
 mod codegen;
@@ -15,6 +16,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 use crate::error::{Error, json_kind};
+pub use instance::InstanceMapper;
 use path::Segment;
 use transformers::Operator;
 

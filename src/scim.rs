@@ -200,6 +200,12 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         self.transport.log(level, message);
     }
 
+    /// The command's transport, for what it asks the host besides HTTP (the platform's
+    /// mapper, `mapper::instance`).
+    pub fn transport(&mut self) -> &mut T {
+        self.transport
+    }
+
     /// `{base}/{collection}`, e.g. `…/Users`.
     fn collection_url(&self, collection: &str) -> String {
         format!("{}/{collection}", self.base)

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::GroupCommand;
-use crate::{entry, json, markdown};
+use crate::{json, markdown};
 
 /// A group command's result, typed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,7 +26,7 @@ pub struct GroupResult {
 impl GroupResult {
     /// `Contents`: the keys in the order of §8.3, each only when it has a value (never null,
     /// never an empty string).
-    pub fn contents(&self, instance_name: &str) -> Map<String, Value> {
+    pub fn contents(&self, brand: &str, instance_name: &str) -> Map<String, Value> {
         let text = |value: &Option<String>| {
             value
                 .as_deref()
@@ -34,7 +34,7 @@ impl GroupResult {
                 .map(|text| json!(text))
         };
         let fields = [
-            ("brand", Some(json!(entry::BRAND))),
+            ("brand", Some(json!(brand))),
             (
                 "instanceName",
                 (!instance_name.is_empty()).then(|| json!(instance_name)),
@@ -65,13 +65,19 @@ pub struct GroupOutput {
 }
 
 impl GroupOutput {
-    pub fn new(command: GroupCommand, result: GroupResult, instance_name: &str) -> GroupOutput {
-        let contents = result.contents(instance_name);
+    /// The output of `result` by the integration `brand`'s instance `instance_name`.
+    pub fn new(
+        command: GroupCommand,
+        result: GroupResult,
+        brand: &str,
+        instance_name: &str,
+    ) -> GroupOutput {
+        let contents = result.contents(brand, instance_name);
         let row: Vec<(&str, &Value)> = contents
             .iter()
             .map(|(key, value)| (key.as_str(), value))
             .collect();
-        let markdown = markdown::table(command.title(), &row);
+        let markdown = markdown::table(&command.title(brand), &row);
         let contents_json = json::text(&Value::Object(contents));
         let mut entry_json = String::with_capacity(2 * contents_json.len() + markdown.len() + 120);
         entry_json.push_str(r#"{"Type":1,"ContentsFormat":"json","Contents":"#);
@@ -90,6 +96,7 @@ impl GroupOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry;
 
     macro_rules! assert_text_eq {
         ($actual:expr, $expected:expr) => {{
@@ -110,7 +117,7 @@ mod tests {
             members: Some(json!([{"value": "u1", "display": "a@x.com"}, {"value": "u2"}])),
             ..GroupResult::default()
         };
-        let output = GroupOutput::new(GroupCommand::Get, result, "inst1");
+        let output = GroupOutput::new(GroupCommand::Get, result, entry::BRAND, "inst1");
         assert_text_eq!(
             output.entry_json,
             concat!(
@@ -132,7 +139,7 @@ mod tests {
             error_message: Some("boom".into()),
             details: Some(json!({"succeededRequests": 1, "totalRequests": 3})),
         };
-        let output = GroupOutput::new(GroupCommand::Update, result, "inst1");
+        let output = GroupOutput::new(GroupCommand::Update, result, entry::BRAND, "inst1");
         assert_text_eq!(
             output.entry_json,
             concat!(
@@ -152,8 +159,12 @@ mod tests {
             (GroupCommand::Delete, "Delete", "DeleteGroup"),
         ] {
             assert_eq!(
-                command.title(),
+                command.title(entry::BRAND),
                 format!("{title} Group Results (Atlassian IAM)")
+            );
+            assert_eq!(
+                command.title("Atlassian IAM (Wasm)"),
+                format!("{title} Group Results (Atlassian IAM (Wasm))")
             );
             assert_eq!(
                 command.context_key(),
