@@ -83,10 +83,10 @@ def _text(value: str | Mapping[str, Any]) -> str:
 class Host:
     """The loaded gated component, ready to run commands for any tenant."""
 
-    def __init__(self, component: str | Path | None = None, cache_dir: str | Path | None | bool = True,
+    def __init__(self, component: str | Path | bytes | None = None, cache_dir: str | Path | None | bool = True,
                  map_object: MapObject | None = None) -> None:
         """``component``: the gated ``.wasm`` (default: this repository's, else the packaged
-        one). ``cache_dir``: where compiled components are cached (True: the default place;
+        one), or its bytes (the XSOAR integration carries it inside its script). ``cache_dir``: where compiled components are cached (True: the default place;
         None or False: no cache). ``map_object``: the platform's mapper, ``map_object(obj:
         dict, mapper: str, incident_type: str) -> dict`` (XSOAR's ``demisto.mapObject``), which
         the connector calls through ``platform.map-object`` when an invocation asks for platform
@@ -96,9 +96,12 @@ class Host:
             if component is None:
                 raise ComponentError("no component: this iam_host package carries none and runs from no repository; "
                                      "give one (see host-test/python/README.md)")
-        wasm = read_capped(str(component), COMPONENT_BYTES, "component")
+        if isinstance(component, bytes):
+            wasm, origin = component, "the component given as bytes"
+        else:
+            wasm, origin = read_capped(str(component), COMPONENT_BYTES, "component"), str(component)
         cache = default_cache_dir() if cache_dir is True else (Path(str(cache_dir)) if cache_dir else None)
-        self.runtime = Runtime(wasm, cache, str(component))
+        self.runtime = Runtime(wasm, cache, origin)
         self.map_object = map_object
         self._description: Description | None = None
         self._limits: dict[str | None, Limits] = {}
