@@ -319,7 +319,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         let mut pending: Vec<usize> = (0..requests.len()).collect();
         while !pending.is_empty() {
             let batch = pending.iter().map(|&at| requests[at].clone()).collect();
-            let mut answers = self.send_all(batch).into_iter();
+            let mut answers = self.transport.send_all(batch).into_iter();
             let mut again = Vec::new();
             let mut wait = 0;
             for &at in &pending {
@@ -361,14 +361,6 @@ impl<'t, T: Transport> ScimClient<'t, T> {
                 Some(Err(error)) => Err(not_sent(Method::Get, &request.url, &error)),
                 None => Err(not_sent(Method::Get, &request.url, &SendError::Aborted)),
             })
-            .collect()
-    }
-
-    /// Send each request of `requests` (the host's `send-all` once it is in the seam).
-    fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, SendError>> {
-        requests
-            .iter()
-            .map(|request| self.transport.send(request))
             .collect()
     }
 
