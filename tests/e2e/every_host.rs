@@ -441,3 +441,166 @@ fn a_guest_that_floods_its_request_budget_is_stopped_the_same_way_under_every_ho
     // Each host sent the budget and not one request more.
     assert_eq!(server.connections(), 3 * 8);
 }
+
+/// The hostile guest's `send-all` mode (tests/hostile: `count` requests to
+/// `<url>/hostile/<n>` in one `http.send-all`, the one at `deny` with a `Cookie` header),
+/// run as test-module with these extra words.
+fn send_all_words(dir: &Scratch, url: &str, max_requests: u32, mode: &[&str]) -> Vec<PathBuf> {
+    let config = dir.json(
+        "send-all.json",
+        &json!({"url": url, "access_token": TOKEN, "directory_id": "d", "hostile": "send-all",
+                "count": "5", "deny": "1"}),
+    );
+    let limits = dir.json("limits.json", &json!({"max_requests": max_requests}));
+    let mut words: Vec<PathBuf> = vec![
+        "run".into(),
+        "test-module".into(),
+        "--config".into(),
+        config,
+        "--limits".into(),
+        limits,
+    ];
+    words.extend(mode.iter().map(PathBuf::from));
+    words
+}
+
+/// What the guest reports of five requests, the second denied for its `Cookie` header, under
+/// a budget of three: the answers in list order; the denied one refused alone (a refusal
+/// spends no budget); the three others allowed sent; the fifth refused for the budget.
+fn send_all_expected(bodies: [&str; 3]) -> String {
+    format!(
+        "0: 200 {}; 1: HttpError::Denied(Denial::ForbiddenHeader(\"Cookie\")); 2: 200 {}; 3: 200 {}; 4: HttpError::TooManyRequests(3)",
+        bodies[0], bodies[1], bodies[2]
+    )
+}
+
+#[test]
+fn a_send_all_under_replay_answers_in_list_order_and_counts_each_request_under_every_host() {
+    let dir = Scratch::new("send-all-replay");
+    // The cassette's answers differ, so an answer given to the wrong request shows.
+    let interactions: Vec<Value> = [0, 2, 3]
+        .iter()
+        .map(|n| {
+            json!({"request": {"method": "GET", "url": format!("https://a.example/hostile/{n}")},
+                   "response": {"status": 200, "body": format!("replayed-{n}")}})
+        })
+        .collect();
+    let cassette = dir.json("cassette.json", &json!({ "interactions": interactions }));
+    let cassette = cassette.to_string_lossy().into_owned();
+    let words = send_all_words(&dir, "https://a.example", 3, &["--cassette", &cassette]);
+    let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
+    assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+    assert_eq!(
+        entry(&runs[0])["Contents"],
+        send_all_expected(["replayed-0", "replayed-2", "replayed-3"])
+    );
+}
+
+#[test]
+fn a_send_all_live_sends_only_the_allowed_requests_and_answers_in_order_under_every_host() {
+    // Each answer names the path it answers.
+    let server = Server::start(|raw| {
+        let head = String::from_utf8_lossy(raw);
+        let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+        http(200, &[], &format!("answer-to-{path}"))
+    });
+    let dir = Scratch::new("send-all-live");
+    let words = send_all_words(&dir, &server.url(), 3, &["--live"]);
+    let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
+    assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+    assert_eq!(
+        entry(&runs[0])["Contents"],
+        send_all_expected([
+            "answer-to-/hostile/0",
+            "answer-to-/hostile/2",
+            "answer-to-/hostile/3"
+        ])
+    );
+    // Three requests per host reached the server: never the denied one nor the fifth.
+    assert_eq!(server.connections(), 3 * 3);
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.to_ascii_lowercase().contains("cookie")),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn iam_host_carries_a_send_all_at_once() {
+    // Eight requests to a server that takes 300 ms over each: carried one after another they
+    // take 2.4 s from the first arrival to the last answer; carried at once, about 300 ms.
+    // Measured at the server, so the host's start-up does not count. The bound is generous.
+    const TAKES: Duration = Duration::from_millis(300);
+    let times: std::sync::Arc<std::sync::Mutex<Vec<(Instant, Instant)>>> = Default::default();
+    let server = {
+        let times = times.clone();
+        Server::start(move |_| {
+            let arrived = Instant::now();
+            std::thread::sleep(TAKES);
+            times
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((arrived, Instant::now()));
+            http(200, &[], "slow")
+        })
+    };
+    let dir = Scratch::new("send-all-at-once");
+    let config = dir.json(
+        "config.json",
+        &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d",
+                "hostile": "send-all", "count": "8"}),
+    );
+    let words: Vec<PathBuf> = vec![
+        "run".into(),
+        "test-module".into(),
+        "--config".into(),
+        config,
+        "--live".into(),
+    ];
+    let (connector, _) = hostile_components();
+    let run = ended(
+        "iam-host",
+        hosts::iam_host_over(&os(&words), connector),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: Vec<String> = (0..8).map(|n| format!("{n}: 200 slow")).collect();
+    assert_eq!(entry(&run)["Contents"], expected.join("; "));
+    let times = times.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert_eq!(times.len(), 8);
+    let first = times.iter().map(|(arrived, _)| *arrived).min().unwrap();
+    let last = times.iter().map(|(_, answered)| *answered).max().unwrap();
+    assert!(
+        last - first < Duration::from_millis(1500),
+        "eight requests of 300 ms took {:?} at the server: not carried at once",
+        last - first
+    );
+}
+
+#[test]
+fn no_command_line_host_has_a_platform_mapper() {
+    // The hostile guest's `map-object` mode reports what `platform.map-object` answered.
+    let dir = Scratch::new("map-object");
+    let config = dir.json(
+        "config.json",
+        &json!({"url": "https://a.example", "access_token": TOKEN, "directory_id": "d",
+                "hostile": "map-object", "mapper": "Atlassian IAM - Outgoing"}),
+    );
+    let cassette = dir.json("cassette.json", &json!({"interactions": []}));
+    let words: Vec<PathBuf> = vec![
+        "run".into(),
+        "test-module".into(),
+        "--config".into(),
+        config,
+        "--cassette".into(),
+        cassette,
+    ];
+    let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
+    assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+    assert_eq!(
+        entry(&runs[0])["Contents"],
+        "refused: this host has no platform mapper"
+    );
+}

@@ -4,7 +4,9 @@
 //! stack overflow, an endless sleep, an oversized request, or a request
 //! that reaches for what another tenant owns (`reach`: the URL in `target`, the credential
 //! named in `as`, the header named in `header`). The mode `none` behaves: one request to the tenant's own `url`, then test-module's `ok` entry, so
-//! that a test can run a well-behaved tenant on the same host at the same time.
+//! that a test can run a well-behaved tenant on the same host at the same time; `send-all`
+//! behaves too: several requests in one `http.send-all`, each answer reported in order; and
+//! `map-object` reports what `platform.map-object` answers.
 //!
 //! It knows nothing of the real connector; it only speaks the WIT contract. Natively it
 //! compiles to nothing, so `cargo test --workspace` does not need the wasm target for it.
@@ -17,7 +19,7 @@ wit_bindgen::generate!({
 });
 
 use exports::iam::atlassian::commands::{Description, EntryType, Guest, Invocation, Outcome};
-use iam::atlassian::{clock, http, log, panic};
+use iam::atlassian::{clock, http, log, panic, platform};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 
@@ -101,6 +103,54 @@ fn request(config: &Invocation, body: Option<String>) -> http::Request {
     }
 }
 
+/// Not hostile: `count` requests (default 3) to `<url>/hostile/<n>` in one `http.send-all`,
+/// the one at index `deny` (if any) with a `Cookie` header the host must refuse. Each answer
+/// in the order they came back, `<n>: <status> <body>` or `<n>: <error>`, joined by `; `.
+fn send_all(config: &Invocation) -> String {
+    let count: usize = param(&config.json, "count").map_or(3, |n| n.parse().unwrap_or(0));
+    let deny: Option<usize> = param(&config.json, "deny").and_then(|n| n.parse().ok());
+    let requests: Vec<http::Request> = (0..count)
+        .map(|n| {
+            let mut request = request(config, None);
+            request.url = format!("{}/{n}", request.url);
+            if deny == Some(n) {
+                request.headers.push(http::Header {
+                    name: "Cookie".into(),
+                    value: "session=stolen".into(),
+                });
+            }
+            request
+        })
+        .collect();
+    http::send_all(&requests)
+        .into_iter()
+        .enumerate()
+        .map(|(n, answer)| match answer {
+            Ok(response) => format!(
+                "{n}: {} {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            ),
+            Err(error) => format!("{n}: {error:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Text as the inside of a JSON string.
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn recurse(depth: u64) -> u64 {
     if depth == u64::MAX {
         0
@@ -181,6 +231,21 @@ fn behave(config: &Invocation) -> Result<String, String> {
                 ))),
                 Err(error) => Err(error_entry(&format!("the request failed: {error:?}"))),
             }
+        }
+        "send-all" => Ok(text_entry(&escaped(&send_all(config)))),
+        // Not hostile: the platform's mapping of a fixed object, with the mapper named in
+        // `mapper`, for "User Profile".
+        "map-object" => {
+            let mapper = param(&config.json, "mapper").unwrap_or_default();
+            let answer = match platform::map_object(
+                r#"{"email":"jd@example.com"}"#,
+                &mapper,
+                "User Profile",
+            ) {
+                Ok(mapped) => format!("mapped: {mapped}"),
+                Err(why) => format!("refused: {why}"),
+            };
+            Ok(text_entry(&escaped(&answer)))
         }
         other => Err(error_entry(&format!("unknown hostile mode {other:?}"))),
     }
