@@ -22,6 +22,8 @@ pub enum Command {
     Group(GroupCommand),
     TestModule,
     GetMappingFields,
+    /// `sync-plan` (sync.md): its failures are entries of their own (contracts.md §2).
+    SyncPlan,
 }
 
 /// Every command by its XSOAR name, in the order `describe` lists them.
@@ -36,6 +38,7 @@ pub const COMMANDS: &[(&str, Command)] = &[
     ("iam-delete-group", Command::Group(GroupCommand::Delete)),
     ("test-module", Command::TestModule),
     ("get-mapping-fields", Command::GetMappingFields),
+    ("sync-plan", Command::SyncPlan),
 ];
 
 impl Command {
@@ -84,11 +87,19 @@ pub fn run<T: Transport>(
     credential: Option<&str>,
     transport: &mut T,
 ) -> Outcome {
-    match parse(invocation_json).and_then(|parsed| {
-        let config = Config::from_params(&parsed.params, credential)?;
-        dispatch(parsed.command, &config, &parsed.args, transport)
-    }) {
+    let parsed = match parse(invocation_json) {
+        Ok(parsed) => parsed,
+        Err(error) => return Outcome::error(&error),
+    };
+    let command = parsed.command;
+    match Config::from_params(&parsed.params, credential)
+        .and_then(|config| dispatch(command, &config, &parsed.args, transport))
+    {
         Ok(outcome) => outcome,
+        // sync-plan's unusable instance is an "input" failure of its own shape (contracts.md §2).
+        Err(error) if command == Command::SyncPlan => {
+            crate::sync::input_failure(&error.to_string())
+        }
         Err(error) => Outcome::error(&error),
     }
 }
@@ -112,6 +123,7 @@ fn dispatch<T: Transport>(
         Command::GetMappingFields => {
             Outcome::note(commands::get_mapping_fields(config, transport)?)
         }
+        Command::SyncPlan => crate::sync::run(config, &mappers, args, transport),
     })
 }
 
@@ -309,6 +321,7 @@ mod tests {
                 "iam-delete-group",
                 "test-module",
                 "get-mapping-fields",
+                "sync-plan",
             ]
         );
     }

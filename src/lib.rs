@@ -13,6 +13,7 @@
 //!   `describe`; the only list of commands.
 //! - [`commands`]: one function per user command (behaviour.md §4).
 //! - [`groups`]: the four group commands (behaviour.md §8), their arguments and result.
+//! - [`sync`]: `sync-plan`, the directory-sync plan (sync.md).
 //! - [`scim`]: the SCIM client: URLs, filters, error messages; `scim::user` (reading and
 //!   finding users) and `scim::retry` (the retry policy).
 //! - [`mapper`]: the XSOAR mapper interpreter and the built-in SCIM mappers.
@@ -35,6 +36,7 @@ pub mod mapper;
 pub mod markdown;
 pub mod profile;
 pub mod scim;
+pub mod sync;
 pub mod transport;
 
 #[cfg(target_arch = "wasm32")]
