@@ -13,8 +13,10 @@
 //! NATS sides), [`batch`] (one machine), [`nats`] (connection, streams, message ids),
 //! [`runner`] (concurrency, per-tenant caps, shared clients), [`gate`] (a tenant's 429 pause),
 //! [`progress`] (the bar or plain lines on stderr), [`output`] (appending results, resuming),
-//! [`tenants`] (the tenants file), [`jobs`] (job lines and result lines).
+//! [`tenants`] (the tenants file), [`jobs`] (job lines, plan headers and result lines), and
+//! [`audit`] (one line per request sent for a job, `--audit`).
 
+pub mod audit;
 pub mod batch;
 pub mod bench;
 pub mod cli;

@@ -5,13 +5,19 @@
 //!
 //! It reads the input twice: once to count what there is to do (the progress total), once to
 //! run it, so that the input never has to fit in memory.
+//!
+//! A plan file of `iam-host sync plan` (sync.md §8) is run phase by phase: the input is read
+//! once per phase, and a phase starts only when every job of the one before has its result
+//! line in the output. Whether a blocked plan may run at all is the caller's to decide.
 
 use anyhow::{Context as _, Result, bail};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::audit::AuditLog;
 use super::jobs::{Line, open_input};
 use super::output::Output;
 use super::progress::{Display, Progress};
@@ -31,6 +37,8 @@ pub struct BatchOptions {
     pub output: PathBuf,
     pub runner: RunnerOptions,
     pub display: Display,
+    /// Where every request sent for a job is written (`--audit`).
+    pub audit: Option<Arc<AuditLog>>,
 }
 
 /// How a batch went.
@@ -52,28 +60,44 @@ pub struct BatchSummary {
 }
 
 /// What the first reading of the input found.
-struct Plan {
+struct Survey {
     total: u64,
     already: u64,
     already_failed: u64,
+    /// For a plan: the phases of the jobs still to run, in order. `None`: not a plan.
+    phases: Option<BTreeSet<u64>>,
 }
 
-fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<Plan> {
-    let mut plan = Plan {
+fn survey(input: &Path, done: &HashMap<String, bool>) -> Result<Survey> {
+    let mut survey = Survey {
         total: 0,
         already: 0,
         already_failed: 0,
+        phases: None,
     };
-    for line in open_input(input)? {
+    let mut lines = open_input(input)?;
+    while let Some(line) = lines.next() {
         let (_, line) =
             line.with_context(|| format!("cannot read the input file {}", input.display()))?;
-        plan.total += 1;
+        survey.total += 1;
         if let Some(succeeded) = done.get(line.key()) {
-            plan.already += 1;
-            plan.already_failed += u64::from(!succeeded);
+            survey.already += 1;
+            survey.already_failed += u64::from(!succeeded);
+        } else if let Some(phase) = lines.phase() {
+            survey.phases.get_or_insert_default().insert(phase);
+        }
+        if lines.header().is_some() {
+            survey.phases.get_or_insert_default();
         }
     }
-    Ok(plan)
+    Ok(survey)
+}
+
+/// What the writer is given: a line to append, or a request to say when everything sent
+/// before it is in the file.
+enum ToWrite {
+    Line(String, bool),
+    Flush(oneshot::Sender<()>),
 }
 
 /// Run a batch. Errors are the run's own (an unreadable input, an unwritable output): exit 2.
@@ -93,81 +117,111 @@ pub async fn run(
     }
     let done = resumed.done;
     let mut output = resumed.output;
-    let plan = plan(&options.input, &done)?;
+    let survey = survey(&options.input, &done)?;
     let progress = Arc::new(Progress::start(
         "iam-host batch",
-        Some(plan.total),
-        plan.already,
-        plan.already_failed,
+        Some(survey.total),
+        survey.already,
+        survey.already_failed,
         options.display,
     ));
-    let runner = Arc::new(Runner::new(host, tenants, &options.runner));
+    let runner =
+        Arc::new(Runner::new(host, tenants, &options.runner).with_audit(options.audit.clone()));
 
     // One writer: lines reach the file whole and in the order commands end.
-    let (lines, mut to_write) = mpsc::unbounded_channel::<(String, bool)>();
+    let (lines, mut to_write) = mpsc::unbounded_channel::<ToWrite>();
     let writer_progress = progress.clone();
     let writer = tokio::spawn(async move {
         let mut written = 0u64;
-        while let Some((line, failed)) = to_write.recv().await {
-            output.append(&line)?;
-            writer_progress.record(failed);
-            written += 1;
+        while let Some(item) = to_write.recv().await {
+            match item {
+                ToWrite::Line(line, failed) => {
+                    output.append(&line)?;
+                    writer_progress.record(failed);
+                    written += 1;
+                }
+                ToWrite::Flush(flushed) => {
+                    flushed.send(()).ok();
+                }
+            }
         }
         anyhow::Ok(written)
     });
 
     let queued = Arc::new(Semaphore::new(MAX_QUEUED_JOBS));
     let mut summary = BatchSummary {
-        total: plan.total,
-        skipped: plan.already,
+        total: survey.total,
+        skipped: survey.already,
         ..BatchSummary::default()
     };
     let mut expected = 0u64;
+    // A plain input is one pass over every job; a plan, one pass per phase still to run (and
+    // one when none is left, for the lines it refuses).
+    let passes: Vec<Option<u64>> = match &survey.phases {
+        Some(phases) if !phases.is_empty() => phases.iter().copied().map(Some).collect(),
+        _ => vec![None],
+    };
     let mut tasks = tokio::task::JoinSet::new();
-    for line in open_input(&options.input)? {
-        let (_, line) = line
-            .with_context(|| format!("cannot read the input file {}", options.input.display()))?;
-        if done.contains_key(line.key()) {
-            continue;
-        }
-        expected += 1;
-        let job = match line {
-            Line::Refused(refusal) => {
+    'passes: for (pass, phase) in passes.into_iter().enumerate() {
+        let mut input = open_input(&options.input)?;
+        while let Some(line) = input.next() {
+            let (_, line) = line.with_context(|| {
+                format!("cannot read the input file {}", options.input.display())
+            })?;
+            if done.contains_key(line.key()) {
+                continue;
+            }
+            let job = match line {
+                // A refused line has no phase: it is answered in the first pass.
+                Line::Refused(_) if pass > 0 => continue,
+                Line::Refused(refusal) => {
+                    expected += 1;
+                    summary.refused += 1;
+                    if lines.send(ToWrite::Line(refusal.line(), true)).is_err() {
+                        break 'passes;
+                    }
+                    continue;
+                }
+                Line::Job(_) if phase.is_some() && input.phase() != phase => continue,
+                Line::Job(job) => job,
+            };
+            expected += 1;
+            if let Err(refusal) = runner.check(&job) {
                 summary.refused += 1;
-                if lines.send((refusal.line(), true)).is_err() {
-                    break;
+                if lines.send(ToWrite::Line(refusal.line(), true)).is_err() {
+                    break 'passes;
                 }
                 continue;
             }
-            Line::Job(job) => job,
-        };
-        if let Err(refusal) = runner.check(&job) {
-            summary.refused += 1;
-            if lines.send((refusal.line(), true)).is_err() {
-                break;
-            }
-            continue;
+            summary.ran += 1;
+            let Ok(place) = queued.clone().acquire_owned().await else {
+                break 'passes;
+            };
+            let (runner, lines) = (runner.clone(), lines.clone());
+            tasks.spawn(async move {
+                let finished = runner.run(&job).await;
+                // The writer is gone only when writing failed; that error ends the run.
+                lines
+                    .send(ToWrite::Line(finished.line, finished.exit != 0))
+                    .ok();
+                drop(place);
+            });
+            // Reap finished tasks as we go, so the set does not grow with the input.
+            while tasks.try_join_next().is_some() {}
         }
-        summary.ran += 1;
-        let Ok(place) = queued.clone().acquire_owned().await else {
+        // The phase ends when each of its jobs has its line in the output file.
+        while tasks.join_next().await.is_some() {}
+        let (flushed, written) = oneshot::channel();
+        if lines.send(ToWrite::Flush(flushed)).is_err() || written.await.is_err() {
             break;
-        };
-        let (runner, lines) = (runner.clone(), lines.clone());
-        tasks.spawn(async move {
-            let finished = runner.run(&job).await;
-            // The writer is gone only when writing failed; that error ends the run.
-            lines.send((finished.line, finished.exit != 0)).ok();
-            drop(place);
-        });
-        // Reap finished tasks as we go, so the set does not grow with the input.
-        while tasks.try_join_next().is_some() {}
+        }
     }
     drop(lines);
     while tasks.join_next().await.is_some() {}
     let written = writer
         .await
         .context("the output writer stopped unexpectedly")??;
-    summary.failed = progress.failed() - plan.already_failed;
+    summary.failed = progress.failed() - survey.already_failed;
     summary.peak_in_flight = runner.in_flight().peak();
     summary.elapsed = started.elapsed();
     progress.finish();

@@ -117,36 +117,48 @@ struct ServerCounts {
     requests: AtomicU64,
 }
 
+/// Read one request off a keep-alive connection: its head (as text) and its body (by
+/// `content-length`). `None` when the connection ends or the head is past its cap. Bytes read
+/// past the request stay in `buffer` for the next one.
+pub async fn read_request(
+    socket: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> Option<(String, Vec<u8>)> {
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        if buffer.len() > MAX_REQUEST_HEAD_BYTES {
+            return None;
+        }
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let body_bytes: usize = head
+        .to_ascii_lowercase()
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:").map(str::to_string))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + body_bytes {
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+        }
+    }
+    let body = buffer[head_end..head_end + body_bytes].to_vec();
+    buffer.drain(..head_end + body_bytes);
+    Some((head, body))
+}
+
 /// Serve one connection: read each request, hold it for `latency`, answer the user list.
 async fn serve(mut socket: TcpStream, latency: Duration, counts: Arc<ServerCounts>) {
     let mut buffer = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    loop {
-        let head_end = loop {
-            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break at + 4;
-            }
-            if buffer.len() > MAX_REQUEST_HEAD_BYTES {
-                return;
-            }
-            match socket.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-        let body_bytes: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0);
-        while buffer.len() < head_end + body_bytes {
-            match socket.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-            }
-        }
-        buffer.drain(..head_end + body_bytes);
+    while read_request(&mut socket, &mut buffer).await.is_some() {
         counts.requests.fetch_add(1, Ordering::Relaxed);
         let waiting = counts.waiting.fetch_add(1, Ordering::Relaxed) + 1;
         counts.peak_waiting.fetch_max(waiting, Ordering::Relaxed);
@@ -163,7 +175,7 @@ async fn serve(mut socket: TcpStream, latency: Duration, counts: Arc<ServerCount
 }
 
 /// The process's resident set, from /proc (Linux).
-fn resident_bytes() -> u64 {
+pub fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
@@ -268,6 +280,7 @@ async fn measure(
             ..runner
         },
         display: Display::Hidden,
+        audit: None,
     };
     let warmed = batch::run(host.clone(), &tenants, &warm).await?;
     if warmed.failed > 0 {
@@ -286,6 +299,7 @@ async fn measure(
         output: dir.join("results.jsonl"),
         runner,
         display: Display::Hidden,
+        audit: None,
     };
     let rss_before = resident_bytes();
     let sampling = Arc::new(AtomicBool::new(true));

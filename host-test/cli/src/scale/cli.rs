@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::audit::AuditLog;
 use super::batch::{self, BatchOptions};
-use super::jobs::INPUT_FILE;
+use super::jobs::{BlockedPlan, INPUT_FILE, read_plan_header};
 use super::progress::Display;
 use super::runner::{DEFAULT_CONCURRENCY, DEFAULT_PER_TENANT, RunnerOptions};
 use super::submit::{self, SubmitOptions};
@@ -62,6 +63,39 @@ pub struct BatchArgs {
     pub concurrency: ConcurrencyArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub plan: PlanInputArgs,
+    /// Append one JSON line per HTTP request sent for a job (no body, no header, no token).
+    #[arg(long, value_name = "audit.jsonl")]
+    pub audit: Option<PathBuf>,
+}
+
+/// How a plan file of `iam-host sync plan` is taken as input (sync.md §8).
+#[derive(Args, Debug, Clone)]
+pub struct PlanInputArgs {
+    /// Run a blocked plan anyway (its header lists why it is blocked).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Refuse a blocked plan unless `--force` (a [`BlockedPlan`] error: exit 4), before anything
+/// runs or is written. A job file that is not a plan passes.
+pub fn check_plan_input(input: &Path, plan: &PlanInputArgs) -> Result<()> {
+    if let Some(header) = read_plan_header(input)?
+        && header.is_blocked()
+        && !plan.force
+    {
+        return Err(BlockedPlan {
+            reasons: header.blocked,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Open the audit file, when one is asked for (before the component loads).
+pub fn open_audit(path: Option<&Path>) -> Result<Option<Arc<AuditLog>>> {
+    path.map(AuditLog::open).transpose()
 }
 
 #[derive(Args, Debug, Clone)]
@@ -93,6 +127,8 @@ pub struct SubmitArgs {
     /// Where result lines are appended, one per job id; the ids it has already are skipped.
     #[arg(long, value_name = "results.jsonl")]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub plan: PlanInputArgs,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -139,15 +175,23 @@ pub fn batch(args: BatchArgs) -> Result<()> {
     if files::same_file(&args.input, &args.output) {
         bail!("--output must not be the --input file");
     }
+    if args.audit.as_deref().is_some_and(|audit| {
+        files::same_file(audit, &args.input) || files::same_file(audit, &args.output)
+    }) {
+        bail!("--audit must be neither the --input nor the --output file");
+    }
     let tenants = Tenants::load(&args.tenants)?;
     // Every file before the component loads: a bad input costs no start-up.
     files::open(&args.input, INPUT_FILE)?;
+    check_plan_input(&args.input, &args.plan)?;
+    let audit = open_audit(args.audit.as_deref())?;
     let host = load_host(args.sandbox.component.clone(), limits)?;
     let options = BatchOptions {
         input: args.input.clone(),
         output: args.output.clone(),
         runner,
         display: Display::Auto,
+        audit,
     };
     runtime()?.block_on(batch::run(host, &tenants, &options))?;
     Ok(())
@@ -179,6 +223,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     }
     // Before anything is connected to or written.
     files::open(&args.input, INPUT_FILE)?;
+    check_plan_input(&args.input, &args.plan)?;
     let options = SubmitOptions {
         nats: args.nats.clone(),
         input: args.input.clone(),

@@ -130,6 +130,11 @@ fn usable<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 /// Check the form of one job. `fallback_key` keys the refusal of a job without a usable id
 /// (`line <n>` for an input line).
 pub fn parse_job(text: &str, fallback_key: &str) -> Result<Job, Refusal> {
+    parse_job_and_phase(text, fallback_key).map(|(job, _)| job)
+}
+
+/// [`parse_job`], and the line's `phase` member as it is (a plan's job lines have one).
+fn parse_job_and_phase(text: &str, fallback_key: &str) -> Result<(Job, Option<Value>), Refusal> {
     let refuse = |tenant: Option<&str>, command: Option<&str>, error: String| Refusal {
         key: fallback_key.to_string(),
         tenant: tenant.map(str::to_string),
@@ -190,12 +195,16 @@ pub fn parse_job(text: &str, fallback_key: &str) -> Result<Job, Refusal> {
             )));
         }
     };
-    Ok(Job {
-        id,
-        tenant,
-        command,
-        args,
-    })
+    let phase = object.remove("phase");
+    Ok((
+        Job {
+            id,
+            tenant,
+            command,
+            args,
+        },
+        phase,
+    ))
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -212,12 +221,23 @@ fn kind_of(value: &Value) -> &'static str {
 /// The non-blank lines of an input, numbered from 1 (counting every line), each a job or a
 /// refusal. An id is taken by the first line that names it, even when that line is refused,
 /// so that no two result lines ever share an id.
+///
+/// A plan file of `iam-host sync plan` (sync.md §8) is read as well: its first non-blank line,
+/// an object with the key `"plan"`, is its header, which is kept ([`JobLines::header`]) and
+/// gives no result; each of its job lines must carry a `phase` (a whole number from 1), which
+/// [`JobLines::phase`] gives after the line is read.
 pub struct JobLines<R> {
     reader: R,
     number: usize,
     /// Each id seen so far and the line that took it.
     taken: HashMap<String, usize>,
     buffer: Vec<u8>,
+    /// Whether a non-blank line has been read (only the first can be a header).
+    started: bool,
+    /// The plan header (the value under `"plan"`), when the input is a plan.
+    header: Option<Value>,
+    /// The phase of the job line last returned (plans only).
+    phase: Option<u64>,
 }
 
 impl<R: BufRead> JobLines<R> {
@@ -227,7 +247,21 @@ impl<R: BufRead> JobLines<R> {
             number: 0,
             taken: HashMap::new(),
             buffer: Vec::new(),
+            started: false,
+            header: None,
+            phase: None,
         }
+    }
+
+    /// The plan's header (the value under `"plan"`), once the first line has been read;
+    /// `None` for a plain job file. [`PlanHeader::of`] reads it.
+    pub fn header(&self) -> Option<&Value> {
+        self.header.as_ref()
+    }
+
+    /// The phase of the job line last returned, when the input is a plan.
+    pub fn phase(&self) -> Option<u64> {
+        self.phase
     }
 
     /// What the line in the buffer is; `cut` when it was longer than the buffer kept (and so
@@ -252,9 +286,9 @@ impl<R: BufRead> JobLines<R> {
                 error: "not valid JSON: the line is not UTF-8".into(),
             });
         };
-        let parsed = parse_job(text, &fallback);
+        let parsed = parse_job_and_phase(text, &fallback);
         let id = match &parsed {
-            Ok(job) => job.id.clone(),
+            Ok((job, _)) => job.id.clone(),
             Err(refusal) if refusal.key != fallback => refusal.key.clone(),
             Err(refusal) => return Line::Refused(refusal.clone()),
         };
@@ -263,7 +297,7 @@ impl<R: BufRead> JobLines<R> {
         // one of them).
         if is_line_name(&id) {
             let (tenant, command) = match &parsed {
-                Ok(job) => (Some(job.tenant.clone()), Some(job.command.clone())),
+                Ok((job, _)) => (Some(job.tenant.clone()), Some(job.command.clone())),
                 Err(refusal) => (refusal.tenant.clone(), refusal.command.clone()),
             };
             return Line::Refused(Refusal {
@@ -277,7 +311,7 @@ impl<R: BufRead> JobLines<R> {
         }
         if let Some(first) = self.taken.get(&id) {
             let (tenant, command) = match &parsed {
-                Ok(job) => (Some(job.tenant.clone()), Some(job.command.clone())),
+                Ok((job, _)) => (Some(job.tenant.clone()), Some(job.command.clone())),
                 Err(refusal) => (refusal.tenant.clone(), refusal.command.clone()),
             };
             return Line::Refused(Refusal {
@@ -289,9 +323,30 @@ impl<R: BufRead> JobLines<R> {
         }
         self.taken.insert(id, number);
         match parsed {
-            Ok(job) => Line::Job(job),
+            Ok((job, _)) if self.header.is_none() => Line::Job(job),
+            Ok((job, phase)) => {
+                match phase.as_ref().and_then(Value::as_u64) {
+                    Some(phase) if phase >= 1 => {
+                        self.phase = Some(phase);
+                        Line::Job(job)
+                    }
+                    _ => Line::Refused(job.refuse(
+                        "\"phase\" must be a whole number from 1 in a plan's job line".into(),
+                    )),
+                }
+            }
             Err(refusal) => Line::Refused(refusal),
         }
+    }
+
+    /// Whether the buffer holds a plan header, and if so keep it: an object with the key
+    /// `"plan"` (whatever its value, which [`PlanHeader::of`] checks).
+    fn take_header(&mut self) -> bool {
+        let Ok(Value::Object(mut line)) = serde_json::from_slice::<Value>(&self.buffer) else {
+            return false;
+        };
+        self.header = line.remove("plan");
+        self.header.is_some()
     }
 }
 
@@ -303,6 +358,91 @@ fn is_line_name(id: &str) -> bool {
 
 /// How an input file is named in messages.
 pub const INPUT_FILE: &str = "the input file";
+
+/// What the host needs of a plan's header (sync.md §8): where the plan was made, for which
+/// tenant, and whether it is blocked and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanHeader {
+    pub id: String,
+    pub tenant: Option<String>,
+    pub url: Option<String>,
+    pub directory_id: Option<String>,
+    /// The reasons the plan is blocked, as the plan words them; empty when it is not.
+    pub blocked: Vec<String>,
+    /// The header's summary, as written.
+    pub summary: Option<Value>,
+}
+
+impl PlanHeader {
+    /// The header of a plan from the value under its `"plan"` key; an error says what is
+    /// wrong with it (an unusable input: exit 2).
+    pub fn of(value: &Value) -> Result<PlanHeader, String> {
+        let Value::Object(header) = value else {
+            return Err("the plan header (\"plan\") must be a JSON object".into());
+        };
+        let text = |key: &str| header.get(key).and_then(Value::as_str).map(str::to_string);
+        let Some(id) = text("id").filter(|id| !id.is_empty()) else {
+            return Err("the plan header has no \"id\"".into());
+        };
+        let blocked = match header.get("blocked") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(reasons)) => reasons
+                .iter()
+                .map(|reason| match reason {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+            Some(_) => return Err("the plan header's \"blocked\" must be a list".into()),
+        };
+        Ok(PlanHeader {
+            id,
+            tenant: text("tenant"),
+            url: text("url"),
+            directory_id: text("directory_id"),
+            blocked,
+            summary: header.get("summary").cloned(),
+        })
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        !self.blocked.is_empty()
+    }
+}
+
+/// A blocked plan given to run without `--force` (sync.md §7, §8): exit 4, nothing sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedPlan {
+    pub reasons: Vec<String>,
+}
+
+impl std::fmt::Display for BlockedPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the plan is blocked ({}); nothing was sent: review it, and give --force to apply it anyway",
+            self.reasons.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for BlockedPlan {}
+
+/// The plan header of an input file, `None` when the file is not a plan (its first non-blank
+/// line has no `"plan"` key). Reads only up to that line.
+pub fn read_plan_header(path: &std::path::Path) -> anyhow::Result<Option<PlanHeader>> {
+    let mut lines = open_input(path)?;
+    if let Some(Err(error)) = lines.next() {
+        return Err(anyhow::Error::new(error)
+            .context(format!("cannot read the input file {}", path.display())));
+    }
+    match lines.header() {
+        None => Ok(None),
+        Some(value) => PlanHeader::of(value)
+            .map(Some)
+            .map_err(|why| anyhow::anyhow!("{why} ({})", path.display())),
+    }
+}
 
 /// The job lines of an input file (`batch` and `submit` each read it twice: to plan, then
 /// to run, so it never has to fit in memory, nor does any one line past the cap). Only a
@@ -330,6 +470,11 @@ impl<R: BufRead> Iterator for JobLines<R> {
             if self.buffer.iter().all(u8::is_ascii_whitespace) && read.dropped_blank {
                 continue;
             }
+            let first = !std::mem::replace(&mut self.started, true);
+            if first && !cut && self.take_header() {
+                continue;
+            }
+            self.phase = None;
             let number = self.number;
             return Some(Ok((number, self.classify(number, cut))));
         }
@@ -545,6 +690,48 @@ mod tests {
         assert_eq!(
             refusal(&parsed[0].1).error,
             "a job must be a JSON object, not a string"
+        );
+    }
+
+    #[test]
+    fn a_plans_header_gives_no_result_and_its_jobs_carry_their_phase() {
+        let input = concat!(
+            "\n{\"plan\": {\"id\": \"p\", \"url\": \"https://x\", \"directory_id\": \"d\", \"blocked\": [\"why\"]}}\n",
+            "{\"id\": \"p-1\", \"tenant\": \"t\", \"command\": \"c\", \"phase\": 1}\n",
+            "{\"id\": \"p-2\", \"tenant\": \"t\", \"command\": \"c\", \"phase\": 0}\n",
+            "{\"id\": \"p-3\", \"tenant\": \"t\", \"command\": \"c\", \"phase\": 4, \"plan\": {}}\n",
+        );
+        let mut lines = JobLines::new(input.as_bytes());
+        let (number, first) = lines.next().expect("a line").expect("read");
+        assert_eq!((number, first.key(), lines.phase()), (3, "p-1", Some(1)));
+        let header = PlanHeader::of(lines.header().expect("a header")).expect("usable");
+        assert_eq!(header.blocked, vec!["why".to_string()]);
+        assert_eq!(
+            (header.id.as_str(), header.directory_id.as_deref()),
+            ("p", Some("d"))
+        );
+        let (_, second) = lines.next().expect("a line").expect("read");
+        assert_eq!(
+            refusal(&second).error,
+            "\"phase\" must be a whole number from 1 in a plan's job line"
+        );
+        // Only the first line can be a header: a later "plan" key is one more key of a job.
+        let (_, third) = lines.next().expect("a line").expect("read");
+        assert_eq!((third.key(), lines.phase()), ("p-3", Some(4)));
+        // A plain job file has no header, and its jobs no phase.
+        let mut plain = JobLines::new(
+            &b"{\"id\": \"a\", \"tenant\": \"t\", \"command\": \"c\", \"phase\": \"x\"}\n"[..],
+        );
+        let (_, job) = plain.next().expect("a line").expect("read");
+        assert!(matches!(job, Line::Job(_)) && plain.header().is_none() && plain.phase().is_none());
+    }
+
+    #[test]
+    fn a_header_that_is_not_an_object_is_unusable() {
+        assert!(PlanHeader::of(&Value::from(3)).is_err());
+        assert!(
+            PlanHeader::of(&serde_json::json!({"blocked": []})).is_err(),
+            "no id"
         );
     }
 

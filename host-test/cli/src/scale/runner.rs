@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::audit::AuditLog;
 use super::gate::{Gate, Gated};
 use super::jobs::{Job, Refusal, result_line};
 use super::tenants::Tenants;
@@ -126,6 +127,8 @@ pub struct Runner {
     tenants: HashMap<String, Tenant>,
     slots: Arc<Semaphore>,
     in_flight: InFlight,
+    /// Where each request a job sends is written (`--audit`), when asked.
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl Runner {
@@ -160,7 +163,14 @@ impl Runner {
             tenants: by_name,
             slots: Arc::new(Semaphore::new(options.concurrency)),
             in_flight: InFlight::default(),
+            audit: None,
         }
+    }
+
+    /// Write every request a job sends to `audit` (sync.md §8, `--audit`).
+    pub fn with_audit(mut self, audit: Option<Arc<AuditLog>>) -> Runner {
+        self.audit = audit;
+        self
     }
 
     /// Refuse a job whose tenant or command does not exist (an `exit: 2` line).
@@ -202,7 +212,10 @@ impl Runner {
                     Some(client) => Live::with_client(tenant.options.clone(), client.clone()),
                     None => Live::new(tenant.options.clone()),
                 };
-                let backend: Box<dyn Backend> = Box::new(Gated::new(live, tenant.gate.clone()));
+                let mut backend: Box<dyn Backend> = Box::new(Gated::new(live, tenant.gate.clone()));
+                if let Some(audit) = &self.audit {
+                    backend = audit.wrap(backend, &job.tenant, &job.id, &job.command);
+                }
                 let invocation = Invocation {
                     command: job.command.clone(),
                     params: tenant.params.clone(),

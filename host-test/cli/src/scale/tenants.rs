@@ -52,6 +52,15 @@ impl Tenants {
         Ok(Tenants { by_name })
     }
 
+    /// One instance under its own name, for jobs run on this machine only (`sync apply
+    /// --config`: the jobs' tenant is the config's `instance_name`, sync.md §8). The name
+    /// never reaches a NATS subject here, so it is not held to the rules of a NATS tenant.
+    pub fn local(name: &str, params: Map<String, Value>) -> Tenants {
+        Tenants {
+            by_name: BTreeMap::from([(name.to_string(), params)]),
+        }
+    }
+
     /// A tenant's instance parameters.
     pub fn get(&self, name: &str) -> Option<&Map<String, Value>> {
         self.by_name.get(name)
