@@ -7,9 +7,11 @@
 //! iam-host describe [--component <file.wasm>]
 //! iam-host bench [--json] [--iterations N] [--threads N] [--seconds S] [--component F]
 //! iam-host bench --in-flight [--json] [--concurrency N] [--commands N] [--latency-ms MS]
+//! iam-host bench --sync [--json] [--users N] [--concurrency N] [--latency-ms MS]
 //! iam-host batch --tenants <tenants.json> --input <jobs.jsonl> --output <results.jsonl> …
 //! iam-host worker --nats <nats://host:port> --tenants <tenants.json> …
 //! iam-host submit --nats <nats://host:port> --input <jobs.jsonl> --output <results.jsonl>
+//! iam-host sync (plan | apply | run) …   (sync.md §8; exit 0, 1, 2 or 4)
 //! ```
 //!
 //! `batch`, `worker` and `submit` are `iam_host_cli::scale::cli`'s (their own exit statuses).
@@ -33,6 +35,8 @@ use iam_host::limits::Limits;
 use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, files};
 use iam_host_cli::artifact;
 use iam_host_cli::bench::BenchOptions;
+use iam_host_cli::scale::jobs::BlockedPlan;
+use iam_host_cli::sync::cli::SyncEnd;
 
 /// Run the Atlassian IAM component's commands in a sandbox.
 #[derive(Parser)]
@@ -71,6 +75,8 @@ enum Subcommands {
     Worker(iam_host_cli::scale::cli::WorkerArgs),
     /// Put a file's jobs on NATS JetStream and write one result line per job as they come.
     Submit(iam_host_cli::scale::cli::SubmitArgs),
+    /// Keep a directory in a desired state: plan the changes, review them, apply them.
+    Sync(iam_host_cli::sync::cli::SyncArgs),
 }
 
 #[derive(Args)]
@@ -123,6 +129,8 @@ struct BenchArgs {
     component: Option<PathBuf>,
     #[command(flatten)]
     in_flight: iam_host_cli::scale::bench::InFlightArgs,
+    #[command(flatten)]
+    sync: iam_host_cli::sync::bench::SyncBenchArgs,
 }
 
 /// What ended the process, decided in one place (`exit_code`).
@@ -138,6 +146,10 @@ enum Ending {
     Done,
     /// Bad usage or an unreadable or invalid file.
     Usage(String),
+    /// A blocked plan, given to run without `--force` (sync.md §8): nothing was sent.
+    Blocked(String),
+    /// A sync command: what it prints, and its status (0, 1 or 4).
+    Sync(SyncEnd),
 }
 
 fn exit_code(ending: &Ending) -> ExitCode {
@@ -154,6 +166,8 @@ fn exit_code(ending: &Ending) -> ExitCode {
         }) => ExitCode::from(1),
         Ending::Usage(_) | Ending::Unrecorded(..) => ExitCode::from(2),
         Ending::Printed(Outcome::ReplayFailed(_)) => ExitCode::from(3),
+        Ending::Blocked(_) => ExitCode::from(4),
+        Ending::Sync(end) => ExitCode::from(end.exit),
     }
 }
 
@@ -354,6 +368,16 @@ fn gated(connector: Option<PathBuf>, output: Option<PathBuf>) -> Result<Ending> 
 /// A table of the figures and their targets, and with `--json` one JSON object as the last
 /// line.
 fn bench(args: BenchArgs) -> Result<Ending> {
+    if args.sync.enabled {
+        let text = iam_host_cli::sync::bench::report_text(
+            &args.sync,
+            args.in_flight.concurrency,
+            args.in_flight.latency_ms,
+            args.json,
+            args.component,
+        )?;
+        return Ok(Ending::Text(text));
+    }
     if args.in_flight.enabled {
         let text =
             iam_host_cli::scale::bench::report_text(&args.in_flight, args.json, args.component)?;
@@ -416,8 +440,15 @@ fn main() -> ExitCode {
         Subcommands::Batch(args) => iam_host_cli::scale::cli::batch(args).map(|()| Ending::Done),
         Subcommands::Worker(args) => iam_host_cli::scale::cli::worker(args).map(|()| Ending::Done),
         Subcommands::Submit(args) => iam_host_cli::scale::cli::submit(args).map(|()| Ending::Done),
+        Subcommands::Sync(args) => iam_host_cli::sync::cli::sync(args).map(Ending::Sync),
     };
-    let ending = ended.unwrap_or_else(|e| Ending::Usage(format!("{e:#}")));
+    let ending = ended.unwrap_or_else(|e| {
+        if e.downcast_ref::<BlockedPlan>().is_some() {
+            Ending::Blocked(format!("{e:#}"))
+        } else {
+            Ending::Usage(format!("{e:#}"))
+        }
+    });
     match &ending {
         Ending::Printed(Outcome::Entry { entry_json, .. }) => {
             write_line(std::io::stdout(), &entry_text(entry_json))
@@ -434,7 +465,17 @@ fn main() -> ExitCode {
         }
         Ending::Text(text) => write_line(std::io::stdout(), text),
         Ending::Done => {}
-        Ending::Usage(why) => write_line(std::io::stderr(), &format!("iam-host: {why}")),
+        Ending::Sync(end) => {
+            if let Some(text) = &end.stdout {
+                write_line(std::io::stdout(), text);
+            }
+            if let Some(why) = &end.message {
+                write_line(std::io::stderr(), &format!("iam-host: {why}"));
+            }
+        }
+        Ending::Usage(why) | Ending::Blocked(why) => {
+            write_line(std::io::stderr(), &format!("iam-host: {why}"))
+        }
     }
     exit_code(&ending)
 }
