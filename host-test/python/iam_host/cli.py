@@ -17,8 +17,14 @@ from typing import Sequence
 USAGE = """usage: python -m iam_host run <COMMAND> --config <config.json> [--args <args.json | inline JSON>]
                            (--cassette <cassette.json> | --live [--record <out.json> [--overwrite]])
                            [--component <file.wasm>] [--limits <limits.json>]
-       python -m iam_host describe [--component <file.wasm>]"""
+       python -m iam_host describe [--component <file.wasm>]
+       python -m iam_host sync plan (--config <config.json> | --tenants <tenants.json> --tenant NAME)
+                           --desired <FILE> [--out plan.jsonl] [--json] [--protect GLOB]...
+                           [--manage-group NAME]... [--on-missing disable|delete|ignore]
+                           [--max-deprovision N|P%] [--max-member-removals N|P%] [--component <file.wasm>]"""
 EXIT_NOTE, EXIT_ERROR, EXIT_USAGE, EXIT_REPLAY_FAILED = 0, 1, 2, 3
+#: ``sync plan``: the plan is blocked (written, with its reasons), sync.md §8.
+EXIT_BLOCKED = 4
 #: A fault of this host itself: never mistaken for a Type 4 entry (exit 1).
 EXIT_HOST_FAULT = 70
 _VALUED = {"--config", "--args", "--cassette", "--record", "--component", "--limits"}
@@ -179,6 +185,157 @@ def describe(words: Sequence[str]) -> int:
     return EXIT_NOTE
 
 
+#: ``sync plan``'s options: those taking one value, those repeatable, and the flags.
+_SYNC_VALUED = {"--config", "--tenants", "--tenant", "--desired", "--out", "--on-missing", "--max-deprovision",
+                "--max-member-removals", "--component", "--plan-id", "--created"}
+_SYNC_REPEATED = {"--protect", "--manage-group"}
+#: The jobs' tenant of a ``--config`` without ``instance_name`` (sync.md §8).
+DEFAULT_INSTANCE_NAME = "Atlassian IAM_instance_1"
+#: The largest desired file read, as iam-host reads it.
+DESIRED_BYTES = 256 << 20
+#: ``sync-plan``'s own limits, as iam-host gives them (a whole directory read and diffed).
+SYNC_PLAN_LIMITS = json.dumps({"memory_bytes": 2 << 30, "cpu_millis": 300_000, "max_requests": 20_000,
+                               "wall_millis": 600_000})
+
+
+def _sync_words(words: Sequence[str]) -> dict[str, str | bool | list[str]]:
+    options: dict[str, str | bool | list[str]] = {}
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        if word in _SYNC_VALUED | _SYNC_REPEATED:
+            if not rest:
+                raise UsageError(f"{word} needs a value")
+            value = rest.pop(0)
+            if word in _SYNC_REPEATED:
+                repeated = options.setdefault(word, [])
+                assert isinstance(repeated, list)
+                repeated.append(value)
+            else:
+                options[word] = value
+        elif word == "--json":
+            options[word] = True
+        else:
+            raise UsageError(f"unexpected argument {_quoted(word)}")
+    return options
+
+
+def _check_out_target(out: str, desired: str) -> None:
+    """``--out`` takes the plan only when it is a regular file or nothing (never a link)."""
+    import stat
+
+    try:
+        info = os.lstat(out)
+    except FileNotFoundError:
+        parent = os.path.dirname(out) or "."
+        if not os.path.isdir(parent):
+            raise InputError(f"cannot write the plan {out}: {parent} is not a directory") from None
+        return
+    except OSError as error:
+        raise InputError(f"cannot write the plan {out}: {error.strerror or error}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise InputError(f"--out {out} is a symbolic link; give the plan file's own path")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"--out {out} is not a regular file")
+    try:
+        if os.path.samefile(out, desired):
+            raise InputError("--out must not be the --desired file")
+    except OSError:
+        pass
+
+
+def sync(words: Sequence[str]) -> int:
+    """``sync plan``: the plan of iam-host's ``sync plan``, the same bytes for the same
+    directory, desired file, options, id and time. The plan's id and time are the host's to
+    pick; ``--plan-id`` and ``--created`` (test aids, not in the usage) fix them."""
+    import secrets
+    import time
+
+    from . import files
+    from .engine import ComponentError, UnusableInput
+
+    if words[:1] != ["plan"]:
+        raise UsageError("python -m iam_host sync has one subcommand here: plan")
+    options = _sync_words(words[1:])
+    desired_path = options.get("--desired")
+    if not isinstance(desired_path, str):
+        raise UsageError("--desired <FILE> is required")
+    config_path, tenants_path, tenant_name = options.get("--config"), options.get("--tenants"), options.get("--tenant")
+    if isinstance(config_path, str) == isinstance(tenants_path, str):
+        raise UsageError("give --config <config.json>, or --tenants <tenants.json> --tenant NAME")
+    if isinstance(tenants_path, str) and not isinstance(tenant_name, str):
+        raise UsageError("--tenants needs --tenant NAME: the tenant to work on")
+    if tenant_name is not None and not isinstance(tenants_path, str):
+        raise UsageError("--tenant goes with --tenants")
+    on_missing = options.get("--on-missing")
+    if on_missing is not None and on_missing not in ("disable", "delete", "ignore"):
+        raise UsageError(f"--on-missing must be disable, delete or ignore, not {_quoted(str(on_missing))}")
+    out = str(options.get("--out", "plan.jsonl"))
+    try:
+        desired = files.read_text(desired_path, DESIRED_BYTES, "desired file")
+        _check_out_target(out, desired_path)
+        if isinstance(config_path, str):
+            params = json.loads(files.read_json_object(config_path, "config file"))
+            tenant = params.get("instance_name") if isinstance(params.get("instance_name"), str) else ""
+            tenant = tenant or DEFAULT_INSTANCE_NAME
+        else:
+            tenants = json.loads(files.read_json_object(str(tenants_path), "tenants file")).get("tenants")
+            if not isinstance(tenants, dict):
+                raise InputError(f"tenants file {tenants_path} must hold a JSON object with a \"tenants\" object")
+            params, tenant = tenants.get(tenant_name), str(tenant_name)
+            if not isinstance(params, dict):
+                raise InputError(f"unknown tenant {_quoted(tenant)}: the tenants file {tenants_path} has no such tenant")
+    except files.FileError as error:
+        raise InputError(str(error)) from None
+    args: dict[str, object] = {
+        "desired": {"format": "csv" if desired_path.lower().endswith(".csv") else "jsonl", "text": desired},
+        "plan_id": options.get("--plan-id") or secrets.token_hex(8),
+        "created": options.get("--created") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tenant": tenant,
+        "protect": options.get("--protect", []),
+        "manage_groups": options.get("--manage-group", []),
+    }
+    for key in ("on-missing", "max-deprovision", "max-member-removals"):
+        if f"--{key}" in options:
+            args[key.replace("-", "_")] = options[f"--{key}"]
+    host = _load_host(options.get("--component"))
+    try:
+        report = host.run("sync-plan", json.dumps(params, ensure_ascii=False), json.dumps(args, ensure_ascii=False),
+                          limits=host.limits(SYNC_PLAN_LIMITS))
+    except (UnusableInput, ComponentError) as error:
+        raise InputError(str(error)) from None
+    for level, message in report.log:
+        _err(f"guest {level}: {message}")
+    entry = json.loads(report.entry_json)
+    contents = entry.get("Contents") if isinstance(entry, dict) else None
+    if report.is_error:
+        failure = contents.get("failure") if isinstance(contents, dict) else None
+        message = contents.get("message") if isinstance(contents, dict) else contents
+        if failure == "input":
+            raise InputError(str(message))
+        _err(f"no plan was made: {message if isinstance(message, str) else 'the plan failed'}")
+        return EXIT_ERROR
+    if not (isinstance(contents, dict) and isinstance(contents.get("summary"), dict)
+            and isinstance(contents.get("plan"), str)):
+        _err("no plan was made: the component answered sync-plan without a plan")
+        return EXIT_ERROR
+    summary, blocked = contents["summary"], contents["summary"].get("blocked") or []
+    try:
+        files.write_atomically(out, contents["plan"].encode("utf-8"), True)
+    except OSError as error:
+        raise InputError(f"cannot write the plan {out}: {error.strerror or error}") from None
+    if options.get("--json"):
+        _out(json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
+    else:
+        _out(str(entry.get("HumanReadable", "")).rstrip())
+    if blocked:
+        reasons = "; ".join(r if isinstance(r, str) else json.dumps(r) for r in blocked)
+        _err(f"the plan is blocked ({reasons}); it is written to {out} for review, "
+             "and apply refuses it without --force")
+        return EXIT_BLOCKED
+    return EXIT_NOTE
+
+
 def _is_terminal() -> bool:
     try:
         return sys.stdout.isatty()
@@ -218,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(words[1:])
         if words[0] == "describe":
             return describe(words[1:])
+        if words[0] == "sync":
+            return sync(words[1:])
         raise UsageError(f"unknown subcommand {_quoted(words[0])}")
     except UsageError as error:
         _err(f"{error}\n{USAGE}")
