@@ -8,4 +8,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-exec "$repo/tests/pinned-venv.sh" "$here/sdk-requirements.txt" "${1:-${CARGO_TARGET_DIR:-$repo/target}/xsoar-sdk-venv}" demisto-sdk
+venv="${1:-${CARGO_TARGET_DIR:-$repo/target}/xsoar-sdk-venv}"
+sdk="$("$repo/tests/pinned-venv.sh" "$here/sdk-requirements.txt" "$venv" demisto-sdk)"
+# pinned-venv.sh builds the venv beside its place and renames it, so the #! lines of its scripts
+# name the staging folder; demisto-sdk runs some of them (pylint for xsoar-lint): point them here.
+venv="$(cd "$venv" && pwd)"
+{ grep -lZ '^#!.*\.staging\.[A-Za-z0-9]*/bin/python' "$venv"/bin/* 2>/dev/null || true; } |
+    xargs -0 -r sed -i "1s|^#!.*/bin/python[0-9.]*\$|#!$venv/bin/python|"
+echo "$sdk"
