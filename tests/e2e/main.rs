@@ -38,3 +38,7 @@ mod hardening;
 mod input_files;
 // Hostile servers, live, and a memory bomb: the same outcome under iam-host, Python and Node.
 mod every_host;
+// `iam-host sync plan | apply | run` (issue 21) against a seeded SCIM server and hostile ones.
+mod sync;
+// Issue 22: the XSOAR pack, checked offline by demisto-sdk (validate, xsoar-lint) and built.
+mod xsoar_pack;
