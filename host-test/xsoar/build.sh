@@ -8,7 +8,7 @@
 # The script carries the iam_host modules and the gated component (IAM_HOST_BUNDLE, filled in
 # by bundle.py); the image only has to add wasmtime. Offline: demisto-sdk from sdk-venv.sh.
 #
-# usage: host-test/xsoar/build.sh [OUT_DIR]   (default: <repo>/target/xsoar)
+# usage: [IAM_GATED_COMPONENT=FILE.wasm] host-test/xsoar/build.sh [OUT_DIR]   (default: <repo>/target/xsoar)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -19,7 +19,9 @@ pack=AtlassianIAMWasm
 # so demisto-sdk runs as `python -m demisto_sdk`.
 python="$(dirname "$("$here/sdk-venv.sh")")/python"
 sdk=("$python" -m demisto_sdk)
-component="$(cd "$repo" && cargo run --quiet -p iam-host -- gated)"
+# The gated component: $IAM_GATED_COMPONENT when given (the e2e tests give theirs), else this
+# repository's, composed when missing or stale.
+component="${IAM_GATED_COMPONENT:-$(cd "$repo" && cargo run --quiet -p iam-host -- gated)}"
 
 rm -rf "$out"
 mkdir -p "$out/pack/Packs" "$out/docker"
