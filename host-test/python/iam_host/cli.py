@@ -304,8 +304,8 @@ def sync(words: Sequence[str]) -> int:
                           limits=host.limits(SYNC_PLAN_LIMITS))
     except (UnusableInput, ComponentError) as error:
         raise InputError(str(error)) from None
-    for level, message in report.log:
-        _err(f"guest {level}: {message}")
+    # The guest's log (each page it retries) stays unprinted, as under iam-host: a plan ends
+    # with one line saying how it went (sync.md §2).
     entry = json.loads(report.entry_json)
     contents = entry.get("Contents") if isinstance(entry, dict) else None
     if report.is_error:
@@ -313,7 +313,7 @@ def sync(words: Sequence[str]) -> int:
         message = contents.get("message") if isinstance(contents, dict) else contents
         if failure == "input":
             raise InputError(str(message))
-        _err(f"no plan was made: {message if isinstance(message, str) else 'the plan failed'}")
+        _err(message if isinstance(message, str) else "the plan failed")
         return EXIT_ERROR
     if not (isinstance(contents, dict) and isinstance(contents.get("summary"), dict)
             and isinstance(contents.get("plan"), str)):

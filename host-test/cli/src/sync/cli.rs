@@ -199,7 +199,7 @@ async fn plan_round(host: &Host, instance: &Instance, flags: &PlanFlags) -> Resu
         Planned::Failed { exit: 2, message } => bail!("{message}"),
         Planned::Failed { exit, message } => Ok(Round::Ended(SyncEnd {
             stdout: None,
-            message: Some(format!("no plan was made: {message}")),
+            message: Some(message),
             exit,
         })),
         Planned::Made {

@@ -247,12 +247,11 @@ pub async fn make_plan(
         &instance.params,
         Duration::from_millis(plan_limits().connect_timeout_millis),
     );
+    // The guest's log (each page it retries) stays unprinted: a plan ends with one line
+    // saying how it went (sync.md §2), and its failure names the page and why.
     let report = host
         .run(&invocation, Http::Live(Box::new(Live::new(live))))
         .await;
-    for line in &report.log {
-        crate::diagnostic(&format!("iam-host: guest {}: {}", line.level, line.message));
-    }
     Ok(planned(report.outcome))
 }
 
