@@ -310,7 +310,8 @@ fn describe_prints_the_static_metadata() {
     let about: Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(about["name"], "Atlassian IAM");
     assert_eq!(about["credentials"], serde_json::json!(["access_token"]));
-    // architecture.md's list, in describe's order.
+    // architecture.md's list, in describe's order, then the directory-sync planning
+    // (sync.md §9), which `iam-host sync plan` runs.
     assert_eq!(
         about["commands"],
         serde_json::json!([
@@ -323,7 +324,8 @@ fn describe_prints_the_static_metadata() {
             "iam-update-group",
             "iam-delete-group",
             "test-module",
-            "get-mapping-fields"
+            "get-mapping-fields",
+            "sync-plan"
         ])
     );
 }
