@@ -1,0 +1,134 @@
+//! A partial read plans nothing (sync.md §2): a hostile loopback server holds 250 users (three
+//! pages of 100) and breaks one rule at a time. Each ends with exit 1, one line on stderr
+//! naming the page and why, and the plan file left as it was.
+
+use serde_json::{Value, json};
+
+use super::directory::{PLAN_ID, fixture, sync};
+use crate::support::scratch::Scratch;
+use crate::support::server::{Reply, Server, http};
+
+const USERS: u64 = 250;
+const TOKEN: &str = "hostile-sync-t0ken";
+
+/// How the server breaks the read.
+#[derive(Clone, Copy)]
+enum Break {
+    /// The page at startIndex 101 answers 503 (Retry-After 0) every time.
+    FailingPage,
+    /// The page at startIndex 201 holds 49 users where 50 are due.
+    ShortPage,
+    /// The page at startIndex 101 says totalResults 251.
+    TotalChanges,
+    /// The page at startIndex 201 holds the id of user 1 again.
+    DuplicateId,
+}
+
+fn user(n: u64) -> Value {
+    let name = format!("user-{n}@example.com");
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": format!("id-{n}"),
+        "userName": name, "active": true, "emails": [{"value": name, "primary": true, "type": "work"}]})
+}
+
+/// The answer to one raw request.
+fn answer(raw: &[u8], broken: Break) -> Reply {
+    let text = String::from_utf8_lossy(raw);
+    let target = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let start_index: u64 = target
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("startIndex="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let list = |total: u64, resources: Vec<Value>| {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": total, "startIndex": start_index, "itemsPerPage": resources.len(),
+            "Resources": resources});
+        http(
+            200,
+            &[("content-type", "application/scim+json")],
+            &body.to_string(),
+        )
+    };
+    if target.contains("/Groups") {
+        return list(0, Vec::new());
+    }
+    if !target.contains("/Users") {
+        return http(404, &[], "{}");
+    }
+    let last = (start_index + 99).min(USERS);
+    let mut page: Vec<Value> = (start_index..=last).map(user).collect();
+    match (broken, start_index) {
+        (Break::FailingPage, 101) => {
+            return http(503, &[("retry-after", "0")], "{\"detail\": \"busy\"}");
+        }
+        (Break::ShortPage, 201) => {
+            page.pop();
+        }
+        (Break::TotalChanges, 101) => return list(USERS + 1, page),
+        (Break::DuplicateId, 201) => page[10] = user(1),
+        _ => {}
+    }
+    list(USERS, page)
+}
+
+fn check(broken: Break, page: u64, why: &str) {
+    let server = Server::start(move |raw| answer(raw, broken));
+    let scratch = Scratch::new("sync-partial");
+    let config = scratch.json(
+        "config.json",
+        &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d"}),
+    );
+    let plan = scratch.write("plan.jsonl", "the plan before\n");
+    let output = sync(&[
+        "plan",
+        "--config",
+        &config.display().to_string(),
+        "--desired",
+        &fixture("desired.jsonl").display().to_string(),
+        "--out",
+        &plan.display().to_string(),
+        "--plan-id",
+        PLAN_ID,
+    ]);
+    assert_eq!(output.code, 1, "{output:?}");
+    let lines: Vec<&str> = output.stderr.trim_end().lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {output:?}");
+    assert!(
+        lines[0].contains(&format!("startIndex {page}")) && lines[0].contains(why),
+        "{output:?}"
+    );
+    assert!(!output.stderr.contains(TOKEN));
+    assert_eq!(
+        std::fs::read_to_string(&plan).expect("the plan file"),
+        "the plan before\n",
+        "left as it was"
+    );
+    assert!(
+        !output.stdout.contains("\"creates\""),
+        "no summary: {output:?}"
+    );
+}
+
+#[test]
+fn a_page_that_fails_after_its_retries_plans_nothing() {
+    check(Break::FailingPage, 101, "503");
+}
+
+#[test]
+fn a_short_page_plans_nothing() {
+    check(Break::ShortPage, 201, "49");
+}
+
+#[test]
+fn a_total_that_changes_between_pages_plans_nothing() {
+    check(Break::TotalChanges, 101, "251");
+}
+
+#[test]
+fn an_id_that_shows_twice_plans_nothing() {
+    check(Break::DuplicateId, 201, "id-1");
+}
