@@ -17,14 +17,17 @@
 //! [`audit`] (one line per request sent for a job, `--audit`).
 
 pub mod audit;
+pub mod auth;
 pub mod batch;
 pub mod bench;
 pub mod cli;
 pub mod gate;
 pub mod jobs;
+pub mod metrics;
 pub mod nats;
 pub mod output;
 pub mod progress;
+pub mod quarantine;
 pub mod runner;
 pub mod submit;
 pub mod tenants;

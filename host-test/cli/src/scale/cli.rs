@@ -12,9 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::audit::AuditLog;
+use super::auth::{NatsAccess, NatsAuthArgs};
 use super::batch::{self, BatchOptions};
 use super::jobs::{BlockedPlan, INPUT_FILE, read_plan_header};
+use super::metrics;
 use super::progress::Display;
+use super::quarantine::QuarantinePolicy;
 use super::runner::{DEFAULT_CONCURRENCY, DEFAULT_PER_TENANT, RunnerOptions};
 use super::submit::{self, SubmitOptions};
 use super::tenants::Tenants;
@@ -48,6 +51,20 @@ pub struct ConcurrencyArgs {
     pub per_tenant: usize,
 }
 
+/// When a tenant is quarantined (quarantine.rs), and what is served about the run.
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// Quarantine a tenant after this many 401/403 answers in a row (0: never).
+    #[arg(long, value_name = "N", default_value_t = super::quarantine::DEFAULT_AFTER)]
+    pub quarantine_after: u32,
+    /// The wait before a quarantined tenant's first probe, in milliseconds (tests).
+    #[arg(long, value_name = "MS", hide = true, default_value_t = super::quarantine::FIRST_PROBE.as_millis() as u64)]
+    pub quarantine_probe_ms: u64,
+    /// Serve Prometheus metrics (/metrics), /healthz and /readyz on this address (host:port).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct BatchArgs {
     /// The tenants: {"tenants": {"<name>": {instance parameters, token included}}}.
@@ -63,6 +80,8 @@ pub struct BatchArgs {
     pub concurrency: ConcurrencyArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub watch: WatchArgs,
     #[command(flatten)]
     pub plan: PlanInputArgs,
     /// Append one JSON line per HTTP request sent for a job (no body, no header, no token).
@@ -113,7 +132,11 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_ACK_WAIT_SECS)]
     pub ack_wait: u64,
     #[command(flatten)]
+    pub auth: NatsAuthArgs,
+    #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -127,6 +150,8 @@ pub struct SubmitArgs {
     /// Where result lines are appended, one per job id; the ids it has already are skipped.
     #[arg(long, value_name = "results.jsonl")]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub auth: NatsAuthArgs,
     #[command(flatten)]
     pub plan: PlanInputArgs,
 }
@@ -149,9 +174,40 @@ fn read_limits(path: Option<&Path>) -> Result<Limits> {
         .with_context(|| format!("limits file {} is not valid", path.display()))
 }
 
-fn runner_options(concurrency: &ConcurrencyArgs, limits: Limits) -> Result<RunnerOptions> {
-    RunnerOptions::new(concurrency.concurrency, concurrency.per_tenant, limits)
-        .map_err(anyhow::Error::msg)
+fn runner_options(
+    concurrency: &ConcurrencyArgs,
+    watch: &WatchArgs,
+    limits: Limits,
+    label: &'static str,
+) -> Result<RunnerOptions> {
+    let options = RunnerOptions::new(concurrency.concurrency, concurrency.per_tenant, limits)
+        .map_err(anyhow::Error::msg)?;
+    if watch.quarantine_probe_ms == 0 {
+        bail!("--quarantine-probe-ms must be at least 1");
+    }
+    Ok(RunnerOptions {
+        quarantine: QuarantinePolicy {
+            after: watch.quarantine_after,
+            first_probe: Duration::from_millis(watch.quarantine_probe_ms),
+        },
+        label,
+        ..options
+    })
+}
+
+/// Serve the metrics when `--metrics` asks (on the runtime that runs the jobs); an address
+/// that cannot be bound is a usage error.
+async fn serve_metrics(watch: &WatchArgs, label: &str) -> Result<()> {
+    if let Some(address) = &watch.metrics {
+        metrics::serve(address, metrics::global(), label).await?;
+    }
+    Ok(())
+}
+
+/// The NATS servers, credential and TLS the options give (secrets from files or the
+/// environment only).
+fn nats_access(servers: &str, auth: &NatsAuthArgs) -> Result<NatsAccess> {
+    NatsAccess::new(servers, auth, |name| std::env::var(name).ok())
 }
 
 /// Load the component with the jobs' limits.
@@ -171,7 +227,7 @@ pub fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Arc<Host>
 /// `iam-host batch`.
 pub fn batch(args: BatchArgs) -> Result<()> {
     let limits = read_limits(args.sandbox.limits.as_deref())?;
-    let runner = runner_options(&args.concurrency, limits)?;
+    let runner = runner_options(&args.concurrency, &args.watch, limits, "iam-host batch")?;
     if files::same_file(&args.input, &args.output) {
         bail!("--output must not be the --input file");
     }
@@ -193,26 +249,35 @@ pub fn batch(args: BatchArgs) -> Result<()> {
         display: Display::Auto,
         audit,
     };
-    runtime()?.block_on(batch::run(host, &tenants, &options))?;
+    runtime()?.block_on(async {
+        serve_metrics(&args.watch, "iam-host batch").await?;
+        // Nothing to connect to: ready at once.
+        metrics::global().set_ready(true);
+        batch::run(host, &tenants, &options).await
+    })?;
     Ok(())
 }
 
 /// `iam-host worker`.
 pub fn worker(args: WorkerArgs) -> Result<()> {
     let limits = read_limits(args.sandbox.limits.as_deref())?;
-    let runner = runner_options(&args.concurrency, limits)?;
+    let runner = runner_options(&args.concurrency, &args.watch, limits, "iam-host worker")?;
     if args.ack_wait == 0 {
         bail!("--ack-wait must be at least 1 second");
     }
+    let nats = nats_access(&args.nats, &args.auth)?;
     let tenants = Tenants::load(&args.tenants)?;
     let host = load_host(args.sandbox.component.clone(), limits)?;
     let options = WorkerOptions {
-        nats: args.nats.clone(),
+        nats,
         runner,
         ack_wait: Duration::from_secs(args.ack_wait),
         display: Display::Auto,
     };
-    runtime()?.block_on(worker::run(host, &tenants, &options))?;
+    runtime()?.block_on(async {
+        serve_metrics(&args.watch, "iam-host worker").await?;
+        worker::run(host, &tenants, &options).await
+    })?;
     Ok(())
 }
 
@@ -225,7 +290,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     files::open(&args.input, INPUT_FILE)?;
     check_plan_input(&args.input, &args.plan)?;
     let options = SubmitOptions {
-        nats: args.nats.clone(),
+        nats: nats_access(&args.nats, &args.auth)?,
         input: args.input.clone(),
         output: args.output.clone(),
         display: Display::Auto,

@@ -23,11 +23,21 @@ pub const MAX_PAUSE: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub struct Gate {
     paused_until: Mutex<Option<Instant>>,
+    /// The tenant, for the metrics' count of pauses (none in unit tests).
+    tenant: Option<String>,
 }
 
 impl Gate {
     pub fn new() -> Arc<Gate> {
         Arc::new(Gate::default())
+    }
+
+    /// A tenant's gate, its pauses counted in the metrics (`iam_retry_after_waits_total`).
+    pub fn for_tenant(tenant: &str) -> Arc<Gate> {
+        Arc::new(Gate {
+            paused_until: Mutex::default(),
+            tenant: Some(tenant.to_string()),
+        })
     }
 
     fn until(&self) -> Option<Instant> {
@@ -39,6 +49,9 @@ impl Gate {
 
     /// Pause the tenant for `wait` from now (never shortening a pause already set).
     pub fn pause_for(&self, wait: Duration) {
+        if let Some(tenant) = &self.tenant {
+            super::metrics::global().retry_after_wait(tenant);
+        }
         let until = Instant::now() + wait.min(MAX_PAUSE);
         let mut paused = self
             .paused_until

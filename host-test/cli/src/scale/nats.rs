@@ -2,30 +2,47 @@
 //! at start, then the client's own reconnects, each loss and recovery reported on stderr), the
 //! two streams and the workers' durable consumer, message ids, and publishing until stored.
 //!
-//! * `IAM_JOBS` (subject `iam.jobs`): a work queue, on disk. A job stays until a worker acks
-//!   it; `submit` publishes each with its job id as `Nats-Msg-Id`, so a file submitted again
-//!   within the 24-hour duplicate window adds no job twice.
-//! * `IAM_RESULTS` (subject `iam.results`): one result line per job id, on disk, deduplicated
-//!   by job id over 24 hours (a job run twice, after a worker died before its ack, stores one
-//!   result), kept for 7 days.
-//! * `iam-workers`: the durable pull consumer every worker on every machine shares: explicit
-//!   acks, redelivery after the ack wait.
+//! * `IAM_JOBS` (subjects `iam.jobs.<tenant>`): a work queue, on disk. A job stays until a
+//!   worker acks it; `submit` publishes each with its tenant and id as `Nats-Msg-Id`, so a
+//!   file submitted again within the 24-hour duplicate window adds no job twice, and one
+//!   tenant's ids never collide with another's.
+//! * `IAM_RESULTS` (subjects `iam.results.<tenant>`): one result line per tenant and job id,
+//!   on disk, deduplicated over 24 hours (a job run twice, after a worker died before its ack,
+//!   stores one result), kept for 7 days.
+//! * `iam-workers`: the durable pull consumer every worker on every machine shares (filter
+//!   `iam.jobs.>`): explicit acks, redelivery after the ack wait.
 //!
-//! Job and result payloads are the lines of `jobs` and never hold a token.
+//! A tenant's subjects are its own, so NATS's permissions can confine a customer's user to
+//! them (README, "Many customers"). Workers create the streams; a customer's `submit` has no
+//! right to, and needs none. Job and result payloads are the lines of `jobs` and never hold a
+//! token.
 
 use anyhow::{Result, anyhow, bail};
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, ConnectOptions, Event};
 use sha2::{Digest as _, Sha256};
+
+use super::auth::NatsAccess;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const JOBS_STREAM: &str = "IAM_JOBS";
+/// The prefix of every jobs subject: `iam.jobs.<tenant>`.
 pub const JOBS_SUBJECT: &str = "iam.jobs";
 pub const RESULTS_STREAM: &str = "IAM_RESULTS";
+/// The prefix of every results subject: `iam.results.<tenant>`.
 pub const RESULTS_SUBJECT: &str = "iam.results";
 pub const WORKERS_CONSUMER: &str = "iam-workers";
+/// Where replies to workers come: the client's usual inbox prefix (a worker's NATS user may
+/// read it; a customer's may not).
+pub const WORKERS_INBOX: &str = "_INBOX";
+
+/// Where replies to a customer's `submit` come: its own inbox, `_INBOX_<tenant>`, which its
+/// NATS user alone may read (README, "Many customers").
+pub fn tenant_inbox(tenant: &str) -> String {
+    format!("_INBOX_{tenant}")
+}
 /// How long a job id deduplicates (architecture.md: at least 24 hours): a file resubmitted
 /// within a day adds nothing, and a job run twice stores one result.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -55,20 +72,45 @@ const MAX_PLAIN_MESSAGE_ID_BYTES: usize = 200;
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LONGEST_RETRY: Duration = Duration::from_secs(5);
 
-/// The `Nats-Msg-Id` of a job and of its result: the job id itself when a header can carry it
-/// as it is (printable ASCII, no space at either end, at most 200 bytes), else `sha256:` and
-/// the hex digest of the id.
-pub fn message_id(job_id: &str) -> String {
+/// A tenant's jobs subject.
+pub fn jobs_subject(tenant: &str) -> String {
+    format!("{JOBS_SUBJECT}.{tenant}")
+}
+
+/// A tenant's results subject.
+pub fn results_subject(tenant: &str) -> String {
+    format!("{RESULTS_SUBJECT}.{tenant}")
+}
+
+/// The tenant a subject under `prefix` names (`iam.jobs.acme` gives `acme`): one token after
+/// the prefix, and a valid tenant name.
+pub fn tenant_of<'a>(subject: &'a str, prefix: &str) -> Option<&'a str> {
+    let tenant = subject.strip_prefix(prefix)?.strip_prefix('.')?;
+    super::tenants::check_name(tenant).ok().map(|()| tenant)
+}
+
+/// The `Nats-Msg-Id` of a job and of its result, scoped by tenant (one tenant's job id never
+/// deduplicates another's): `<tenant>:<id>` when a header can carry the id as it is (printable
+/// ASCII, no space at either end, at most 200 bytes), else `sha256:` and the hex digest of the
+/// tenant and the id. A tenant name holds no `:`, so no two pairs share a message id.
+pub fn message_id(tenant: &str, job_id: &str) -> String {
     let plain = !job_id.is_empty()
         && job_id.len() <= MAX_PLAIN_MESSAGE_ID_BYTES
         && job_id.bytes().all(|byte| (b' '..=b'~').contains(&byte))
         && !job_id.starts_with(' ')
         && !job_id.ends_with(' ');
     if plain {
-        return job_id.to_string();
+        return format!("{tenant}:{job_id}");
     }
-    let digest = Sha256::digest(job_id.as_bytes());
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let mut hasher = Sha256::new();
+    hasher.update(tenant.as_bytes());
+    hasher.update([0]);
+    hasher.update(job_id.as_bytes());
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     format!("sha256:{hex}")
 }
 
@@ -111,10 +153,13 @@ impl Backoff {
     }
 }
 
-/// Connect to `url` (one server, or several separated by commas: the client learns the rest
-/// of a cluster from them). Retried for 30 s; an error then is the caller's exit 2. Later
-/// losses are retried by the client for as long as it runs, each reported on stderr.
-pub async fn connect(url: &str, label: &str) -> Result<Client> {
+/// Connect to the servers of `access` (one, or several separated by commas: the client learns
+/// the rest of a cluster from them) with its credential and TLS, replies coming to subjects
+/// under `inbox_prefix` (a customer's user may read only its own). Retried for 30 s; an error
+/// then is the caller's exit 2, as is a credential the server refuses. Later losses are
+/// retried by the client for as long as it runs, each reported on stderr.
+pub async fn connect(access: &NatsAccess, label: &str, inbox_prefix: &str) -> Result<Client> {
+    let url = access.servers.as_str();
     let deadline = Instant::now() + CONNECT_WITHIN;
     let mut backoff = Backoff::default();
     let servers: Vec<&str> = url
@@ -128,7 +173,9 @@ pub async fn connect(url: &str, label: &str) -> Result<Client> {
             label: label.to_string(),
             disconnected: AtomicBool::new(false),
         });
-        let options = ConnectOptions::new()
+        let options = access
+            .apply(ConnectOptions::new())?
+            .custom_inbox_prefix(inbox_prefix)
             .name(label)
             .connection_timeout(left.clamp(Duration::from_millis(100), Duration::from_secs(5)))
             .event_callback(move |event| {
@@ -142,6 +189,17 @@ pub async fn connect(url: &str, label: &str) -> Result<Client> {
                     bail!(
                         "--nats {} is not a NATS server address: {error}",
                         printable_url(url)
+                    );
+                }
+                if matches!(
+                    error.kind(),
+                    async_nats::ConnectErrorKind::AuthorizationViolation
+                        | async_nats::ConnectErrorKind::Authentication
+                ) {
+                    bail!(
+                        "the NATS server at {} refused {} ({error})",
+                        printable_url(url),
+                        access.credential_kind()
                     );
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -171,12 +229,14 @@ impl EventReporter {
         match event {
             Event::Disconnected => {
                 self.disconnected.store(true, Ordering::Relaxed);
+                super::metrics::global().set_ready(false);
                 crate::diagnostic(&format!(
                     "{label}: lost the connection to NATS; reconnecting"
                 ));
             }
             Event::Connected => {
                 if self.disconnected.swap(false, Ordering::Relaxed) {
+                    super::metrics::global().set_ready(true);
                     crate::diagnostic(&format!("{label}: reconnected to NATS"));
                 } else {
                     crate::diagnostic(&format!("{label}: connected to NATS"));
@@ -202,7 +262,7 @@ pub async fn streams(context: &jetstream::Context) -> Result<(stream::Stream, st
     let jobs = stream::Config {
         name: JOBS_STREAM.to_string(),
         description: Some("iam-host jobs: a work queue, one message per job id".into()),
-        subjects: vec![JOBS_SUBJECT.to_string()],
+        subjects: vec![format!("{JOBS_SUBJECT}.*")],
         retention: stream::RetentionPolicy::WorkQueue,
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
@@ -216,7 +276,7 @@ pub async fn streams(context: &jetstream::Context) -> Result<(stream::Stream, st
     let results = stream::Config {
         name: RESULTS_STREAM.to_string(),
         description: Some("iam-host results: one result line per job id".into()),
-        subjects: vec![RESULTS_SUBJECT.to_string()],
+        subjects: vec![format!("{RESULTS_SUBJECT}.*")],
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
@@ -265,6 +325,7 @@ pub async fn workers_consumer(
             consumer::pull::Config {
                 durable_name: Some(WORKERS_CONSUMER.to_string()),
                 description: Some("iam-host workers, on every machine".into()),
+                filter_subject: format!("{JOBS_SUBJECT}.*"),
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait,
                 max_ack_pending: MAX_ACK_PENDING,
@@ -283,7 +344,10 @@ pub async fn workers_consumer(
 }
 
 /// Publish until the stream has stored the message (or found it a duplicate), retrying with
-/// back-off whatever goes wrong; `note` hears about each failure.
+/// back-off whatever goes wrong (a worker, `make_streams`, creates the streams again when they
+/// are gone; a customer's `submit` has no right to, and waits for a worker to); `note` hears
+/// about each failure.
+///
 /// Bytes of a message besides its payload that NATS counts against the server's
 /// `max_payload`: the headers (`Nats-Msg-Id` and the framing). Generous: a job id over 200
 /// bytes travels as a 71-byte hash.
@@ -301,9 +365,10 @@ pub fn payload_room(client: &async_nats::Client) -> usize {
 
 pub async fn publish_until_stored(
     context: &jetstream::Context,
-    subject: &'static str,
+    subject: &str,
     message_id: &str,
     payload: &str,
+    make_streams: bool,
     note: &(dyn Fn(String) + Send + Sync),
 ) {
     let mut backoff = Backoff::default();
@@ -311,7 +376,7 @@ pub async fn publish_until_stored(
         let publish = jetstream::message::PublishMessage::build()
             .payload(payload.to_string().into())
             .message_id(message_id);
-        let stored = match context.send_publish(subject, publish).await {
+        let stored = match context.send_publish(subject.to_string(), publish).await {
             Ok(acknowledgement) => acknowledgement.await.map(|_| ()).map_err(|e| e.to_string()),
             Err(error) => Err(error.to_string()),
         };
@@ -321,9 +386,11 @@ pub async fn publish_until_stored(
                 note(format!(
                     "publishing to {subject} failed ({error}); retrying"
                 ));
-                // A server restarted with an empty store has no streams: make them again.
-                if let Err(error) = streams(context).await {
-                    note(format!("cannot open the streams ({error})"));
+                if make_streams {
+                    // A server restarted with an empty store has no streams: make them again.
+                    if let Err(error) = streams(context).await {
+                        note(format!("cannot open the streams ({error})"));
+                    }
                 }
                 backoff.wait().await;
             }
@@ -336,20 +403,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_plain_job_id_is_its_own_message_id() {
-        assert_eq!(message_id("job-1"), "job-1");
-        assert_eq!(message_id("a b:c/d"), "a b:c/d");
+    fn a_plain_job_id_is_its_own_message_id_scoped_by_its_tenant() {
+        assert_eq!(message_id("acme", "job-1"), "acme:job-1");
+        assert_eq!(message_id("acme", "a b:c/d"), "acme:a b:c/d");
+        assert_ne!(message_id("acme", "job-1"), message_id("globex", "job-1"));
     }
 
     #[test]
-    fn an_id_a_header_cannot_carry_is_hashed() {
+    fn an_id_a_header_cannot_carry_is_hashed_with_its_tenant() {
         for id in ["a\r\nb", " padded", "é", &"x".repeat(201)] {
-            let hashed = message_id(id);
+            let hashed = message_id("acme", id);
             assert!(hashed.starts_with("sha256:"), "{id:?} -> {hashed}");
             assert_eq!(hashed.len(), "sha256:".len() + 64);
-            assert_eq!(message_id(id), hashed, "the same id, the same message id");
+            assert_eq!(
+                message_id("acme", id),
+                hashed,
+                "the same id, the same message id"
+            );
+            assert_ne!(message_id("globex", id), hashed, "another tenant's");
         }
-        assert_ne!(message_id("é"), message_id("è"));
+        assert_ne!(message_id("acme", "é"), message_id("acme", "è"));
+    }
+
+    #[test]
+    fn a_subject_names_its_tenant() {
+        assert_eq!(jobs_subject("acme"), "iam.jobs.acme");
+        assert_eq!(tenant_of("iam.jobs.acme", JOBS_SUBJECT), Some("acme"));
+        assert_eq!(tenant_of("iam.results.acme", RESULTS_SUBJECT), Some("acme"));
+        for subject in [
+            "iam.jobs",
+            "iam.jobs.",
+            "iam.jobs.a.b",
+            "iam.jobsx.a",
+            "iam.results.a",
+        ] {
+            assert_eq!(tenant_of(subject, JOBS_SUBJECT), None, "{subject}");
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! that run would print and exit with.
 //!
 //! A job first waits for its tenant's share and only then for a slot, so a tenant with many
-//! jobs queued never holds slots that other tenants could use. The runner knows no file and
+//! jobs queued never holds slots that other tenants could use. A tenant whose token keeps being
+//! refused is quarantined ([`Quarantine`]): its jobs end at once. Every job's end, every
+//! request and the commands in flight are counted in the metrics. The runner knows no file and
 //! no queue: `batch` and `worker` feed it.
 
 use serde_json::{Map, Value};
@@ -18,7 +20,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::audit::AuditLog;
 use super::gate::{Gate, Gated};
 use super::jobs::{Job, Refusal, result_line};
+use super::metrics::{self, Measured, Outcome as JobOutcome};
+use super::quarantine::{self, Probe, Quarantine, QuarantinePolicy, Watched};
 use super::tenants::Tenants;
+use iam_gate::stop::error_entry;
 use iam_host::backend::{Backend, Http, Live, LiveOptions, live};
 use iam_host::limits::Limits;
 use iam_host::{EntryType, Host, Invocation, Outcome};
@@ -36,6 +41,13 @@ pub struct RunnerOptions {
     pub concurrency: usize,
     pub per_tenant: usize,
     pub limits: Limits,
+    /// When a tenant is quarantined, and how soon it is probed.
+    pub quarantine: QuarantinePolicy,
+    /// The longest result line that can be delivered (a worker's: what a NATS message can
+    /// carry); a longer one is replaced by a Type 4 entry that says so.
+    pub max_result_bytes: Option<usize>,
+    /// Who speaks in the runner's messages on stderr (`iam-host batch`, `iam-host worker`).
+    pub label: &'static str,
 }
 
 impl RunnerOptions {
@@ -53,6 +65,9 @@ impl RunnerOptions {
             concurrency,
             per_tenant,
             limits,
+            quarantine: QuarantinePolicy::default(),
+            max_result_bytes: None,
+            label: "iam-host",
         })
     }
 }
@@ -76,6 +91,7 @@ impl InFlight {
     fn enter(&self) -> InFlightGuard<'_> {
         let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
+        metrics::global().in_flight().inc();
         InFlightGuard(self)
     }
 }
@@ -85,6 +101,7 @@ struct InFlightGuard<'a>(&'a InFlight);
 impl Drop for InFlightGuard<'_> {
     fn drop(&mut self) {
         self.0.now.fetch_sub(1, Ordering::Relaxed);
+        metrics::global().in_flight().dec();
     }
 }
 
@@ -97,6 +114,7 @@ struct Tenant {
     client: Option<reqwest::Client>,
     share: Arc<Semaphore>,
     gate: Arc<Gate>,
+    quarantine: Arc<Quarantine>,
 }
 
 /// A result line and its `exit` (0, 1, or 2 for a refusal).
@@ -115,6 +133,9 @@ impl Finished {
     }
 }
 
+/// A job's share of its tenant's `--per-tenant`, held until it ends.
+pub struct Share(OwnedSemaphorePermit);
+
 /// A job's place: its tenant's share and a slot, both held until it ends.
 pub struct Admission {
     _share: OwnedSemaphorePermit,
@@ -127,6 +148,7 @@ pub struct Runner {
     tenants: HashMap<String, Tenant>,
     slots: Arc<Semaphore>,
     in_flight: InFlight,
+    max_result_bytes: Option<usize>,
     /// Where each request a job sends is written (`--audit`), when asked.
     audit: Option<Arc<AuditLog>>,
 }
@@ -147,6 +169,7 @@ impl Runner {
                 clients.push((live_options.clone(), client.clone()));
                 Some(client)
             });
+            let probe = test_module_probe(&host, params, &live_options, client.as_ref());
             by_name.insert(
                 name.clone(),
                 Tenant {
@@ -154,7 +177,8 @@ impl Runner {
                     options: live_options,
                     client,
                     share: Arc::new(Semaphore::new(options.per_tenant)),
-                    gate: Gate::new(),
+                    gate: Gate::for_tenant(name),
+                    quarantine: Quarantine::new(name, options.quarantine, probe, options.label),
                 },
             );
         }
@@ -163,6 +187,7 @@ impl Runner {
             tenants: by_name,
             slots: Arc::new(Semaphore::new(options.concurrency)),
             in_flight: InFlight::default(),
+            max_result_bytes: options.max_result_bytes,
             audit: None,
         }
     }
@@ -173,8 +198,17 @@ impl Runner {
         self
     }
 
-    /// Refuse a job whose tenant or command does not exist (an `exit: 2` line).
+    /// Refuse a job whose tenant or command does not exist (an `exit: 2` line, counted as
+    /// the job's end).
     pub fn check(&self, job: &Job) -> Result<(), Refusal> {
+        let checked = self.check_uncounted(job);
+        if checked.is_err() {
+            metrics::global().job_ended(&job.tenant, &job.command, JobOutcome::Refused);
+        }
+        checked
+    }
+
+    fn check_uncounted(&self, job: &Job) -> Result<(), Refusal> {
         if !self.tenants.contains_key(&job.tenant) {
             return Err(job.refuse(format!(
                 "unknown tenant {:?}: the tenants file has no such tenant",
@@ -193,26 +227,86 @@ impl Runner {
 
     /// Wait for the job's tenant share, then for a slot. `None` for an unknown tenant.
     pub async fn admit(&self, job: &Job) -> Option<Admission> {
+        let share = self.share(job).await?;
+        self.admit_with(share).await
+    }
+
+    /// The job's tenant share if one is free now (`None` also for an unknown tenant).
+    pub fn try_share(&self, job: &Job) -> Option<Share> {
+        let tenant = self.tenants.get(&job.tenant)?;
+        tenant.share.clone().try_acquire_owned().ok().map(Share)
+    }
+
+    /// Wait for the job's tenant share. `None` for an unknown tenant.
+    pub async fn share(&self, job: &Job) -> Option<Share> {
         let tenant = self.tenants.get(&job.tenant)?;
         // The semaphores are never closed, so acquiring only fails if that changes.
-        let share = tenant.share.clone().acquire_owned().await.ok()?;
+        tenant.share.clone().acquire_owned().await.ok().map(Share)
+    }
+
+    /// Wait for a slot, the share in hand.
+    pub async fn admit_with(&self, share: Share) -> Option<Admission> {
         let slot = self.slots.clone().acquire_owned().await.ok()?;
         Some(Admission {
-            _share: share,
+            _share: share.0,
             _slot: slot,
         })
     }
 
-    /// Run an admitted job and give its result line.
+    /// Run an admitted job and give its result line (counted as the job's end).
     pub async fn execute(&self, job: &Job, admission: Admission) -> Finished {
+        let mut finished = self.execute_uncounted(job, admission).await;
+        if let Some(most) = self.max_result_bytes
+            && finished.line.len() > most
+        {
+            // The line can never be delivered: the job still ends, with a Type 4 entry that
+            // says so, rather than being run again for ever.
+            let too_large = error_entry(&format!(
+                "The {} command's entry is {} bytes, more than the {most} bytes a result message can carry",
+                job.command,
+                finished.line.len(),
+            ));
+            finished = Finished {
+                line: result_line(job, 1, &too_large),
+                exit: 1,
+            };
+        }
+        metrics::global().job_ended(
+            &job.tenant,
+            &job.command,
+            JobOutcome::of_exit(finished.exit),
+        );
+        finished
+    }
+
+    async fn execute_uncounted(&self, job: &Job, admission: Admission) -> Finished {
+        let quarantined = |job: &Job| {
+            let entry = error_entry(&quarantine::entry_text(&job.tenant, &job.command));
+            Finished {
+                line: result_line(job, 1, &entry),
+                exit: 1,
+            }
+        };
+        if let Some(tenant) = self.tenants.get(&job.tenant)
+            && tenant.quarantine.is_quarantined()
+        {
+            return quarantined(job);
+        }
         let _in_flight = self.in_flight.enter();
+        let held_back = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let finished = match self.tenants.get(&job.tenant) {
             Some(tenant) => {
                 let live = match &tenant.client {
                     Some(client) => Live::with_client(tenant.options.clone(), client.clone()),
                     None => Live::new(tenant.options.clone()),
                 };
-                let mut backend: Box<dyn Backend> = Box::new(Gated::new(live, tenant.gate.clone()));
+                let measured = Measured::new(live, &job.tenant);
+                let gated = Gated::new(measured, tenant.gate.clone());
+                let mut backend: Box<dyn Backend> = Box::new(Watched::new(
+                    gated,
+                    tenant.quarantine.clone(),
+                    held_back.clone(),
+                ));
                 if let Some(audit) = &self.audit {
                     backend = audit.wrap(backend, &job.tenant, &job.id, &job.command);
                 }
@@ -231,6 +325,10 @@ impl Runner {
             None => Finished::refused(job.refuse(format!("unknown tenant {:?}", job.tenant))),
         };
         drop(admission);
+        if held_back.load(Ordering::Relaxed) {
+            // Quarantined while it ran: its entry says so, not "not sent".
+            return quarantined(job);
+        }
         finished
     }
 
@@ -255,6 +353,44 @@ impl Runner {
             .get(tenant)
             .is_some_and(|tenant| tenant.gate.is_paused())
     }
+}
+
+/// A `test-module` run for a tenant, as a quarantine's probe: a fresh sandbox, the tenant's own
+/// client, past the quarantine (it is what may lift it).
+fn test_module_probe(
+    host: &Arc<Host>,
+    params: &Map<String, Value>,
+    options: &LiveOptions,
+    client: Option<&reqwest::Client>,
+) -> Probe {
+    let (host, params, options, client) = (
+        host.clone(),
+        params.clone(),
+        options.clone(),
+        client.cloned(),
+    );
+    Arc::new(move || {
+        let live = match &client {
+            Some(client) => Live::with_client(options.clone(), client.clone()),
+            None => Live::new(options.clone()),
+        };
+        let invocation = Invocation {
+            command: "test-module".into(),
+            params: params.clone(),
+            args: Map::new(),
+        };
+        let host = host.clone();
+        Box::pin(async move {
+            let report = host.run(&invocation, Http::Live(Box::new(live))).await;
+            matches!(
+                report.outcome,
+                Outcome::Entry {
+                    entry_type: EntryType::Note,
+                    ..
+                }
+            )
+        })
+    })
 }
 
 /// What `iam-host run` would exit with and print: 0 for a Type 1 entry, 1 for Type 4. A host

@@ -1,24 +1,36 @@
-//! `iam-host submit`: put the jobs of an input file on the jobs stream and write exactly one
+//! `iam-host submit`: publish the jobs of a file to the jobs stream and write exactly one
 //! result line per job id as the workers' results come in, however long that takes.
 //!
 //! It answers itself what it can check without a tenants file (the form of a line, repeated
-//! ids); the workers answer unknown tenants and commands. It publishes each job with its id as
-//! `Nats-Msg-Id`, so a file submitted again adds no job twice. Before publishing it reads the
-//! results already stored, so a rerun (after an interruption, or with the output file lost)
-//! writes what is there without asking for it again, and the ids its output has are skipped.
+//! ids); the workers answer unknown tenants and commands. It publishes each job to its
+//! tenant's subject (`iam.jobs.<tenant>`) with its tenant and id as `Nats-Msg-Id`, so a file
+//! submitted again adds no job twice. It reads only its own tenants' results
+//! (`iam.results.<tenant>`, through a consumer of its own with that filter and an unguessable
+//! name, replies in `_INBOX_<tenant>` when the file has one tenant) and takes a result only
+//! for a job it sent, of the same tenant and command. A result under a job's id that names
+//! another command is the result of another job that used the id first: the job is refused
+//! (an exit-2 line), never merged. Before publishing it reads the results already stored, so a
+//! rerun (after an interruption, or with the output file lost) writes what is there without
+//! asking for it again, and the ids its output has are skipped.
+//!
+//! It needs no right but these (README, "Many customers"): it creates no stream (the workers
+//! do) and asks for no stream's information (which names every tenant).
 
 use anyhow::{Context as _, Result, anyhow};
-use async_nats::jetstream::{self, consumer, stream};
+use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt as _;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 
+use super::auth::NatsAccess;
 use super::jobs::{Line, Refusal, open_input, result_key};
-use super::nats::{self, Backoff, JOBS_SUBJECT, message_id};
+use super::nats::{self, Backoff, RESULTS_STREAM, jobs_subject, message_id, results_subject};
 use super::output::Output;
 use super::progress::{Display, Progress};
+use super::tenants::check_name;
 
 /// How long `submit` waits without a result before it publishes the jobs still waiting again.
 const REPUBLISH_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
@@ -27,11 +39,16 @@ const REPUBLISH_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
 /// busy, few enough that a lost connection leaves little to retry.
 const PUBLISHES_IN_FLIGHT: usize = 256;
 const LABEL: &str = "iam-host submit";
+/// How long the server keeps a results consumer nobody reads (a `submit` that was killed).
+const READER_INACTIVE: Duration = Duration::from_secs(300);
+/// How far back a results consumer made again starts before the last result seen: room for
+/// the clocks of a cluster's servers, which stamp the results.
+const RESUME_MARGIN: Duration = Duration::from_secs(60);
 
 /// What one submission is given.
 #[derive(Debug, Clone)]
 pub struct SubmitOptions {
-    pub nats: String,
+    pub nats: NatsAccess,
     pub input: PathBuf,
     pub output: PathBuf,
     pub display: Display,
@@ -56,21 +73,56 @@ struct Plan {
     already: u64,
     already_failed: u64,
     /// Refusals to write (their keys are not in the output yet).
-    refusals: Vec<String>,
-    /// Job ids waiting for a result, with the tenant and command each job named: a result is
-    /// taken only if it names the same (issue 23: a result stored under the id by another
-    /// tenant's or command's job is not this job's).
-    waiting: HashMap<String, (String, String)>,
+    refusals: Vec<Refusal>,
+    /// Job ids waiting for a result, with what each job named: a result is taken only if it
+    /// names the same tenant and command.
+    waiting: HashMap<String, Waiting>,
 }
 
-/// What to do with each line of the input: jobs already done are skipped, refused lines and
-/// jobs too large for a message (`payload_room`) are answered here, the rest wait for a
-/// result.
-fn plan(
-    input: &Path,
-    done: &std::collections::HashMap<String, bool>,
-    payload_room: usize,
-) -> Result<Plan> {
+/// A job waiting for its result.
+struct Waiting {
+    tenant: String,
+    command: String,
+    /// The job's size as it travels.
+    bytes: usize,
+}
+
+impl Plan {
+    /// The tenants whose results are read.
+    fn tenants(&self) -> BTreeSet<String> {
+        self.waiting
+            .values()
+            .map(|job| job.tenant.clone())
+            .collect()
+    }
+
+    /// Answer here the jobs larger than a message can carry (`payload_room`).
+    fn refuse_too_large(&mut self, payload_room: usize) {
+        let too_large: Vec<String> = self
+            .waiting
+            .iter()
+            .filter(|(_, job)| job.bytes > payload_room)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in too_large {
+            if let Some(job) = self.waiting.remove(&id) {
+                self.refusals.push(Refusal {
+                    key: id,
+                    tenant: Some(job.tenant),
+                    command: Some(job.command),
+                    error: format!(
+                        "the job is {} bytes, more than the {payload_room} bytes a NATS message can carry",
+                        job.bytes
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// What to do with each line of the input: jobs already done are skipped, refused lines are
+/// answered here, the rest wait for a result.
+fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<Plan> {
     let mut plan = Plan {
         total: 0,
         already: 0,
@@ -88,34 +140,38 @@ fn plan(
             continue;
         }
         match line {
-            Line::Refused(refusal) => plan.refusals.push(refusal.line()),
+            Line::Refused(refusal) => plan.refusals.push(refusal),
             Line::Job(job) => {
-                let size = job.to_json().len();
-                if size > payload_room {
-                    plan.refusals.push(
-                        Refusal {
-                            key: job.id,
-                            tenant: Some(job.tenant),
-                            command: Some(job.command),
-                            error: format!(
-                                "the job is {size} bytes, more than the {payload_room} bytes a NATS message can carry"
-                            ),
-                        }
-                        .line(),
-                    );
-                } else {
-                    plan.waiting.insert(job.id, (job.tenant, job.command));
+                if let Err(error) = check_name(&job.tenant) {
+                    // It names no subject a worker reads.
+                    plan.refusals.push(job.refuse(error.to_string()));
+                    continue;
                 }
+                let bytes = job.to_json().len();
+                plan.waiting.insert(
+                    job.id,
+                    Waiting {
+                        tenant: job.tenant,
+                        command: job.command,
+                        bytes,
+                    },
+                );
             }
         }
     }
     Ok(plan)
 }
 
-/// A result from the results stream, or the news that every result stored before the
-/// submission started has been read.
+/// A result from a tenant's results subject, or the news that every result of a tenant stored
+/// before the submission started has been read.
 enum Stored {
-    Result { id: String, exit: i64, line: String },
+    Result {
+        /// The tenant whose subject it came on.
+        tenant: String,
+        id: String,
+        exit: i64,
+        line: String,
+    },
     CaughtUp,
 }
 
@@ -131,10 +187,22 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
         ));
     }
     let mut output = resumed.output;
-    let client = nats::connect(&options.nats, LABEL).await?;
-    let mut plan = plan(&options.input, &resumed.done, nats::payload_room(&client))?;
+    let mut plan = plan(&options.input, &resumed.done)?;
+    let tenants = plan.tenants();
+    // A customer's user may read only its own inbox; an operator's submit of several tenants
+    // uses the usual one.
+    let inbox = match tenants.iter().next() {
+        Some(tenant) if tenants.len() == 1 => nats::tenant_inbox(tenant),
+        _ => nats::WORKERS_INBOX.to_string(),
+    };
+    let client = nats::connect(&options.nats, LABEL, &inbox).await?;
+    plan.refuse_too_large(nats::payload_room(&client));
+    let tenants = plan.tenants();
     let context = jetstream::new(client.clone());
-    let (_jobs, results) = nats::streams(&context).await?;
+    // The streams, made here when this user may (an operator's, an open server's); a
+    // customer's user may not, and waits for the workers, which make them.
+    let maker = context.clone();
+    tokio::spawn(async move { nats::streams(&maker).await.ok() });
 
     let progress = Arc::new(Progress::start(
         LABEL,
@@ -148,20 +216,26 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
         skipped: plan.already,
         ..SubmitSummary::default()
     };
-    for line in plan.refusals.drain(..) {
-        output.append(&line)?;
+    for refusal in plan.refusals.drain(..) {
+        output.append(&refusal.line())?;
         progress.record(true);
         summary.refused += 1;
     }
 
     let (stored_tx, mut stored) = mpsc::unbounded_channel();
-    let reader_progress = progress.clone();
-    let reader = tokio::spawn(read_results(
-        context.clone(),
-        results,
-        stored_tx,
-        reader_progress,
-    ));
+    let readers: Vec<_> = tenants
+        .iter()
+        .map(|tenant| {
+            tokio::spawn(read_results(
+                context.clone(),
+                tenant.clone(),
+                stored_tx.clone(),
+                progress.clone(),
+            ))
+        })
+        .collect();
+    drop(stored_tx);
+    let mut readers_behind = tenants.len();
     let mut publisher: Option<tokio::task::JoinHandle<Result<()>>> = None;
     while !plan.waiting.is_empty() {
         let event = tokio::select! {
@@ -191,7 +265,8 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
         };
         match event {
             Stored::CaughtUp => {
-                if publisher.is_none() {
+                readers_behind = readers_behind.saturating_sub(1);
+                if readers_behind == 0 && publisher.is_none() {
                     summary.collected = summary.total
                         - summary.skipped
                         - summary.refused
@@ -206,23 +281,54 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                     )));
                 }
             }
-            Stored::Result { id, exit, line } => {
-                let Some((tenant, command)) = plan.waiting.get(&id) else {
+            Stored::Result {
+                tenant: came_for,
+                id,
+                exit,
+                line,
+            } => {
+                let Some(job) = plan.waiting.get(&id) else {
                     continue;
                 };
-                if !names_job(&line, tenant, command) {
-                    progress.note(&format!(
-                        "{LABEL}: ignored a result stored under the id {id:?} that names another tenant or command than the job's"
-                    ));
+                if job.tenant != came_for {
                     continue;
                 }
+                let (line, exit) = match command_named(&line, &job.tenant) {
+                    Some(command) if command == job.command => (line, exit),
+                    Some(command) => {
+                        // Another job of this tenant used the id first: this one is not run
+                        // under it (the stream took the first for this id), nor merged.
+                        progress.note(&format!(
+                            "{LABEL}: the id {id:?} is already taken by a {command} job of the tenant {:?}; refused",
+                            job.tenant
+                        ));
+                        let refusal = Refusal {
+                            key: id.clone(),
+                            tenant: Some(job.tenant.clone()),
+                            command: Some(job.command.clone()),
+                            error: format!(
+                                "the id {id:?} is already used by an earlier {command} job of this tenant; give the job an id of its own"
+                            ),
+                        };
+                        (refusal.line(), 2)
+                    }
+                    None => {
+                        progress.note(&format!(
+                            "{LABEL}: ignored a result stored under the id {id:?} that is not the tenant {:?}'s",
+                            job.tenant
+                        ));
+                        continue;
+                    }
+                };
                 plan.waiting.remove(&id);
                 output.append(&line)?;
                 progress.record(exit != 0);
             }
         }
     }
-    reader.abort();
+    for reader in readers {
+        reader.abort();
+    }
     if let Some(publisher) = publisher {
         // Every job has its result: whatever is still being published is a duplicate.
         publisher.abort();
@@ -236,83 +342,75 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
     Ok(summary)
 }
 
-/// Whether a result line names this tenant and command: every result a worker writes for a
-/// job `submit` sent does, refusals included.
-fn names_job(line: &str, tenant: &str, command: &str) -> bool {
+/// The command a result line names, when it is a result of `tenant`'s (every result a worker
+/// writes names the tenant of its subject and the job's command, refusals included).
+fn command_named(line: &str, tenant: &str) -> Option<String> {
     let Ok(serde_json::Value::Object(result)) = serde_json::from_str(line) else {
-        return false;
+        return None;
     };
-    let matches =
-        |key: &str, expected: &str| result.get(key).and_then(|v| v.as_str()) == Some(expected);
-    matches("tenant", tenant) && matches("command", command)
+    let text = |key: &str| result.get(key).and_then(|v| v.as_str());
+    if text("tenant") != Some(tenant) {
+        return None;
+    }
+    text("command").map(str::to_string)
 }
 
-/// Read the results stream from its start, forever: each result, and `CaughtUp` once the
-/// results stored before the start have been read. The ordered consumer recovers from lost
-/// connections itself; should its stream end, a new one picks up after the last result seen.
+/// Read a tenant's results subject from its start, forever: each result, and `CaughtUp` once
+/// the results stored before the start have been read. The consumer is this submission's own
+/// (an unguessable name, filtered to the tenant's subject), so a customer's NATS user can be
+/// allowed to make it and nothing else; the server drops it a few minutes after this process
+/// stops reading. Should it fail (a lost server, a store wiped), a new one reads on from a
+/// minute before the last result seen, or from the start if none was.
 async fn read_results(
     context: jetstream::Context,
-    mut results: stream::Stream,
+    tenant: String,
     stored: mpsc::UnboundedSender<Stored>,
     progress: Arc<Progress>,
 ) -> Result<()> {
     let mut backoff = Backoff::default();
-    let last_at_start = loop {
-        match results.info().await {
-            Ok(info) => break info.state.last_sequence,
+    let mut caught_up = false;
+    let mut last_seen = None;
+    loop {
+        let deliver_policy = match last_seen {
+            None => consumer::DeliverPolicy::All,
+            Some(published) => consumer::DeliverPolicy::ByStartTime {
+                start_time: published - RESUME_MARGIN,
+            },
+        };
+        let config = consumer::pull::Config {
+            name: Some(format!("iam-submit-{tenant}-{}", nuid::next())),
+            description: Some(format!("iam-host submit: the results of {tenant}")),
+            filter_subject: results_subject(&tenant),
+            deliver_policy,
+            ack_policy: consumer::AckPolicy::None,
+            inactive_threshold: READER_INACTIVE,
+            memory_storage: true,
+            num_replicas: 1,
+            ..consumer::pull::Config::default()
+        };
+        let created = context
+            .create_consumer_on_stream(config, RESULTS_STREAM)
+            .await;
+        let reader = match created {
+            Ok(reader) => reader,
             Err(error) => {
                 progress.note(&format!(
-                    "{LABEL}: cannot read the results stream's state ({error}); retrying"
+                    "{LABEL}: cannot read the results of {tenant:?} yet ({error}); retrying (workers create the streams)"
                 ));
                 backoff.wait().await;
-            }
-        }
-    };
-    let mut caught_up = last_at_start == 0;
-    if caught_up {
-        stored.send(Stored::CaughtUp).ok();
-    }
-    let mut next_sequence = 1;
-    loop {
-        // A stream that holds fewer results than were read is a new one (a server back with
-        // an empty store): read it from its start.
-        if next_sequence > 1
-            && let Ok(info) = results.info().await
-            && info.state.last_sequence + 1 < next_sequence
-        {
-            next_sequence = 1;
-        }
-        let deliver_policy = if next_sequence <= 1 {
-            consumer::DeliverPolicy::All
-        } else {
-            consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: next_sequence,
+                continue;
             }
         };
-        let created = results
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy,
-                ..consumer::pull::OrderedConfig::default()
-            })
-            .await;
-        let mut messages = match created {
-            Ok(ordered) => match ordered.messages().await {
-                Ok(messages) => messages,
-                Err(error) => {
-                    progress.note(&format!("{LABEL}: cannot read results ({error}); retrying"));
-                    backoff.wait().await;
-                    continue;
-                }
-            },
+        let mut before_start = reader.cached_info().num_pending;
+        if !caught_up && before_start == 0 {
+            caught_up = true;
+            stored.send(Stored::CaughtUp).ok();
+        }
+        let mut messages = match reader.messages().await {
+            Ok(messages) => messages,
             Err(error) => {
                 progress.note(&format!("{LABEL}: cannot read results ({error}); retrying"));
                 backoff.wait().await;
-                // The stream may be gone (a server back with an empty store): open it again,
-                // and read it from its start (results already taken are ignored).
-                if let Ok((_jobs, fresh)) = nats::streams(&context).await {
-                    results = fresh;
-                    next_sequence = 1;
-                }
                 continue;
             }
         };
@@ -320,28 +418,35 @@ async fn read_results(
             let message = match next {
                 Ok(message) => message,
                 Err(error) => {
-                    // Read on with a new consumer (from the last result seen), after a wait.
+                    // Read on with a new consumer, after a wait.
                     progress.note(&format!("{LABEL}: reading results: {error}"));
-                    backoff.wait().await;
                     break;
                 }
             };
             backoff = Backoff::default();
-            let (sequence, pending) = message
-                .info()
-                .map(|info| (info.stream_sequence, info.pending))
-                .unwrap_or((next_sequence, 1));
-            next_sequence = sequence + 1;
+            let pending = match message.info() {
+                Ok(info) => {
+                    last_seen = Some(info.published);
+                    info.pending
+                }
+                Err(_) => 1,
+            };
             let line = String::from_utf8_lossy(&message.payload).into_owned();
             if let Some((id, exit)) = result_key(&line)
                 && !line.contains('\n')
             {
-                let exit = exit.unwrap_or(1);
-                if stored.send(Stored::Result { id, exit, line }).is_err() {
+                let result = Stored::Result {
+                    tenant: tenant.clone(),
+                    id,
+                    exit: exit.unwrap_or(1),
+                    line,
+                };
+                if stored.send(result).is_err() {
                     return Ok(());
                 }
             }
-            if !caught_up && (sequence >= last_at_start || pending == 0) {
+            before_start = before_start.saturating_sub(1);
+            if !caught_up && (before_start == 0 || pending == 0) {
                 caught_up = true;
                 stored.send(Stored::CaughtUp).ok();
             }
@@ -374,9 +479,10 @@ async fn publish_jobs(
             let note = |text: String| progress.note(&format!("{LABEL}: {text}"));
             nats::publish_until_stored(
                 &context,
-                JOBS_SUBJECT,
-                &message_id(&job.id),
+                &jobs_subject(&job.tenant),
+                &message_id(&job.tenant, &job.id),
                 &job.to_json(),
+                false,
                 &note,
             )
             .await;

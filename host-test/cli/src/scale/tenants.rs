@@ -10,6 +10,29 @@ use std::path::Path;
 
 use iam_host::files;
 
+/// The longest tenant name: it is a token of NATS subjects and of consumer names.
+pub const MAX_NAME_BYTES: usize = 64;
+
+/// Check a tenant name: 1 to 64 of `A-Z a-z 0-9 _ -`. A name is a token of the subjects
+/// `iam.jobs.<tenant>` and `iam.results.<tenant>` and of a NATS user's permissions, so it may
+/// hold no `.`, `*`, `>` or space (each would widen a subject or a permission to other
+/// tenants), nor anything a consumer name cannot carry.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        bail!("a tenant name must not be empty");
+    }
+    let safe = name.len() <= MAX_NAME_BYTES
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+    if !safe {
+        bail!(
+            "the tenant name {name:?} is not allowed: use 1 to {MAX_NAME_BYTES} letters, digits, '_' or '-' (it names NATS subjects)"
+        );
+    }
+    Ok(())
+}
+
 /// Each tenant's instance parameters, by name.
 pub struct Tenants {
     by_name: BTreeMap<String, Map<String, Value>>,
@@ -41,9 +64,7 @@ impl Tenants {
             let Value::Object(params) = params else {
                 bail!("tenant {name:?} must be a JSON object of instance parameters");
             };
-            if name.is_empty() {
-                bail!("a tenant name must not be empty");
-            }
+            check_name(name)?;
             by_name.insert(name.clone(), params.clone());
         }
         if by_name.is_empty() {
@@ -54,7 +75,7 @@ impl Tenants {
 
     /// One instance under its own name, for jobs run on this machine only (`sync apply
     /// --config`: the jobs' tenant is the config's `instance_name`, sync.md §8). The name
-    /// never reaches a NATS subject here, so it is not held to the rules of a NATS tenant.
+    /// never reaches a NATS subject here, so it is not held to [`check_name`].
     pub fn local(name: &str, params: Map<String, Value>) -> Tenants {
         Tenants {
             by_name: BTreeMap::from([(name.to_string(), params)]),
@@ -115,6 +136,29 @@ mod tests {
         );
         assert_eq!(error_of(r#"{"tenants": {}}"#), "names no tenant");
         assert!(error_of("{").starts_with("is not valid JSON"));
+    }
+
+    #[test]
+    fn a_tenant_name_must_be_safe_in_a_nats_subject() {
+        for name in ["Acme_Corp-2", "a", &"x".repeat(MAX_NAME_BYTES)] {
+            assert!(check_name(name).is_ok(), "{name}");
+        }
+        for name in [
+            "a.b",
+            "a*",
+            ">",
+            "a b",
+            "é",
+            "a\nb",
+            "",
+            &"x".repeat(MAX_NAME_BYTES + 1),
+        ] {
+            assert!(check_name(name).is_err(), "{name:?}");
+        }
+        assert_eq!(
+            error_of(r#"{"tenants": {"acme.*": {}}}"#),
+            "the tenant name \"acme.*\" is not allowed: use 1 to 64 letters, digits, '_' or '-' (it names NATS subjects)"
+        );
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! `iam-host worker`: pull jobs from the shared durable consumer, run each, store its result
 //! line in the results stream, and only then ack the job. Workers on any number of machines
-//! share the consumer; each holds at most `--concurrency` jobs (fetched only when it has room)
-//! and runs at most `--per-tenant` of a tenant's at once.
+//! share the consumer; each runs at most `--concurrency` jobs at once and at most
+//! `--per-tenant` of a tenant's. A job waiting for its tenant's share holds no fetch slot, so
+//! one tenant's backlog never keeps another tenant's jobs from being fetched (up to
+//! [`MAX_WAITING`] such jobs are held; past that, a waiting job keeps its slot).
+//!
+//! A job's tenant is the one its subject names (`iam.jobs.<tenant>`), which NATS's
+//! permissions guard: a body that names another tenant is refused and gets no result, since a
+//! result would be written under that tenant's subject by the worker's own hand.
 //!
 //! Nothing is lost when a worker dies, even by `kill -9`: a job it held is unacked, so the
 //! server hands it to another worker after the ack wait, and running a command again is
@@ -21,8 +27,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::auth::NatsAccess;
 use super::jobs::{Job, parse_job, result_line};
-use super::nats::{self, Backoff, RESULTS_SUBJECT, message_id};
+use super::metrics::{self, Outcome};
+use super::nats::{self, Backoff, JOBS_SUBJECT, message_id, results_subject};
 use super::progress::{Display, Progress};
 use super::runner::{Runner, RunnerOptions};
 use super::tenants::Tenants;
@@ -34,6 +42,9 @@ use iam_host::Host;
 const FETCH_EXPIRES: Duration = Duration::from_secs(2);
 /// Most jobs asked for in one pull.
 const MAX_FETCH: usize = 256;
+/// Most jobs a worker holds that wait for their tenant's share without a fetch slot: each
+/// costs its arguments and an in-progress ack every third of the ack wait.
+pub const MAX_WAITING: usize = 4096;
 /// The status of a second signal: killed by SIGINT, as a shell reports it.
 pub const SECOND_SIGNAL_EXIT: i32 = 130;
 const LABEL: &str = "iam-host worker";
@@ -41,7 +52,7 @@ const LABEL: &str = "iam-host worker";
 /// What one worker is given.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    pub nats: String,
+    pub nats: NatsAccess,
     pub runner: RunnerOptions,
     pub ack_wait: Duration,
     pub display: Display,
@@ -59,13 +70,13 @@ pub struct WorkerSummary {
 struct Shared {
     runner: Runner,
     context: jetstream::Context,
-    /// The largest result line a message can carry (`nats::payload_room`).
-    payload_room: usize,
     stopping: watch::Receiver<bool>,
     /// A third of the ack wait in force.
     progress_every: Duration,
     progress: Progress,
     handed_back: std::sync::atomic::AtomicU64,
+    /// Places for jobs that wait for their tenant's share without a fetch slot.
+    waiting: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -115,10 +126,11 @@ pub async fn run(
 ) -> Result<WorkerSummary> {
     let (stop, stopping) = watch::channel(false);
     watch_signals(stop)?;
-    let client = nats::connect(&options.nats, LABEL).await?;
+    let client = nats::connect(&options.nats, LABEL, nats::WORKERS_INBOX).await?;
     let context = jetstream::new(client.clone());
     let (jobs, _results) = nats::streams(&context).await?;
     let (consumer, ack_wait) = nats::workers_consumer(&jobs, options.ack_wait).await?;
+    metrics::global().set_ready(true);
     if ack_wait != options.ack_wait {
         crate::diagnostic(&format!(
             "{LABEL}: the consumer {} already has an ack wait of {} s (not the {} s asked for); using it",
@@ -127,18 +139,25 @@ pub async fn run(
             options.ack_wait.as_secs_f64()
         ));
     }
+    let payload_room = nats::payload_room(&client);
+    let runner_options = RunnerOptions {
+        max_result_bytes: Some(payload_room),
+        label: LABEL,
+        ..options.runner
+    };
     let shared = Arc::new(Shared {
-        runner: Runner::new(host, tenants, &options.runner),
-        payload_room: nats::payload_room(&client),
+        runner: Runner::new(host, tenants, &runner_options),
         context,
         stopping: stopping.clone(),
         progress_every: (ack_wait / 3).max(Duration::from_millis(100)),
         progress: Progress::start(LABEL, None, 0, 0, options.display),
         handed_back: Default::default(),
+        waiting: Arc::new(Semaphore::new(MAX_WAITING)),
     });
     crate::diagnostic(&format!(
-        "{LABEL}: pulling jobs from {} (up to {} at once, {} per tenant)",
-        nats::printable_url(&options.nats),
+        "{LABEL}: pulling jobs from {} with {} (up to {} at once, {} per tenant)",
+        nats::printable_url(&options.nats.servers),
+        options.nats.credential_kind(),
         options.runner.concurrency,
         options.runner.per_tenant
     ));
@@ -180,7 +199,10 @@ async fn reopen(consumer: &mut PullConsumer, ack_wait: Duration, shared: &Shared
         nats::workers_consumer(&jobs, ack_wait).await
     };
     match reopened.await {
-        Ok((fresh, _)) => *consumer = fresh,
+        Ok((fresh, _)) => {
+            *consumer = fresh;
+            metrics::global().set_ready(true);
+        }
         Err(error) => shared.note(format!(
             "cannot open the jobs' consumer ({error}); retrying"
         )),
@@ -222,6 +244,7 @@ async fn fetch_until_stopped(
         let mut batch = match pulled {
             Ok(batch) => batch,
             Err(error) => {
+                metrics::global().set_ready(false);
                 shared.note(format!("cannot pull jobs ({error}); retrying"));
                 drop(room);
                 backoff.wait().await;
@@ -237,6 +260,7 @@ async fn fetch_until_stopped(
             match next {
                 None => break,
                 Some(Err(error)) => {
+                    metrics::global().set_ready(false);
                     shared.note(format!("pulling jobs failed ({error}); retrying"));
                     backoff.wait().await;
                     reopen(&mut consumer, ack_wait, shared).await;
@@ -279,35 +303,90 @@ async fn hand_back(message: &jetstream::Message, shared: &Shared) {
     }
 }
 
+/// The job a message carries, its tenant taken from the subject (`iam.jobs.<tenant>`); `Err`
+/// with what to do instead: drop it (nothing can be answered) or answer a refusal.
+enum NotAJob {
+    /// Not for any worker to answer: dropped, with the reason logged.
+    Drop(String),
+    /// A refusal line to store as its result.
+    Refuse { key: String, line: String },
+}
+
+fn read_job(message: &jetstream::Message) -> Result<Job, NotAJob> {
+    let subject = message.subject.as_str();
+    let Some(tenant) = nats::tenant_of(subject, JOBS_SUBJECT) else {
+        return Err(NotAJob::Drop(format!(
+            "a message on {subject:?}, which names no tenant"
+        )));
+    };
+    let text = String::from_utf8_lossy(&message.payload);
+    let mut body = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(body)) => body,
+        // Refused below as `parse_job` words it (with the id, if it has one).
+        _ => serde_json::Map::new(),
+    };
+    match body.get("tenant") {
+        None => {
+            body.insert("tenant".into(), tenant.into());
+        }
+        Some(named) if named.as_str() == Some(tenant) => {}
+        Some(named) => {
+            // A result written under this subject would be this tenant's, by a worker's
+            // hand: a message made by anyone else (NATS lets a consumer deliver anywhere)
+            // must never get one.
+            return Err(NotAJob::Drop(format!(
+                "a job on {subject:?} that names the tenant {named}"
+            )));
+        }
+    }
+    let text = if body.len() > 1 {
+        serde_json::Value::Object(body).to_string()
+    } else {
+        text.into_owned()
+    };
+    parse_job(&text, "").map_err(|mut refusal| {
+        if refusal.key.is_empty() {
+            // Not from `submit`: without an id there is nowhere to put a result.
+            return NotAJob::Drop(format!("a message that is not a job ({})", refusal.error));
+        }
+        refusal.tenant = Some(tenant.to_string());
+        metrics::global().job_ended(
+            tenant,
+            refusal.command.as_deref().unwrap_or_default(),
+            Outcome::Refused,
+        );
+        NotAJob::Refuse {
+            key: refusal.key.clone(),
+            line: refusal.line(),
+        }
+    })
+}
+
 /// One job: check it, wait for its tenant's share, run it, store its result, ack it.
 async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>, shared: &Shared) {
-    let _slot = slot;
-    let text = String::from_utf8_lossy(&message.payload).into_owned();
-    let job = match parse_job(&text, "") {
+    let job = match read_job(&message) {
         Ok(job) => job,
-        Err(refusal) if refusal.key.is_empty() => {
-            // Not from `submit`: without an id there is nowhere to put a result.
-            shared.note(format!(
-                "dropped a message that is not a job ({}); nothing can be answered",
-                refusal.error
-            ));
+        Err(NotAJob::Drop(why)) => {
+            shared.note(format!("dropped {why}; nothing is answered"));
             if let Err(error) = message.ack_with(AckKind::Term).await {
                 shared.note(format!("could not drop it ({error})"));
             }
             return;
         }
-        Err(refusal) => {
-            finish(&message, &refusal.key, &refusal.line(), 2, shared).await;
+        Err(NotAJob::Refuse { key, line }) => {
+            let tenant = nats::tenant_of(message.subject.as_str(), JOBS_SUBJECT).unwrap_or("");
+            finish(&message, tenant, &key, &line, 2, shared).await;
             return;
         }
     };
     if let Err(refusal) = shared.runner.check(&job) {
-        finish(&message, &job.id, &refusal.line(), 2, shared).await;
+        finish(&message, &job.tenant, &job.id, &refusal.line(), 2, shared).await;
         return;
     }
     if let Ok(info) = message.info()
         && info.delivered > 1
     {
+        metrics::global().redelivered();
         if info.delivered >= nats::MAX_DELIVER {
             // Its last delivery: a job that took a worker down this often is not run again,
             // and ends with a Type 4 result so that its submitter is not left waiting.
@@ -319,14 +398,9 @@ async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>,
                 "job {:?} delivered {} times: given up",
                 job.id, info.delivered
             ));
-            finish(
-                &message,
-                &job.id,
-                &result_line(&job, 1, &given_up),
-                1,
-                shared,
-            )
-            .await;
+            metrics::global().job_ended(&job.tenant, &job.command, Outcome::Error);
+            let line = result_line(&job, 1, &given_up);
+            finish(&message, &job.tenant, &job.id, &line, 1, shared).await;
             return;
         }
         shared.note(format!(
@@ -334,7 +408,7 @@ async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>,
             job.id, info.delivered
         ));
     }
-    let Some(admission) = wait_for_admission(&message, &job, shared).await else {
+    let Some(admission) = wait_for_admission(&message, &job, slot, shared).await else {
         hand_back(&message, shared).await;
         return;
     };
@@ -347,43 +421,59 @@ async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>,
             _ = ticks.tick() => in_progress(&message, shared).await,
         }
     };
-    if finished.line.len() > shared.payload_room {
-        // The entry can never be published: the job still ends, with a Type 4 entry that
-        // says so, rather than being redelivered for ever.
-        let too_large = error_entry(&format!(
-            "The {} command's entry is {} bytes, more than the {} bytes a result message can carry",
-            job.command,
-            finished.line.len(),
-            shared.payload_room
-        ));
-        let line = result_line(&job, 1, &too_large);
-        shared.note(format!(
-            "the result of job {:?} is too large to publish; sent a Type 4 result instead",
-            job.id
-        ));
-        finish(&message, &job.id, &line, 1, shared).await;
-        return;
-    }
-    finish(&message, &job.id, &finished.line, finished.exit, shared).await;
+    finish(
+        &message,
+        &job.tenant,
+        &job.id,
+        &finished.line,
+        finished.exit,
+        shared,
+    )
+    .await;
 }
 
-/// Wait for the tenant's share and a slot, telling the server the job is held meanwhile.
-/// `None` when a stop came first (the job is to be handed back).
-async fn wait_for_admission(
+/// Wait for `waited`, telling the server the job is held meanwhile. `None` when a stop came
+/// first (the job is to be handed back) or `waited` gave none.
+async fn holding<T>(
     message: &jetstream::Message,
-    job: &Job,
     shared: &Shared,
-) -> Option<super::runner::Admission> {
-    let admit = shared.runner.admit(job);
-    tokio::pin!(admit);
+    waited: impl std::future::Future<Output = Option<T>>,
+) -> Option<T> {
+    tokio::pin!(waited);
     let mut ticks = progress_ticks(shared.progress_every);
-    let admission = loop {
+    loop {
         tokio::select! {
-            admission = &mut admit => break admission?,
+            got = &mut waited => return got,
             () = stopped(&shared.stopping) => return None,
             _ = ticks.tick() => in_progress(message, shared).await,
         }
+    }
+}
+
+/// Wait for the tenant's share and a slot, telling the server the job is held meanwhile. A
+/// job whose tenant has no share free gives its fetch `slot` back while it waits (when one
+/// of the [`MAX_WAITING`] places is free), so other tenants' jobs are still fetched. `None`
+/// when a stop came first (the job is to be handed back).
+async fn wait_for_admission(
+    message: &jetstream::Message,
+    job: &Job,
+    slot: Option<OwnedSemaphorePermit>,
+    shared: &Shared,
+) -> Option<super::runner::Admission> {
+    let (share, _waiting) = match shared.runner.try_share(job) {
+        Some(share) => (share, None),
+        None => {
+            let waiting = shared.waiting.clone().try_acquire_owned().ok();
+            if waiting.is_some() {
+                drop(slot);
+            }
+            (
+                holding(message, shared, shared.runner.share(job)).await?,
+                waiting,
+            )
+        }
     };
+    let admission = holding(message, shared, shared.runner.admit_with(share)).await?;
     // A stop that came while the slot was being granted still means "not started".
     if *shared.stopping.borrow() {
         return None;
@@ -403,15 +493,24 @@ async fn in_progress(message: &jetstream::Message, shared: &Shared) {
     }
 }
 
-/// Store the result line, then ack the job: a worker that dies between the two leaves a
-/// stored result and a job that runs again, whose second result the stream drops.
-async fn finish(message: &jetstream::Message, id: &str, line: &str, exit: u8, shared: &Shared) {
+/// Store the result line under the tenant's results subject, then ack the job: a worker that
+/// dies between the two leaves a stored result and a job that runs again, whose second result
+/// the stream drops.
+async fn finish(
+    message: &jetstream::Message,
+    tenant: &str,
+    id: &str,
+    line: &str,
+    exit: u8,
+    shared: &Shared,
+) {
     let note = |text: String| shared.note(text);
     nats::publish_until_stored(
         &shared.context,
-        RESULTS_SUBJECT,
-        &message_id(id),
+        &results_subject(tenant),
+        &message_id(tenant, id),
         line,
+        true,
         &note,
     )
     .await;

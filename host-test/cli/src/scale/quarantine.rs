@@ -1,0 +1,362 @@
+//! Quarantine, as Entra quarantines a failing provisioning job: a tenant whose token the server
+//! refuses (401 or 403) `--quarantine-after` times in a row (5 by default) stops sending. Its
+//! jobs end at once with a Type 4 entry that says so, and no request leaves; a `test-module`
+//! probe runs after 1 min, then after doubling waits up to 1 h, and the first that passes lifts
+//! the quarantine. Each step is logged on stderr and counted in the metrics.
+//!
+//! At most N requests are refused before the quarantine starts, however many commands of the
+//! tenant run at once: once one refusal has come back, a request is sent only while the
+//! refusals so far and the requests awaiting an answer stay under N (so with more than N of a
+//! tenant's commands in flight at the very start, up to `--per-tenant` can be refused).
+//!
+//! Any other answer but a 429 or a 5xx (which say nothing of the token) resets the count; no
+//! answer at all (a timeout, a lost connection) neither counts nor resets.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+use super::metrics;
+use iam_host::backend::{Backend, BackendError, BoxFuture, IncomingResponse, OutgoingRequest};
+
+/// `--quarantine-after` by default.
+pub const DEFAULT_AFTER: u32 = 5;
+/// The first probe's wait (the hidden `--quarantine-probe-ms` shortens it for tests).
+pub const FIRST_PROBE: Duration = Duration::from_secs(60);
+/// The longest wait between probes.
+pub const LONGEST_PROBE: Duration = Duration::from_secs(3600);
+
+/// When a tenant is quarantined and how soon it is probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarantinePolicy {
+    /// Consecutive 401/403 answers that quarantine a tenant; 0 never does.
+    pub after: u32,
+    /// The wait before the first probe; each next one waits twice as long, up to an hour.
+    pub first_probe: Duration,
+}
+
+impl Default for QuarantinePolicy {
+    fn default() -> Self {
+        QuarantinePolicy {
+            after: DEFAULT_AFTER,
+            first_probe: FIRST_PROBE,
+        }
+    }
+}
+
+/// A `test-module` run for the tenant: whether it passed.
+pub type Probe = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
+
+#[derive(Debug, Default)]
+struct State {
+    /// 401/403 answers in a row.
+    refusals: u32,
+    /// Requests sent and not yet answered.
+    in_flight: u32,
+    quarantined: bool,
+}
+
+/// One tenant's count of refusals and its quarantine.
+pub struct Quarantine {
+    tenant: String,
+    policy: QuarantinePolicy,
+    state: Mutex<State>,
+    changed: Notify,
+    probe: Probe,
+    label: &'static str,
+}
+
+/// The words of a quarantined tenant's Type 4 entry.
+pub fn entry_text(tenant: &str, command: &str) -> String {
+    format!(
+        "The {command} command was not run: the tenant {tenant:?} is quarantined because the server refused its token (401 or 403) again and again; no request was sent. A test-module probe lifts the quarantine once the token works."
+    )
+}
+
+impl Quarantine {
+    pub fn new(
+        tenant: &str,
+        policy: QuarantinePolicy,
+        probe: Probe,
+        label: &'static str,
+    ) -> Arc<Quarantine> {
+        Arc::new(Quarantine {
+            tenant: tenant.to_string(),
+            policy,
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
+            probe,
+            label,
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn is_quarantined(&self) -> bool {
+        self.state().quarantined
+    }
+
+    /// Wait until a request may be sent: `false` when the tenant is (or becomes) quarantined.
+    async fn begin_request(&self) -> bool {
+        loop {
+            // Made before the state is read, so no change in between is missed.
+            let changed = self.changed.notified();
+            {
+                let mut state = self.state();
+                if state.quarantined {
+                    return false;
+                }
+                if state.refusals == 0 || state.refusals + state.in_flight < self.policy.after {
+                    state.in_flight += 1;
+                    return true;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// A request ended with `status` (`None`: no answer).
+    fn end_request(self: &Arc<Self>, status: Option<u16>) {
+        let tripped = {
+            let mut state = self.state();
+            state.in_flight = state.in_flight.saturating_sub(1);
+            match status {
+                Some(401 | 403) => state.refusals += 1,
+                Some(429 | 500..=599) | None => {}
+                Some(_) => state.refusals = 0,
+            }
+            let trip =
+                !state.quarantined && self.policy.after > 0 && state.refusals >= self.policy.after;
+            state.quarantined |= trip;
+            trip
+        };
+        self.changed.notify_waiters();
+        if tripped {
+            self.start();
+        }
+    }
+
+    /// Log, count, and probe with back-off until a probe passes.
+    fn start(self: &Arc<Self>) {
+        let first = self.policy.first_probe;
+        crate::diagnostic(&format!(
+            "{}: tenant {:?} quarantined after {} refusals of its token (401/403) in a row; its jobs end with a Type 4 entry until a test-module probe passes (the first in {} s)",
+            self.label,
+            self.tenant,
+            self.policy.after,
+            first.as_secs_f64()
+        ));
+        metrics::global().quarantine_started(&self.tenant);
+        let quarantine = self.clone();
+        tokio::spawn(async move {
+            let mut wait = first;
+            loop {
+                tokio::time::sleep(wait).await;
+                if (quarantine.probe)().await {
+                    quarantine.lift();
+                    return;
+                }
+                wait = (wait * 2).min(LONGEST_PROBE);
+                crate::diagnostic(&format!(
+                    "{}: tenant {:?}: the test-module probe failed; the next in {} s",
+                    quarantine.label,
+                    quarantine.tenant,
+                    wait.as_secs_f64()
+                ));
+            }
+        });
+    }
+
+    fn lift(&self) {
+        {
+            let mut state = self.state();
+            state.quarantined = false;
+            state.refusals = 0;
+        }
+        self.changed.notify_waiters();
+        metrics::global().quarantine_lifted();
+        crate::diagnostic(&format!(
+            "{}: tenant {:?}: the test-module probe passed; quarantine lifted",
+            self.label, self.tenant
+        ));
+    }
+}
+
+/// Ends a request's place when dropped, with the answer's status once there is one (a request
+/// whose command was stopped mid-way ends with no answer).
+struct Pending {
+    quarantine: Arc<Quarantine>,
+    status: Option<u16>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.quarantine.end_request(self.status);
+    }
+}
+
+/// A backend that counts the tenant's refusals and sends nothing while it is quarantined.
+pub struct Watched<B> {
+    inner: B,
+    quarantine: Arc<Quarantine>,
+    /// Set when a request of this command was held back by the quarantine.
+    held_back: Arc<AtomicBool>,
+}
+
+impl<B: Backend> Watched<B> {
+    pub fn new(inner: B, quarantine: Arc<Quarantine>, held_back: Arc<AtomicBool>) -> Watched<B> {
+        Watched {
+            inner,
+            quarantine,
+            held_back,
+        }
+    }
+}
+
+impl<B: Backend> Backend for Watched<B> {
+    fn send<'a>(
+        &'a mut self,
+        request: &'a OutgoingRequest,
+        max_body_bytes: u64,
+    ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
+        Box::pin(async move {
+            if !self.quarantine.begin_request().await {
+                self.held_back.store(true, Ordering::Relaxed);
+                // Not one a retry could cure: the command ends at once.
+                return Err(BackendError::Protocol(
+                    "not sent: the tenant is quarantined".into(),
+                ));
+            }
+            let mut pending = Pending {
+                quarantine: self.quarantine.clone(),
+                status: None,
+            };
+            let response = self.inner.send(request, max_body_bytes).await;
+            pending.status = response.as_ref().ok().map(|answer| answer.status);
+            response
+        })
+    }
+
+    fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()> {
+        self.inner.sleep(millis)
+    }
+
+    fn now_millis(&mut self) -> u64 {
+        self.inner.now_millis()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Answers every request with `status`, and counts.
+    struct Answers {
+        status: u16,
+        sent: Arc<AtomicUsize>,
+    }
+
+    impl Backend for Answers {
+        fn send<'a>(
+            &'a mut self,
+            _request: &'a OutgoingRequest,
+            _max_body_bytes: u64,
+        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+            let status = self.status;
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok(IncomingResponse {
+                    status,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                })
+            })
+        }
+        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
+            Box::pin(std::future::ready(()))
+        }
+        fn now_millis(&mut self) -> u64 {
+            0
+        }
+    }
+
+    fn request() -> OutgoingRequest {
+        OutgoingRequest {
+            method: "GET".into(),
+            url: url::Url::parse("http://127.0.0.1:1/x").expect("url"),
+            headers: Vec::new(),
+            body: None,
+            timeout: Duration::from_secs(1),
+            max_response_bytes: 1 << 20,
+            verify_tls: true,
+            use_proxy: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn five_refusals_in_a_row_quarantine_even_with_commands_at_once_and_a_probe_lifts_it() {
+        let probes = Arc::new(AtomicUsize::new(0));
+        let counted = probes.clone();
+        let probe: Probe = Arc::new(move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { n >= 1 })
+        });
+        let policy = QuarantinePolicy {
+            after: 5,
+            first_probe: Duration::from_millis(20),
+        };
+        let quarantine = Quarantine::new("revoked", policy, probe, "test");
+        let sent = Arc::new(AtomicUsize::new(0));
+        // Three commands at once, each trying four requests.
+        let commands: Vec<_> = (0..3)
+            .map(|_| {
+                let mut backend = Watched::new(
+                    Answers {
+                        status: 401,
+                        sent: sent.clone(),
+                    },
+                    quarantine.clone(),
+                    Arc::new(AtomicBool::new(false)),
+                );
+                tokio::spawn(async move {
+                    let request = request();
+                    for _ in 0..4 {
+                        backend.send(&request, 1 << 20).await.ok();
+                    }
+                })
+            })
+            .collect();
+        for command in commands {
+            command.await.expect("a command");
+        }
+        // 3 at once at the start (under 5), then never past 5 in all.
+        assert!(sent.load(Ordering::SeqCst) <= 5, "{sent:?}");
+        assert!(quarantine.is_quarantined());
+        // The first probe fails, the second (after 40 ms more) passes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(probes.load(Ordering::SeqCst), 2);
+        assert!(!quarantine.is_quarantined());
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_accepts_the_token_resets_the_count() {
+        let probe: Probe = Arc::new(|| Box::pin(async { true }));
+        let quarantine = Quarantine::new("t", QuarantinePolicy::default(), probe, "test");
+        for status in [401, 403, 401, 401, 200, 401, 401, 429, 503, 401, 401] {
+            assert!(quarantine.begin_request().await);
+            quarantine.end_request(Some(status));
+        }
+        assert!(!quarantine.is_quarantined(), "four in a row since the 200");
+        assert!(quarantine.begin_request().await);
+        quarantine.end_request(Some(403));
+        assert!(quarantine.is_quarantined());
+        assert!(!quarantine.begin_request().await);
+    }
+}
