@@ -139,7 +139,7 @@ fn compose(connector: &[u8], core: &[u8], front: &[u8]) -> Result<Vec<u8>> {
     let commands = graph.alias_instance_export(connector, &interface("commands"))?;
     graph.set_instantiation_argument(front, &interface("commands"), commands)?;
     let gate = graph.alias_instance_export(front, &interface("gate"))?;
-    graph.export(gate, &interface("gate"))?;
+    graph.export(gate, interface("gate"))?;
     Ok(graph.encode(EncodeOptions::default())?)
 }
 
