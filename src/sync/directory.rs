@@ -6,7 +6,9 @@
 //! A partial read plans nothing: a page that fails after its retries, a page holding other
 //! than min(100, `totalResults` − `startIndex` + 1) resources, an id that shows twice, or a
 //! `totalResults` that changes between pages is a failure naming the page and why. So nobody
-//! is ever deprovisioned because a read missed them.
+//! is ever deprovisioned because a read missed them. A `totalResults` over [`MAX_RESOURCES`]
+//! is a failure too, at the first page: a server must not make the plan ask for pages without
+//! end.
 //!
 //! Each page is boiled down at once to compact records (a user's identifiers, state and its
 //! resource as JSON text), so that 100,000 users never stand as parsed JSON together.
@@ -26,6 +28,9 @@ pub const PAGE_SIZE: u64 = 100;
 /// Pages handed to the host at once: enough for it to keep its connections busy, few enough
 /// that their answers, parsed together, stay small.
 pub const PAGES_AT_ONCE: usize = 200;
+/// The most users (and the most groups) one plan reads: 10,000 pages of each, ten times the
+/// largest directories the sync is made for, within the host's sync budget of requests.
+pub const MAX_RESOURCES: u64 = 1_000_000;
 
 /// A directory user, as much as the plan needs of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,6 +197,12 @@ impl Reader {
         .ok_or_else(|| at("the answer has no usable totalResults".into()))?;
         let first_total = &mut self.totals[collection as usize];
         if start_index == 1 {
+            if total > MAX_RESOURCES {
+                return Err(at(format!(
+                    "totalResults is {total}, more than the {MAX_RESOURCES} {}s one plan reads",
+                    collection.noun()
+                )));
+            }
             *first_total = total;
         } else if total != *first_total {
             return Err(at(format!(

@@ -1027,6 +1027,115 @@ fn a_listed_resource_that_cannot_be_used_plans_nothing() {
 }
 
 #[test]
+fn a_total_too_large_to_read_fails_at_the_first_page_without_asking_for_more() {
+    // A server that claims 10^12 users with a full first page: reading it would take 10^10
+    // pages. The plan stops at the first page (one million users is the most it reads).
+    let mut first = FakeDirectory::page(&users(100), 1);
+    first["totalResults"] = json!(1_000_000_000_000_u64);
+    let mut directory = FakeDirectory::new(users(3), vec![]);
+    directory.script("Users?startIndex=1&count=100", vec![answer(200, &first)]);
+    assert_eq!(
+        read_failure(&mut directory),
+        "the Users page at startIndex 1: totalResults is 1000000000000, more than the 1000000 users one plan reads"
+    );
+    assert_eq!(directory.batches, [2], "no page after the first two");
+    // The largest number there is, with no resources: a failure too, not an overflow.
+    let mut directory = FakeDirectory::new(users(3), vec![]);
+    directory.script(
+        "Groups?startIndex=1&count=100",
+        vec![answer(
+            200,
+            &json!({"totalResults": u64::MAX, "Resources": []}),
+        )],
+    );
+    assert_eq!(
+        read_failure(&mut directory),
+        "the Groups page at startIndex 1: totalResults is 18446744073709551615, more than the 1000000 groups one plan reads"
+    );
+    assert_eq!(directory.batches, [2]);
+    // One million exactly is read (its pages asked for): only more is refused.
+    let mut first = FakeDirectory::page(&users(100), 1);
+    first["totalResults"] = json!(1_000_000);
+    let mut directory = FakeDirectory::new(users(150), vec![]);
+    directory.script("Users?startIndex=1&count=100", vec![answer(200, &first)]);
+    assert_eq!(
+        read_failure(&mut directory),
+        "the Users page at startIndex 101: totalResults is 150 where the first page said 1000000"
+    );
+}
+
+#[test]
+fn hostile_pages_are_read_failures_never_a_panic() {
+    let raw = |bytes: &[u8]| {
+        Ok(Response {
+            status: 200,
+            headers: Vec::new(),
+            body: bytes.to_vec(),
+        })
+    };
+    let cases: Vec<(Result<Response, SendError>, &str)> = vec![
+        (
+            raw(b"{\"totalResults\": 1, \"Resources\": [{\"id\": \"\xff\xfe\"}]}"),
+            "not JSON",
+        ),
+        (raw(b"[1, 2]"), "the answer is not a SCIM list response"),
+        (
+            raw(b"{\"totalResults\": -1}"),
+            "the answer has no usable totalResults",
+        ),
+        (raw(b"{\"totalResults\": 1e400}"), "not JSON"),
+        (
+            raw(b"{\"totalResults\": 2.5}"),
+            "the answer has no usable totalResults",
+        ),
+        (
+            raw(b"{\"totalResults\": 1, \"Resources\": {}}"),
+            "\"Resources\" is not a list",
+        ),
+        (
+            raw(b"{\"totalResults\": 2, \"Resources\": [7, \"u\"]}"),
+            "is not usable",
+        ),
+        (
+            raw(b"{\"totalResults\": 1, \"Resources\": [{\"id\": \"u1\", \"userName\": 5}]}"),
+            "is not usable",
+        ),
+        (
+            raw(b"{\"totalResults\": 1, \"Resources\": [{\"id\": \"u1\", \"active\": []}]}"),
+            "is not usable",
+        ),
+    ];
+    for (page, why) in cases {
+        let mut directory = FakeDirectory::new(users(3), vec![]);
+        directory.script("Users?startIndex=1&count=100", vec![page]);
+        let message = read_failure(&mut directory);
+        assert!(
+            message.starts_with("the Users page at startIndex 1: ") && message.contains(why),
+            "{message}"
+        );
+    }
+    // A group whose members are not a list of ids, and odd but readable users.
+    let mut directory = FakeDirectory::new(
+        users(1),
+        vec![json!({"id": "g1", "displayName": "G", "members": [{"value": 5}]})],
+    );
+    assert_eq!(
+        read_failure(&mut directory),
+        r#"the Groups page at startIndex 1: the group "g1" has members that are not usable"#
+    );
+    let odd = vec![json!({"id": "u1", "emails": 12, "externalId": {"a": 1}, "name": [1e300]})];
+    let mut directory = FakeDirectory::new(odd, vec![]);
+    let made = planned(
+        &mut directory,
+        args(&jsonl(&[simple_profile("p1@x.com")]), json!({})),
+        json!({}),
+    );
+    assert_eq!(made.summary["directory_users"], 1);
+    assert_eq!(made.summary["creates"], 1);
+    assert_eq!(made.summary["deprovisions"], 1);
+}
+
+#[test]
 fn unusable_arguments_and_instances_are_input_failures_and_send_nothing() {
     let cases = [
         (
