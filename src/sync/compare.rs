@@ -3,7 +3,9 @@
 //! attributes (`emails`, `phoneNumbers`, `addresses`) as sets, order ignored; everything else
 //! exactly. Only what the body carries is compared, down to sub-attributes: what the
 //! directory holds beyond it (a `name.formatted` the server adds, an e-mail's `display`) is
-//! left as it is, and is no difference.
+//! left as it is, and is no difference. As in SCIM (RFC 7643 §2.5), an attribute that is
+//! absent, null or an empty list has no value, whichever of the three the body and the
+//! directory use.
 
 use serde_json::{Map, Value};
 
@@ -34,7 +36,8 @@ pub fn differences<'a>(
         .filter(|(attribute, _)| !NOT_COMPARED.contains(&attribute.as_str()))
         .filter_map(|(attribute, new)| {
             let old = user.get(attribute);
-            let same = old.is_some_and(|old| attribute_equal(attribute, new, old));
+            let same = (unassigned(Some(new)) && unassigned(old))
+                || old.is_some_and(|old| attribute_equal(attribute, new, old));
             (!same).then_some(Difference {
                 attribute,
                 old,
@@ -88,13 +91,23 @@ fn carried_equal(new: &Value, old: &Value, email_values: bool) -> bool {
     match (new, old) {
         (Value::Object(new), Value::Object(old)) => {
             new.iter().all(|(key, new)| match old.get(key) {
+                old if unassigned(Some(new)) && unassigned(old) => true,
                 Some(old) if email_values && key == "value" => same_text_ignoring_case(new, old),
                 Some(old) => carried_equal(new, old, false),
-                None => new.is_null(),
+                None => false,
             })
         }
         (Value::String(_), Value::String(_)) if email_values => same_text_ignoring_case(new, old),
         _ => new == old,
+    }
+}
+
+/// Whether a value is SCIM's "no value" (RFC 7643 §2.5): absent, null, or an empty list.
+fn unassigned(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(items)) => items.is_empty(),
+        Some(_) => false,
     }
 }
 
@@ -232,6 +245,40 @@ mod tests {
                 user,
             ),
             ["name", "displayName"]
+        );
+    }
+
+    #[test]
+    fn absent_null_and_an_empty_list_are_the_same_no_value() {
+        // RFC 7643 §2.5: unassigned, null and an empty multi-valued attribute are one state.
+        assert!(
+            differing(
+                json!({"title": null, "phoneNumbers": [], "addresses": null, "roles": []}),
+                json!({"addresses": [], "roles": null}),
+            )
+            .is_empty()
+        );
+        assert!(
+            differing(
+                json!({"name": {"givenName": "Ann", "middleName": null, "honorifics": []}}),
+                json!({"name": {"givenName": "Ann", "honorifics": null}}),
+            )
+            .is_empty()
+        );
+        // A value against no value differs, either way round.
+        assert_eq!(
+            differing(
+                json!({"title": null, "phoneNumbers": [], "nickName": "Al"}),
+                json!({"title": "Boss", "phoneNumbers": [{"value": "1"}]}),
+            ),
+            ["title", "phoneNumbers", "nickName"]
+        );
+        assert_eq!(
+            differing(
+                json!({"name": {"middleName": "Jo"}}),
+                json!({"name": {"middleName": null}}),
+            ),
+            ["name"]
         );
     }
 
