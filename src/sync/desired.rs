@@ -11,6 +11,7 @@
 pub mod csv;
 
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 use crate::commands::{CREATE_TYPE, map_instance_profile};
 use crate::error::json_kind;
@@ -149,11 +150,12 @@ impl Iterator for CsvObjects<'_> {
 /// The header's column names, trimmed: each named, none twice.
 fn header_columns(names: Vec<String>) -> Result<Vec<String>, String> {
     let names: Vec<String> = names.iter().map(|name| name.trim().to_string()).collect();
+    let mut seen = HashSet::with_capacity(names.len());
     for (at, name) in names.iter().enumerate() {
         if name.is_empty() {
             return Err(format!("its column {} has no name", at + 1));
         }
-        if names[..at].contains(name) {
+        if !seen.insert(name.as_str()) {
             return Err(format!("it names the column {name:?} twice"));
         }
     }
@@ -227,15 +229,16 @@ fn group_names(value: Option<Value>) -> Result<Vec<String>, String> {
         }
     };
     let mut names: Vec<String> = Vec::with_capacity(items.len());
-    for item in items {
+    let mut seen = HashSet::with_capacity(items.len());
+    for item in &items {
         let Value::String(name) = item else {
             return Err(format!(
                 "\"groups\" must be a list of group names, and holds {}",
-                json_kind(&item)
+                json_kind(item)
             ));
         };
         let name = name.trim();
-        if !name.is_empty() && !names.iter().any(|known| known == name) {
+        if !name.is_empty() && seen.insert(name) {
             names.push(name.to_string());
         }
     }
@@ -253,5 +256,37 @@ fn active_flag(value: Option<Value>) -> Result<bool, String> {
             "\"active\" must be true or false, got {}",
             crate::json::text(&other)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn group_names_are_trimmed_and_kept_once_in_the_order_given() {
+        let names = group_names(Some(json!([" Eng ", "Ops", "", "Eng", "  ", "ops", "Ops"])));
+        assert_eq!(names, Ok(vec!["Eng".into(), "Ops".into(), "ops".into()]));
+        assert_eq!(group_names(None), Ok(vec![]));
+        assert!(group_names(Some(json!(["a", 1]))).is_err());
+        assert!(group_names(Some(json!("a"))).is_err());
+    }
+
+    #[test]
+    fn a_header_names_each_column_once() {
+        let header = |names: &[&str]| header_columns(names.iter().map(|n| n.to_string()).collect());
+        assert_eq!(
+            header(&[" email", "groups "]),
+            Ok(vec!["email".into(), "groups".into()])
+        );
+        assert_eq!(
+            header(&["email", "groups", " email "]),
+            Err("it names the column \"email\" twice".into())
+        );
+        assert_eq!(
+            header(&["email", " "]),
+            Err("its column 2 has no name".into())
+        );
     }
 }
