@@ -81,16 +81,20 @@ pub fn identifier(raw: &Map<String, Value>, mapped: &Map<String, Value>) -> Opti
 /// as a one-entry list and a plain string is used as it is.
 pub fn email_to_look_up(emails: &Value) -> Option<String> {
     match emails {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Object(_) => emails.get("value").and_then(scalar_text),
         Value::Array(entries) => entries
             .iter()
             .find(|entry| is_primary(entry))
             .or_else(|| entries.first())
-            .and_then(|entry| match entry {
-                Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-                other => other.get("value").and_then(scalar_text),
-            }),
+            .and_then(email_value),
+        other => email_value(other),
+    }
+}
+
+/// The address of one `emails` entry: its `value`, or the entry itself when it is a string.
+pub fn email_value(entry: &Value) -> Option<String> {
+    match entry {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Object(_) => entry.get("value").and_then(scalar_text),
         _ => None,
     }
 }

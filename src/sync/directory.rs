@@ -17,9 +17,9 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
 use crate::json;
-use crate::profile::email_to_look_up;
+use crate::profile::{email_to_look_up, email_value};
 use crate::scim::group::{FoundGroup, display_name_of};
-use crate::scim::user::{FoundUser, active_of, scalar_text, text_field};
+use crate::scim::user::{FoundUser, active_of, text_field};
 use crate::scim::{Answer, Failure, ScimClient};
 use crate::transport::Transport;
 
@@ -244,8 +244,12 @@ impl Reader {
         let emails = resource.get("emails");
         let primary_email = emails.and_then(email_to_look_up).map(Into::into);
         let emails = match emails {
-            Some(Value::Array(entries)) => entries.iter().filter_map(email_value).collect(),
-            Some(entry) => email_value(entry).into_iter().collect(),
+            Some(Value::Array(entries)) => entries
+                .iter()
+                .filter_map(email_value)
+                .map(Into::into)
+                .collect(),
+            Some(entry) => email_value(entry).map(Into::into).into_iter().collect(),
             None => Vec::new(),
         };
         let user = DirectoryUser {
@@ -323,14 +327,5 @@ impl Reader {
             })
             .collect();
         Directory { users, groups }
-    }
-}
-
-/// The address of one `emails` entry: its `value`, or the entry itself when it is a string.
-fn email_value(entry: &Value) -> Option<Box<str>> {
-    match entry {
-        Value::String(email) if !email.trim().is_empty() => Some(email.as_str().into()),
-        Value::Object(_) => entry.get("value").and_then(scalar_text).map(Into::into),
-        _ => None,
     }
 }
