@@ -307,8 +307,10 @@ impl<'t, T: Transport> ScimClient<'t, T> {
     /// GET every URL of `urls`, handed to the host all at once so that it may carry them
     /// together (sync.md §2: a 1,000-page directory is not read one page at a time). Each
     /// request is retried as any GET (behaviour.md §3): the ones to retry go again together,
-    /// after the longest of their waits, which counts once against the command's waiting.
-    /// The answers, classified as `call` classifies them, in the order of `urls`.
+    /// after the longest of their waits. The pages of one call share the waiting allowance of
+    /// one GET (counted here, from zero), so that a long read in many calls does not spend a
+    /// late page's retries on early pages' waits; the command's wall budget still bounds the
+    /// whole. The answers, classified as `call` classifies them, in the order of `urls`.
     pub fn get_all(&mut self, urls: Vec<String>) -> Vec<Result<Answer, Failure>> {
         let requests: Vec<Request> = urls
             .into_iter()
@@ -317,6 +319,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
         let mut outcomes: Vec<Option<Result<Response, SendError>>> = vec![None; requests.len()];
         let mut retries = vec![0_u32; requests.len()];
         let mut pending: Vec<usize> = (0..requests.len()).collect();
+        let mut waited_here_ms = 0;
         while !pending.is_empty() {
             let batch = pending.iter().map(|&at| requests[at].clone()).collect();
             let mut answers = self.transport.send_all(batch).into_iter();
@@ -325,13 +328,14 @@ impl<'t, T: Transport> ScimClient<'t, T> {
             for &at in &pending {
                 // A host that answers fewer requests than it was given ended the command.
                 let outcome = answers.next().unwrap_or(Err(SendError::Aborted));
-                let waited_ms = self.waited_ms;
                 let transport = &mut self.transport;
-                if let Some(wait_for_this) =
-                    retry::wait_before_retry(Method::Get, &outcome, retries[at], waited_ms, || {
-                        transport.now_millis()
-                    })
-                {
+                if let Some(wait_for_this) = retry::wait_before_retry(
+                    Method::Get,
+                    &outcome,
+                    retries[at],
+                    waited_here_ms,
+                    || transport.now_millis(),
+                ) {
                     retries[at] += 1;
                     wait = wait.max(wait_for_this);
                     again.push(at);
@@ -350,6 +354,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
                 );
                 self.transport.sleep(wait);
                 self.waited_ms += wait;
+                waited_here_ms += wait;
             }
             pending = again;
         }
@@ -715,6 +720,35 @@ pub(crate) mod tests {
                 format!("{BASE}/Users?startIndex=101&count=100"),
             ]
         );
+    }
+
+    #[test]
+    fn each_get_all_has_the_waiting_allowance_of_one_get() {
+        use crate::transport::fake::with_header;
+        // Two reads, each with a page throttled for 20 s: 40 s in all, more than one GET's
+        // 30 s, yet the second read's page is retried as any GET would be.
+        let mut transport = FakeTransport::answering(vec![
+            with_header(429, "Retry-After", "20"),
+            json(200, r#"{"n":1}"#),
+            with_header(429, "Retry-After", "20"),
+            json(200, r#"{"n":2}"#),
+        ]);
+        let mut scim = client(&mut transport);
+        let first = scim.page_url("Users", 1, 100);
+        let second = scim.page_url("Users", 101, 100);
+        let bodies: Vec<Option<Value>> = [first, second]
+            .into_iter()
+            .flat_map(|url| scim.get_all(vec![url]))
+            .map(|answer| answer.expect("answered").body)
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                Some(serde_json::json!({"n": 1})),
+                Some(serde_json::json!({"n": 2}))
+            ]
+        );
+        assert_eq!(transport.slept, vec![20_000, 20_000]);
     }
 
     #[test]
