@@ -23,6 +23,8 @@ mod limits;
 mod fuzz;
 // Batches, and workers and submissions on NATS JetStream (tests/nats/), against real SCIM servers.
 mod scale;
+// Workers shared by many customers: NATS permissions, fairness, quarantine, metrics, SIGTERM.
+mod scale_customers;
 // Many tenants on one host from many threads: each request with its own token and origin.
 mod tenants;
 // The gated component under Node.js (jco): every case prints the same bytes via host-test/node/iam-host.mjs.

@@ -24,14 +24,14 @@ use crate::support::hosts::venv_executable;
 use crate::support::scratch::Scratch;
 
 /// How long a server or a worker may take to come up on two busy cores.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a whole run may take before the test gives up (it takes seconds).
-const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// A killed worker's jobs come back after this (the test's `--ack-wait`).
 const ACK_WAIT_SECS: &str = "5";
 
 /// The `nats-server` of tests/nats/venv.sh (installed once per run; instant after `.ci/run`).
-fn nats_server_binary() -> &'static Path {
+pub(crate) fn nats_server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         venv_executable(
@@ -42,18 +42,18 @@ fn nats_server_binary() -> &'static Path {
 }
 
 /// A process of this test, killed by PID when dropped.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     name: String,
 }
 
 impl Running {
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Send a signal by PID (`kill -<signal> <pid>`).
-    fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         let status = Process::new("kill")
             .arg(format!("-{signal}"))
             .arg(self.pid().to_string())
@@ -68,7 +68,7 @@ impl Running {
     }
 
     /// Wait for the process to end, at most `timeout`.
-    fn wait(&mut self, timeout: Duration) -> ExitStatus {
+    pub(crate) fn wait(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             match self.child.try_wait() {
@@ -85,7 +85,7 @@ impl Running {
         }
     }
 
-    fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 }
@@ -99,40 +99,58 @@ impl Drop for Running {
 }
 
 /// A NATS server with JetStream on 127.0.0.1, its store in `store`.
-struct NatsServer {
+pub(crate) struct NatsServer {
     // Stopped by PID when the server is dropped.
     process: Option<Running>,
-    port: u16,
-    url: String,
-    store: PathBuf,
+    pub(crate) port: u16,
+    pub(crate) url: String,
+    pub(crate) store: PathBuf,
     log: PathBuf,
+    /// A configuration file (users, permissions), when the server runs with one.
+    config: Option<PathBuf>,
 }
 
 impl NatsServer {
-    fn start(scratch: &Scratch) -> NatsServer {
+    pub(crate) fn start(scratch: &Scratch) -> NatsServer {
+        NatsServer::start_with(scratch, None)
+    }
+
+    /// A server that also reads `config` (its `authorization` block, say), written to a file.
+    pub(crate) fn start_with(scratch: &Scratch, config: Option<&str>) -> NatsServer {
         // A port the system has just handed out and taken back; nats-server binds it next.
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
             .unwrap_or_else(|e| panic!("cannot pick a port: {e}"));
+        let config = config.map(|text| {
+            let path = scratch.path("nats-server.conf");
+            std::fs::write(&path, text).expect("write the nats-server config");
+            path
+        });
         let mut server = NatsServer {
             process: None,
             port,
             url: format!("nats://127.0.0.1:{port}"),
             store: scratch.path("jetstream"),
             log: scratch.path("nats-server.log"),
+            config,
         };
         server.run();
         server
     }
 
-    fn run(&mut self) {
+
+    pub(crate) fn run(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap_or_else(|e| panic!("cannot open the log: {e}"));
-        let child = Process::new(nats_server_binary())
+        let mut command = Process::new(nats_server_binary());
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let child = command
             .args([
                 "-js",
                 "-a",
@@ -162,7 +180,7 @@ impl NatsServer {
     }
 
     /// Stop the server (by PID) and wait until it has gone.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut process) = self.process.take() {
             process.signal("TERM");
             process.wait(START_TIMEOUT);
@@ -171,9 +189,26 @@ impl NatsServer {
 }
 
 /// Start `iam-host <args…>` with the test's component, its stderr in `<name>.err`.
-fn start_iam_host(scratch: &Scratch, name: &str, args: &[&str], with_component: bool) -> Running {
+pub(crate) fn start_iam_host(
+    scratch: &Scratch,
+    name: &str,
+    args: &[&str],
+    with_component: bool,
+) -> Running {
+    start_iam_host_with(scratch, name, args, &[], with_component)
+}
+
+/// As [`start_iam_host`], with `environment` set for the process.
+pub(crate) fn start_iam_host_with(
+    scratch: &Scratch,
+    name: &str,
+    args: &[&str],
+    environment: &[(&str, &str)],
+    with_component: bool,
+) -> Running {
     let mut command = Process::new(env!("CARGO_BIN_EXE_iam-host"));
     command.args(args);
+    command.envs(environment.iter().copied());
     if with_component {
         command.arg("--component").arg(component());
     }
@@ -189,23 +224,23 @@ fn start_iam_host(scratch: &Scratch, name: &str, args: &[&str], with_component: 
     }
 }
 
-fn file(path: &Path) -> std::fs::File {
+pub(crate) fn file(path: &Path) -> std::fs::File {
     std::fs::File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// The complete lines of a results file (a torn last line left out).
-fn complete_lines(path: &Path) -> Vec<String> {
+pub(crate) fn complete_lines(path: &Path) -> Vec<String> {
     let text = read(path);
     let complete = text.rfind('\n').map_or("", |end| &text[..end]);
     complete.lines().map(str::to_string).collect()
 }
 
 /// Wait until a results file holds at least `count` complete lines.
-fn wait_for_lines(path: &Path, count: usize, process: &mut Running) {
+pub(crate) fn wait_for_lines(path: &Path, count: usize, process: &mut Running) {
     let deadline = Instant::now() + RUN_TIMEOUT;
     while complete_lines(path).len() < count {
         assert!(
@@ -223,7 +258,7 @@ fn wait_for_lines(path: &Path, count: usize, process: &mut Running) {
 }
 
 /// Each result line by id; fails on a line that is not JSON or an id given twice.
-fn results_by_id(path: &Path) -> BTreeMap<String, Value> {
+pub(crate) fn results_by_id(path: &Path) -> BTreeMap<String, Value> {
     let mut by_id = BTreeMap::new();
     let text = read(path);
     assert!(
@@ -246,19 +281,19 @@ fn results_by_id(path: &Path) -> BTreeMap<String, Value> {
 }
 
 /// The user a job creates: unique across tenants, so a user on the wrong server shows.
-fn user_profile(tenant: &str, n: usize) -> Value {
+pub(crate) fn user_profile(tenant: &str, n: usize) -> Value {
     let username = format!("{tenant}-user-{n}@example.com");
     json!({"email": username, "username": username, "givenname": "Scale", "surname": format!("User {n}"),
         "displayname": format!("Scale User {n}")})
 }
 
-fn create_job(id: &str, tenant: &str, n: usize) -> String {
+pub(crate) fn create_job(id: &str, tenant: &str, n: usize) -> String {
     json!({"id": id, "tenant": tenant, "command": "iam-create-user", "args": {"user-profile": user_profile(tenant, n)}})
         .to_string()
 }
 
 /// How many users of this name the server holds.
-fn users_named(server: &ScimServer, username: &str) -> u64 {
+pub(crate) fn users_named(server: &ScimServer, username: &str) -> u64 {
     let filter = format!("userName eq \"{username}\"");
     let path = format!("/Users?filter={}", percent_encode(&filter));
     let (status, list) = server.direct("GET", &path, None);
@@ -278,7 +313,7 @@ fn percent_encode(text: &str) -> String {
 }
 
 /// Every file under `dir`, as bytes.
-fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+pub(crate) fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut found = Vec::new();
     let mut folders = vec![dir.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -294,13 +329,13 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     found
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|window| window == needle.as_bytes())
 }
 
-fn tenants_file(scratch: &Scratch, servers: &[(&str, &ScimServer)]) -> PathBuf {
+pub(crate) fn tenants_file(scratch: &Scratch, servers: &[(&str, &ScimServer)]) -> PathBuf {
     let tenants: serde_json::Map<String, Value> = servers
         .iter()
         .map(|(name, server)| {
@@ -909,7 +944,12 @@ fn batch_resumes_after_an_interruption_without_repeating_a_job() {
 }
 
 /// A worker on `nats` for `tenants` (and `more` arguments), started and pulling jobs.
-fn pulling_worker(scratch: &Scratch, nats: &str, tenants: &Path, more: &[&str]) -> Running {
+pub(crate) fn pulling_worker(
+    scratch: &Scratch,
+    nats: &str,
+    tenants: &Path,
+    more: &[&str],
+) -> Running {
     let tenants = tenants.to_string_lossy();
     let mut args = vec!["worker", "--nats", nats, "--tenants", &tenants];
     args.extend_from_slice(more);
@@ -927,7 +967,7 @@ fn pulling_worker(scratch: &Scratch, nats: &str, tenants: &Path, more: &[&str]) 
 }
 
 /// `iam-host submit` of `input` to `nats`, its results in `output`, started.
-fn submitting(scratch: &Scratch, nats: &str, input: &Path, output: &Path) -> Running {
+pub(crate) fn submitting(scratch: &Scratch, nats: &str, input: &Path, output: &Path) -> Running {
     start_iam_host(
         scratch,
         "submit",
@@ -945,7 +985,7 @@ fn submitting(scratch: &Scratch, nats: &str, input: &Path, output: &Path) -> Run
 }
 
 /// Stop a worker as asked (SIGTERM): it must exit 0.
-fn stop_worker(scratch: &Scratch, mut worker: Running) {
+pub(crate) fn stop_worker(scratch: &Scratch, mut worker: Running) {
     worker.signal("TERM");
     assert_eq!(
         worker.wait(RUN_TIMEOUT).code(),
@@ -1088,7 +1128,8 @@ fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
     let tenants = tenants_file(&scratch, &[("solo", &server)]);
     let nats = NatsServer::start(&scratch);
     let worker = pulling_worker(&scratch, &nats.url, &tenants, &[]);
-    // The forgery: another tenant's, another command's "result" for the job's id.
+    // The forgery, on the tenant's own results subject (a NATS user with no permissions can
+    // write there): another tenant's, another command's "result" for the job's id.
     let forged = json!({"id": "solo-0", "tenant": "mallory", "command": "iam-get-user", "exit": 0,
                         "entry": {"Type": 1, "ContentsFormat": "text", "Contents": "forged"}})
     .to_string();
@@ -1100,7 +1141,7 @@ fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
             let client = async_nats::connect(&nats.url).await.expect("connect");
             let context = async_nats::jetstream::new(client);
             context
-                .publish("iam.results", forged.into())
+                .publish("iam.results.solo", forged.into())
                 .await
                 .expect("publish")
                 .await
