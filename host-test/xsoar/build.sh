@@ -42,5 +42,6 @@ git init -q . && git add -A && git -c user.name=build -c user.email=build@localh
 mv "$out/uploadable_packs/$pack.zip" "$out/$pack.zip" && rmdir "$out/uploadable_packs" ||
     { echo "build.sh: zip-packs made no $pack.zip" >&2; cat "$out/zip-packs.log" >&2; exit 1; }
 
-cp "$here/docker/Dockerfile" "$here/docker/prepare_cache.py" "$component" "$script" "$out/docker/"
+cp "$here/docker/Dockerfile" "$here/docker/prepare_cache.py" "$script" "$out/docker/"
+cp "$component" "$out/docker/atlassian_iam_gated.wasm"
 ls "$out/integration-$pack.yml" "$out/$pack.zip" "$out/docker/Dockerfile"

@@ -73,12 +73,15 @@ def load_iam_host() -> tuple:
     if not IAM_HOST_BUNDLE:
         import iam_host
         return iam_host, None
+    if 'iam_host' in sys.modules and getattr(sys.modules['iam_host'], 'XSOAR_COMPONENT', None) is not None:
+        return sys.modules['iam_host'], sys.modules['iam_host'].XSOAR_COMPONENT
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(IAM_HOST_BUNDLE))) as bundle:
         files = {name: bundle.read(name) for name in bundle.namelist()}
     component = files.pop(BUNDLED_COMPONENT)
     if not any(isinstance(finder, BundleImporter) for finder in sys.meta_path):
         sys.meta_path.insert(0, BundleImporter(files))
     import iam_host
+    iam_host.XSOAR_COMPONENT = component
     return iam_host, component
 
 
@@ -87,17 +90,17 @@ def map_object(obj: dict, mapper: str, incident_type: str) -> dict:
     return demisto.mapObject(obj, mapper, incident_type)
 
 
-#: The host, loaded once per container: XSOAR keeps this module loaded between commands, so
-#: the component is compiled (or read from the image's cache) once, not per command.
-HOST = None
-
-
 def get_host() -> Any:
-    global HOST
-    if HOST is None:
-        iam_host, component = load_iam_host()
-        HOST = iam_host.Host(component, map_object=map_object)
-    return HOST
+    """The host, loaded once per container. XSOAR runs this script's code afresh for each
+    command but keeps imported modules loaded, so the host is kept on the ``iam_host`` module:
+    the component is compiled (or read from the image's cache) once, not per command. Its
+    mapper is this run's ``demisto.mapObject``."""
+    iam_host, component = load_iam_host()
+    host = getattr(iam_host, 'XSOAR_HOST', None)
+    if host is None:
+        host = iam_host.XSOAR_HOST = iam_host.Host(component, map_object=map_object)
+    host.map_object = map_object
+    return host
 
 
 def calling_context(key: str) -> str:
