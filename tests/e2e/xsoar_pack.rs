@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use iam_host_cli::artifact;
 use serde_json::{Value, json};
 
+use crate::other_hosts::run_process;
+use crate::support::hosts::{python, python_cache_dir};
 use crate::support::scratch::Scratch;
 use crate::support::{cases_dir, gated_component, iam_host};
 
@@ -39,6 +41,47 @@ fn xsoar_validate_reports_only_do101_and_xsoar_lint_scores_ten() {
         "{stdout}"
     );
     assert!(stdout.contains("rated at 10.00/10"), "{stdout}");
+}
+
+/// The integration's own unit tests (`AtlassianIAMWasm_test.py`), with the Python host's venv, from
+/// the integration's folder as demisto-sdk runs them: the repository's XSOAR stand-in and the
+/// Python host on PYTHONPATH, over this build's gated component.
+#[test]
+fn xsoar_integration_passes_its_unit_tests() {
+    let root = artifact::workspace_root();
+    let python_path = std::env::join_paths([
+        root.join("tests/xsoar/stand-in"),
+        root.join("host-test/python"),
+    ])
+    .unwrap();
+    let mut command = Command::new(python());
+    command
+        .current_dir(script(
+            "Packs/AtlassianIAMWasm/Integrations/AtlassianIAMWasm",
+        ))
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "AtlassianIAMWasm_test.py",
+        ])
+        .env("PYTHONPATH", python_path)
+        .env("IAM_HOST_COMPONENT", gated_component())
+        .env("IAM_HOST_CACHE_DIR", python_cache_dir())
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let output = run_process(
+        command,
+        "pytest (host-test/python/venv.sh makes its environment)",
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.code, 0,
+        "AtlassianIAMWasm_test.py failed:\n{stdout}\n{}",
+        output.stderr
+    );
+    assert!(stdout.contains(" passed"), "{stdout}");
 }
 
 /// build.sh's output, made once for this module's tests (in a scratch folder kept for the
