@@ -28,7 +28,7 @@ REPO = PACKAGE_DIR.parents[1]
 CASES = REPO / "tests" / "cases"
 SEED = CASES / "get_seed_example"
 sys.path.insert(0, str(PACKAGE_DIR))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "xsoar_standin"))
+sys.path.insert(0, str(REPO / "tests" / "xsoar" / "stand-in"))  # XSOAR, for test_live.py's integration run
 
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
 #: A cache of compiled components for these tests only.

@@ -1,7 +1,7 @@
 """Live runs through the Python host against a real SCIM 2.0 server (tests/scim/server.py,
 scim2-server shaped like Atlassian, on 127.0.0.1): create, get, update and disable a user,
 the server's own state read back after each step; record mode replays to the same entry; TLS
-is verified unless the instance says insecure; the XSOAR integration runs live too. The token
+is verified unless the instance says insecure; the XSOAR pack's integration (host-test/xsoar) runs live too. The token
 appears in no output and no recording.
 
 The server's Python comes from tests/scim/venv.sh (or $IAM_SCIM_PYTHON). Each test module
@@ -20,7 +20,6 @@ import pytest
 import requests
 
 from conftest import REPO, run_cli
-from test_xsoar import run_integration
 
 DIRECTORY = "e2e-directory"
 TOKEN = f"python-live-t0ken-{os.getpid()}"
@@ -220,25 +219,48 @@ def test_proxy_settings_are_used_only_off_loopback_and_without_proxy_never(serve
         assert run.entry == {"Type": 1, "ContentsFormat": "text", "Contents": "ok"}, (flag, run.stdout)
 
 
+#: The XSOAR pack's integration script (host-test/xsoar), run from the source tree: it imports
+#: this iam_host as installed. tests/xsoar/stand-in (on sys.path, see conftest.py) is XSOAR.
+XSOAR_SCRIPT = REPO / "host-test/xsoar/Packs/AtlassianIAMWasm/Integrations/AtlassianIAMWasm/AtlassianIAMWasm.py"
+
+
+def run_integration(command: str, params: dict, args: dict) -> list:
+    """The script's main() as XSOAR runs it; what it posted."""
+    import runpy
+
+    import demistomock
+
+    demistomock.setup(command, params, args, "Atlassian IAM WebAssembly_live", "Atlassian IAM WebAssembly")
+    try:
+        runpy.run_path(str(XSOAR_SCRIPT), run_name="__main__")
+    except SystemExit as exit:  # return_error ends the script, as XSOAR's does
+        assert exit.code in (0, None)
+    return list(demistomock.posted)
+
+
 def test_the_xsoar_integration_runs_live(server, component, monkeypatch):
     """main() as XSOAR runs it, over the real wire: the token from the credentials parameter
     reaches the server (which refuses any other) and none of what XSOAR sees."""
-    import iam_host.host
+    import demistomock
+    import iam_host
 
-    monkeypatch.setenv("IAM_HOST_COMPONENT", str(component))
-    monkeypatch.setattr(iam_host.host, "_DEFAULT_HOST", None)
+    # The host the script keeps on the iam_host module, over the component under test; XSOAR's
+    # own SCIM mappers, which XSOAR maps with.
+    monkeypatch.setattr(iam_host, "XSOAR_HOST", iam_host.Host(component), raising=False)
+    demistomock.install_mappers([json.loads(path.read_text())
+                                 for path in sorted((REPO / "src" / "mapper" / "builtin").glob("*.json"))])
     params = {"url": server.url, "access_token_creds": {"identifier": "", "password": TOKEN}, "directory_id": DIRECTORY,
               "mapper_in": "User Profile - SCIM (Incoming)", "mapper_out": "User Profile - SCIM (Outgoing)"}
     assert run_integration("test-module", params, {}) == ["ok"]
     profile = {"email": "xsoar@example.com", "username": "xsoar@example.com", "givenname": "X"}
     (created,) = run_integration("iam-create-user", params, {"user-profile": json.dumps(profile)})
+    logged = list(demistomock.logged)
     assert created["Type"] == 1 and created["Contents"]["success"] is True, created
+    assert created["Contents"]["brand"] == "Atlassian IAM WebAssembly"
     assert server.user(created["Contents"]["id"])["userName"] == "xsoar@example.com"
     (failed,) = run_integration("test-module", {**params, "access_token_creds": {"password": "wrong-token-000"}}, {})
     assert failed["Type"] == 4 and "401" in failed["Contents"], failed
-    import demistomock
-
-    assert TOKEN not in json.dumps([created, failed]) + json.dumps(demistomock.debug_log)
+    assert TOKEN not in json.dumps([created, failed, logged, demistomock.logged, demistomock.mapped])
 
 
 def test_with_proxy_on_a_remote_origin_goes_through_the_system_proxy_unless_no_proxy_says(tmp_path, component, monkeypatch):

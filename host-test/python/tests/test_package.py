@@ -1,7 +1,6 @@
 """`pip install` of the package in a fresh virtual environment outside the repository is all a
 user needs: the packaged gated component runs a replayed case to what iam-host prints (a cold
-process compiles it, the next loads it from the cache), and the XSOAR integration's import,
-``iam_host.default_host()``, works."""
+process compiles it, the next loads it from the cache), and ``iam_host.default_host()`` works."""
 
 from __future__ import annotations
 
