@@ -74,9 +74,10 @@ def xsoar(host, monkeypatch):
 
     monkeypatch.setattr(host, 'run', replaying)
 
-    def run(command: str, params: dict, args: dict, cassette: str = '{"interactions": []}') -> tuple:
+    def run(command: str, params: dict, args: dict, cassette: str = '{"interactions": []}', instance: str = INSTANCE,
+            brand: str = BRAND) -> tuple:
         replay['cassette'] = cassette
-        demisto.setup(command, params, args, INSTANCE, BRAND)
+        demisto.setup(command, params, args, instance, brand)
         try:
             integration.main()
         except SystemExit as exit:  # return_error ends the script, as XSOAR's does
@@ -132,6 +133,24 @@ def test_an_entry_is_the_components_under_the_calling_brand_and_instance(xsoar):
     posted, _ = xsoar(command, params, args, cassette)
     assert posted == [as_xsoar_names_it(expected)]
     assert posted[0]['Contents']['brand'] == BRAND and posted[0]['Contents']['instanceName'] == INSTANCE
+
+
+def test_the_readmes_example_is_the_scripts_output_on_its_case(xsoar):
+    """README.md's iam-get-user example (and command_examples.txt's line) is get_seed_example
+    run through this script on an instance named as XSOAR names a first one."""
+    command, params, args, cassette, _ = case('get_seed_example')
+    del params['instance_name']
+    readme = (HERE / 'README.md').read_text()
+    example = '!iam-get-user user-profile=`' + args['user-profile'] + '`'
+    assert f'```{example}```' in readme
+    assert example in (HERE / 'command_examples.txt').read_text().splitlines()
+    (entry,), _ = xsoar(command, params, args, cassette, instance='Atlassian IAM WebAssembly_instance_1',
+                        brand='Atlassian IAM WebAssembly')
+    shown = readme.split(f'```{example}```')[1].split('#### Human Readable Output\n\n')[1].split('\n\n###')[0]
+    assert shown == '\n'.join('>' + line for line in entry['HumanReadable'].rstrip('\n').split('\n'))
+    context = json.loads(readme.split(f'```{example}```')[1].split('```json\n')[1].split('```')[0])
+    profile = entry['EntryContext']['IAM.UserProfile(val.email && val.email == obj.email)']
+    assert context == {'IAM': {'UserProfile': profile, 'Vendor': entry['Contents']}}
 
 
 def test_the_parameters_carry_the_instance_name_and_ask_for_xsoars_mapping_under_the_calling_brand():
