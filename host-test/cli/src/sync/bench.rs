@@ -46,7 +46,7 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 pub struct SyncBenchArgs {
     /// Measure sync plan and apply against a 100,000-user loopback directory instead
     /// (sync.md §10).
-    #[arg(long = "sync")]
+    #[arg(long = "sync", id = "sync")]
     pub enabled: bool,
     /// With --sync: directory users (groups: one per 100 users).
     #[arg(long = "users", value_name = "N", default_value_t = 100_000)]
@@ -166,9 +166,21 @@ impl World {
             "title": "Engineer", "active": true})
     }
 
+    /// Whether user `n` leaves its group: the first three members of each of the first
+    /// `removals / 3` groups (the groups stay managed: their other members name them).
+    fn leaves_group(&self, n: usize) -> bool {
+        (n - 1) % 100 < 3 && self.group_of(n) <= self.removals / 3
+    }
+
+    /// Whether user `n` joins one of the last two groups (which the leavers leave): the
+    /// `additions` users from the middle of the directory on.
+    fn joins_group(&self, n: usize) -> bool {
+        let first = self.users / 2 + 1;
+        (first..first + self.additions).contains(&n)
+    }
+
     /// The desired file: the users who stay (1..=users-leavers), some with a new title, some
-    /// leaving their group (the first `removals`), some joining the last two groups (the
-    /// next `additions`, which the leavers leave), then the new people.
+    /// leaving their group, some joining one of the last two groups, then the new people.
     pub fn desired_text(&self) -> String {
         let staying = self.users - self.leavers;
         let mut text = String::with_capacity(staying * 220);
@@ -181,10 +193,10 @@ impl World {
                 "Engineer"
             };
             let mut groups: Vec<String> = Vec::new();
-            if n > self.removals {
+            if !self.leaves_group(n) {
                 groups.push(format!("group-{}", self.group_of(n)));
             }
-            if (self.removals + 1..=self.removals + self.additions).contains(&n) {
+            if self.joins_group(n) {
                 groups.push(format!("group-{}", last_two[n % 2]));
             }
             let line = json!({"username": name, "email": name, "employeeid": format!("E{n}"),
@@ -713,13 +725,15 @@ mod tests {
         assert_eq!(desired.lines().count(), 100_300);
         let titles = desired.matches("Senior Engineer").count();
         assert_eq!(titles, 500);
-        // Additions: users 301..800 name one of the last two groups as well.
+        // Additions: users 50,001..50,500 name one of the last two groups as well (whose
+        // other members all leave).
         assert_eq!(
             desired.matches("\"group-999\"").count() + desired.matches("\"group-1000\"").count(),
             500
         );
-        // Removals: users 1..300 name no group.
+        // Removals: 300 users name no group, three in each of groups 1..100.
         assert_eq!(desired.matches("\"groups\":[]").count(), 300);
+        assert!(desired.contains("\"employeeid\":\"E103\",\"givenname\":\"User\",\"surname\":\"N103\",\"title\":\"Engineer\",\"groups\":[]"));
     }
 
     #[test]
