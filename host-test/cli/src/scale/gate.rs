@@ -111,6 +111,22 @@ impl<B: Backend> Backend for Gated<B> {
         })
     }
 
+    /// All at once past the gate (the inner backend's own `send_all`, not one after another);
+    /// any of the answers telling the command to slow down pauses the tenant at its next wait.
+    fn send_all<'a>(
+        &'a mut self,
+        requests: &'a [OutgoingRequest],
+    ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+        Box::pin(async move {
+            self.gate.wait().await;
+            let answers = self.inner.send_all(requests).await;
+            self.told_to_slow_down = answers
+                .iter()
+                .any(|answer| matches!(answer, Ok(answer) if matches!(answer.status, 429 | 503)));
+            answers
+        })
+    }
+
     fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()> {
         if std::mem::take(&mut self.told_to_slow_down) {
             self.gate.pause_for(Duration::from_millis(millis));
@@ -152,6 +168,87 @@ mod tests {
         fn now_millis(&mut self) -> u64 {
             0
         }
+    }
+
+    /// Answers a list with `statuses`, in order, and notes how many requests each list held.
+    struct Lists {
+        statuses: Vec<u16>,
+        lists: Vec<usize>,
+    }
+
+    impl Backend for Lists {
+        fn send<'a>(
+            &'a mut self,
+            _request: &'a OutgoingRequest,
+            _max_body_bytes: u64,
+        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
+            panic!("a list goes by send_all, not one send after another")
+        }
+        fn send_all<'a>(
+            &'a mut self,
+            requests: &'a [OutgoingRequest],
+        ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+            self.lists.push(requests.len());
+            let answers = self.statuses[..requests.len()]
+                .iter()
+                .map(|&status| {
+                    Ok(IncomingResponse {
+                        status,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    })
+                })
+                .collect();
+            Box::pin(std::future::ready(answers))
+        }
+        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
+            Box::pin(std::future::ready(()))
+        }
+        fn now_millis(&mut self) -> u64 {
+            0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_goes_together_and_a_503_among_its_answers_pauses_the_tenant_at_the_wait() {
+        let gate = Gate::new();
+        let requests = vec![request(); 3];
+        let mut calm = Gated::new(
+            Lists {
+                statuses: vec![200, 404, 201],
+                lists: Vec::new(),
+            },
+            gate.clone(),
+        );
+        let answers = calm.send_all(&requests).await;
+        assert_eq!(answers.len(), 3);
+        assert_eq!(calm.inner.lists, vec![3], "one list, not three sends");
+        calm.sleep(1_000).await;
+        assert!(!gate.is_paused(), "no answer told the command to slow down");
+
+        let mut told = Gated::new(
+            Lists {
+                statuses: vec![200, 503, 200],
+                lists: Vec::new(),
+            },
+            gate.clone(),
+        );
+        let answers = told.send_all(&requests).await;
+        let statuses: Vec<u16> = answers
+            .iter()
+            .map(|answer| answer.as_ref().expect("an answer").status)
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![200, 503, 200],
+            "the guest sees every answer as it was"
+        );
+        told.sleep(1_000).await;
+        let paused_until = gate.until().expect("the 503 paused the tenant");
+        // The next list of any of the tenant's commands waits the pause out.
+        calm.send_all(&requests).await;
+        assert!(Instant::now() >= paused_until);
+        assert_eq!(calm.inner.lists, vec![3, 3]);
     }
 
     fn request() -> OutgoingRequest {

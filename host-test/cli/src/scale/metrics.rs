@@ -370,6 +370,24 @@ impl<B: Backend> Backend for Measured<B> {
         })
     }
 
+    /// The inner backend's own `send_all`, each answer counted as a request of its own; each
+    /// request's latency is the whole list's (they travel together, and none took longer).
+    fn send_all<'a>(
+        &'a mut self,
+        requests: &'a [OutgoingRequest],
+    ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let answers = self.inner.send_all(requests).await;
+            let took = started.elapsed();
+            for answer in &answers {
+                let status = answer.as_ref().ok().map(|answer| answer.status);
+                global().request_ended(&self.tenant, status, took);
+            }
+            answers
+        })
+    }
+
     fn sleep(&mut self, millis: u64) -> BoxFuture<'_, ()> {
         self.inner.sleep(millis)
     }
@@ -382,6 +400,76 @@ impl<B: Backend> Backend for Measured<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers a list with 200, 401, 503 and no answer, in turn.
+    struct Lists {
+        lists: Vec<usize>,
+    }
+
+    impl Backend for Lists {
+        fn send<'a>(
+            &'a mut self,
+            _request: &'a OutgoingRequest,
+            _max_body_bytes: u64,
+        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
+            panic!("a list goes by send_all, not one send after another")
+        }
+        fn send_all<'a>(
+            &'a mut self,
+            requests: &'a [OutgoingRequest],
+        ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+            self.lists.push(requests.len());
+            let answers = [Some(200), Some(401), Some(503), None]
+                .into_iter()
+                .cycle()
+                .take(requests.len())
+                .map(|status| match status {
+                    Some(status) => Ok(IncomingResponse {
+                        status,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    }),
+                    None => Err(BackendError::Protocol("no answer".into())),
+                })
+                .collect();
+            Box::pin(std::future::ready(answers))
+        }
+        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
+            Box::pin(std::future::ready(()))
+        }
+        fn now_millis(&mut self) -> u64 {
+            0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_of_requests_counts_each_answer_as_a_request() {
+        let request = OutgoingRequest {
+            method: "GET".into(),
+            url: url::Url::parse("http://127.0.0.1:1/x").expect("url"),
+            headers: Vec::new(),
+            body: None,
+            timeout: Duration::from_secs(1),
+            max_response_bytes: 1 << 20,
+            verify_tls: true,
+            use_proxy: false,
+        };
+        // A tenant of this test's own: the counts are the process's.
+        let mut measured = Measured::new(Lists { lists: Vec::new() }, "send-all-counted");
+        let answers = measured.send_all(&vec![request; 8]).await;
+        assert_eq!(answers.len(), 8);
+        assert_eq!(measured.inner.lists, vec![8], "one list, not eight sends");
+        let text = global().text();
+        for line in [
+            "iam_http_requests_total{tenant=\"send-all-counted\",class=\"2xx\"} 2",
+            "iam_http_requests_total{tenant=\"send-all-counted\",class=\"4xx\"} 2",
+            "iam_http_requests_total{tenant=\"send-all-counted\",class=\"5xx\"} 2",
+            "iam_http_requests_total{tenant=\"send-all-counted\",class=\"none\"} 2",
+            "iam_http_request_duration_seconds_count{tenant=\"send-all-counted\"} 8",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+    }
 
     #[test]
     fn counts_show_in_the_exposition_by_their_labels() {

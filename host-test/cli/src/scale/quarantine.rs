@@ -7,7 +7,9 @@
 //! At most N requests are refused before the quarantine starts, however many commands of the
 //! tenant run at once: once one refusal has come back, a request is sent only while the
 //! refusals so far and the requests awaiting an answer stay under N (so with more than N of a
-//! tenant's commands in flight at the very start, up to `--per-tenant` can be refused).
+//! tenant's commands in flight at the very start, up to `--per-tenant` can be refused). A
+//! command's list of requests (`send_all`) goes out together once the token is known to work,
+//! and until then no more of it at once than could be refused.
 //!
 //! Any other answer but a 429 or a 5xx (which say nothing of the token) resets the count; no
 //! answer at all (a timeout, a lost connection) neither counts nor resets.
@@ -54,6 +56,8 @@ struct State {
     refusals: u32,
     /// Requests sent and not yet answered.
     in_flight: u32,
+    /// The last answer that said anything of the token accepted it.
+    token_accepted: bool,
     quarantined: bool,
 }
 
@@ -106,17 +110,42 @@ impl Quarantine {
         loop {
             // Made before the state is read, so no change in between is missed.
             let changed = self.changed.notified();
-            {
-                let mut state = self.state();
-                if state.quarantined {
-                    return false;
-                }
-                if state.refusals == 0 || state.refusals + state.in_flight < self.policy.after {
-                    state.in_flight += 1;
-                    return true;
-                }
+            match self.try_begin_request() {
+                Admission::Send => return true,
+                Admission::Quarantined => return false,
+                Admission::Wait => changed.await,
             }
-            changed.await;
+        }
+    }
+
+    /// Whether one more request of a list may go with those already admitted (then it is
+    /// counted in flight): all of them once the token is known to work; until then no more
+    /// than could be refused before the quarantine, so a list of 64 with a revoked token sends
+    /// no more than a few singles would.
+    fn try_begin_another_request(&self) -> Admission {
+        let mut state = self.state();
+        if state.quarantined {
+            Admission::Quarantined
+        } else if (state.token_accepted && state.refusals == 0)
+            || state.refusals + state.in_flight < self.policy.after
+        {
+            state.in_flight += 1;
+            Admission::Send
+        } else {
+            Admission::Wait
+        }
+    }
+
+    /// Whether a request may be sent now (then it is counted in flight).
+    fn try_begin_request(&self) -> Admission {
+        let mut state = self.state();
+        if state.quarantined {
+            Admission::Quarantined
+        } else if state.refusals == 0 || state.refusals + state.in_flight < self.policy.after {
+            state.in_flight += 1;
+            Admission::Send
+        } else {
+            Admission::Wait
         }
     }
 
@@ -126,9 +155,15 @@ impl Quarantine {
             let mut state = self.state();
             state.in_flight = state.in_flight.saturating_sub(1);
             match status {
-                Some(401 | 403) => state.refusals += 1,
+                Some(401 | 403) => {
+                    state.refusals += 1;
+                    state.token_accepted = false;
+                }
                 Some(429 | 500..=599) | None => {}
-                Some(_) => state.refusals = 0,
+                Some(_) => {
+                    state.refusals = 0;
+                    state.token_accepted = true;
+                }
             }
             let trip =
                 !state.quarantined && self.policy.after > 0 && state.refusals >= self.policy.after;
@@ -187,6 +222,14 @@ impl Quarantine {
     }
 }
 
+/// Whether a request may leave now.
+enum Admission {
+    Send,
+    /// Not until the answers awaited have come back (they may end in a quarantine).
+    Wait,
+    Quarantined,
+}
+
 /// Ends a request's place when dropped, with the answer's status once there is one (a request
 /// whose command was stopped mid-way ends with no answer).
 struct Pending {
@@ -239,6 +282,56 @@ impl<B: Backend> Backend for Watched<B> {
             let response = self.inner.send(request, max_body_bytes).await;
             pending.status = response.as_ref().ok().map(|answer| answer.status);
             response
+        })
+    }
+
+    /// The inner backend's own `send_all` for as many of the requests as the count of
+    /// refusals lets leave at once, then the next ones as answers come back, so no more than
+    /// N can be refused however long the list; each answer counted on its own, in order. The
+    /// requests a quarantine holds back are not sent, as with `send`.
+    fn send_all<'a>(
+        &'a mut self,
+        requests: &'a [OutgoingRequest],
+    ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(requests.len());
+            while answers.len() < requests.len() {
+                let rest = &requests[answers.len()..];
+                // The first of the rest waits its turn as a single send would.
+                if !self.quarantine.begin_request().await {
+                    self.held_back.store(true, Ordering::Relaxed);
+                    answers.extend(rest.iter().map(|_| {
+                        Err(BackendError::Protocol(
+                            "not sent: the tenant is quarantined".into(),
+                        ))
+                    }));
+                    break;
+                }
+                let mut admitted = 1;
+                while admitted < rest.len()
+                    && matches!(self.quarantine.try_begin_another_request(), Admission::Send)
+                {
+                    admitted += 1;
+                }
+                let mut pending: Vec<Pending> = (0..admitted)
+                    .map(|_| Pending {
+                        quarantine: self.quarantine.clone(),
+                        status: None,
+                    })
+                    .collect();
+                let mut sent = self.inner.send_all(&rest[..admitted]).await;
+                // One answer per request, whatever the inner backend did.
+                sent.resize_with(admitted, || {
+                    Err(BackendError::Protocol("no answer for this request".into()))
+                });
+                for (place, answer) in pending.iter_mut().zip(&sent) {
+                    place.status = answer.as_ref().ok().map(|answer| answer.status);
+                }
+                // Each place ends with its answer, in order.
+                drop(pending);
+                answers.extend(sent);
+            }
+            answers
         })
     }
 
@@ -343,6 +436,125 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(probes.load(Ordering::SeqCst), 2);
         assert!(!quarantine.is_quarantined());
+    }
+
+    /// Answers each list with `statuses` in turn (the last one again when they run out),
+    /// noting how many requests each `send_all` carried.
+    struct Lists {
+        statuses: Vec<u16>,
+        lists: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Backend for Lists {
+        fn send<'a>(
+            &'a mut self,
+            _request: &'a OutgoingRequest,
+            _max_body_bytes: u64,
+        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
+            panic!("a list goes by send_all, not one send after another")
+        }
+        fn send_all<'a>(
+            &'a mut self,
+            requests: &'a [OutgoingRequest],
+        ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+            let mut lists = self.lists.lock().expect("lists");
+            let already: usize = lists.iter().sum();
+            lists.push(requests.len());
+            let answers = (already..already + requests.len())
+                .map(|n| {
+                    let status = *self
+                        .statuses
+                        .get(n)
+                        .or(self.statuses.last())
+                        .expect("statuses");
+                    Ok(IncomingResponse {
+                        status,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    })
+                })
+                .collect();
+            Box::pin(std::future::ready(answers))
+        }
+        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
+            Box::pin(std::future::ready(()))
+        }
+        fn now_millis(&mut self) -> u64 {
+            0
+        }
+    }
+
+    fn watched(
+        statuses: Vec<u16>,
+        quarantine: &Arc<Quarantine>,
+    ) -> (Watched<Lists>, Arc<Mutex<Vec<usize>>>) {
+        let lists = Arc::new(Mutex::new(Vec::new()));
+        let backend = Watched::new(
+            Lists {
+                statuses,
+                lists: lists.clone(),
+            },
+            quarantine.clone(),
+            Arc::new(AtomicBool::new(false)),
+        );
+        (backend, lists)
+    }
+
+    fn statuses(answers: &[Result<IncomingResponse, BackendError>]) -> Vec<Option<u16>> {
+        answers
+            .iter()
+            .map(|answer| answer.as_ref().ok().map(|answer| answer.status))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_list_with_a_revoked_token_sends_no_more_than_5_and_the_rest_is_held_back() {
+        let probe: Probe = Arc::new(|| Box::pin(async { false }));
+        let quarantine = Quarantine::new("revoked", QuarantinePolicy::default(), probe, "test");
+        let (mut backend, lists) = watched(vec![401], &quarantine);
+        let requests = vec![request(); 64];
+        let answers = backend.send_all(&requests).await;
+        assert_eq!(answers.len(), 64, "one answer per request, in order");
+        let expected: Vec<Option<u16>> = [Some(401); 5].into_iter().chain([None; 59]).collect();
+        assert_eq!(statuses(&answers), expected);
+        assert_eq!(
+            *lists.lock().expect("lists"),
+            vec![5],
+            "5 left together, then nothing"
+        );
+        assert!(quarantine.is_quarantined());
+        assert!(backend.held_back.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn a_list_goes_together_once_the_token_works_and_each_answer_counts() {
+        let probe: Probe = Arc::new(|| Box::pin(async { false }));
+        let quarantine = Quarantine::new("t", QuarantinePolicy::default(), probe, "test");
+        // A fresh tenant: 5 at most until an answer accepts the token; then the rest at once.
+        let mut answers = vec![200; 64];
+        // Four refusals in the middle, then a 200: the count is reset by that answer.
+        answers[10..14].fill(403);
+        let (mut backend, lists) = watched(answers, &quarantine);
+        let requests = vec![request(); 64];
+        let got = backend.send_all(&requests).await;
+        assert_eq!(got.len(), 64);
+        assert!(got.iter().all(Result::is_ok));
+        assert_eq!(*lists.lock().expect("lists"), vec![5, 59]);
+        assert!(
+            !quarantine.is_quarantined(),
+            "4 refusals in a row, then a 200"
+        );
+        // One more refusal now would be the first of a new count, not the fifth.
+        let (mut backend, _) = watched(vec![401], &quarantine);
+        backend.send_all(&requests[..1]).await;
+        assert!(!quarantine.is_quarantined());
+        // The fifth refusal in a row (four more) quarantines: nothing of the next list leaves.
+        backend.send_all(&requests[..4]).await;
+        assert!(quarantine.is_quarantined());
+        let (mut backend, lists) = watched(vec![200], &quarantine);
+        let held = backend.send_all(&requests[..3]).await;
+        assert_eq!(statuses(&held), vec![None; 3]);
+        assert!(lists.lock().expect("lists").is_empty());
     }
 
     #[tokio::test]
