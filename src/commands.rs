@@ -62,8 +62,8 @@ impl Mappers {
     }
 }
 
-/// Run an IAM command with its arguments (`user-profile`, `allow-enable`; other keys are
-/// ignored, behaviour.md §2) on a validated configuration and its mappers.
+/// Run an IAM command with its arguments (`user-profile`, `allow-enable`, `disable-method`;
+/// other keys are ignored, behaviour.md §2) on a validated configuration and its mappers.
 pub fn run_iam<T: Transport>(
     command: IamCommand,
     config: &Config,
@@ -78,9 +78,15 @@ pub fn run_iam<T: Transport>(
         }
         IamCommand::GetUser | IamCommand::DisableUser => true,
     };
+    let disable_method = match command {
+        IamCommand::DisableUser => disable_method_argument(args.get("disable-method"))?,
+        _ => None,
+    }
+    .unwrap_or(config.disable_method);
     let mut run = Run {
         scim: client(config, transport),
         config,
+        disable_method,
         outgoing: mappers.outgoing.as_ref(),
         raw: &raw,
         allow_enable: allow_enable && config.enable_user_enabled,
@@ -217,6 +223,8 @@ struct MappedProfile {
 struct Run<'r, 't, T: Transport> {
     scim: ScimClient<'t, T>,
     config: &'r Config,
+    /// How iam-disable-user disables: its `disable-method` argument, else the instance's.
+    disable_method: DisableMethod,
     outgoing: Option<&'r InstanceMapper>,
     raw: &'r Map<String, Value>,
     /// `allow-enable` and `enable_user_enabled` (behaviour.md §4.3).
@@ -518,7 +526,7 @@ impl<T: Transport> Run<'_, '_, T> {
             // behaviour.md §5 [fix]: details is the user as found, not null.
             return Ok(self.skipped(Action::Disable, ALREADY_DISABLED, user.clone(), Some(&user)));
         }
-        let answer = match self.config.disable_method {
+        let answer = match self.disable_method {
             DisableMethod::Patch => self.scim.deactivate_user(&id),
             DisableMethod::Delete => self.scim.delete_user(&id),
         };
@@ -536,6 +544,22 @@ impl<T: Transport> Run<'_, '_, T> {
                 Ok(self.succeeded(Action::Disable, Some(false), details, Some(&user)))
             }
         }
+    }
+}
+
+/// iam-disable-user's `disable-method` argument (behaviour.md §4.4): absent or null leaves
+/// the instance's `disable_method`; `"patch"` or `"delete"` overrides it for this command.
+fn disable_method_argument(argument: Option<&Value>) -> Result<Option<DisableMethod>, Error> {
+    let invalid = |why: String| Error::InvalidArgument {
+        argument: "disable-method",
+        why,
+    };
+    match argument {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(given)) => DisableMethod::parse(given).map(Some).map_err(invalid),
+        Some(other) => Err(invalid(format!(
+            "must be \"patch\" or \"delete\", got {other}"
+        ))),
     }
 }
 
@@ -624,6 +648,86 @@ mod tests {
                 r#"The server returned a user whose "id" is not usable"#
             );
             assert_eq!(transport.sent.len(), 1, "{method}");
+        }
+    }
+
+    #[test]
+    fn the_disable_method_argument_overrides_the_instance_for_this_command() {
+        use crate::transport::fake::{FakeTransport, json as answer};
+        // behaviour.md §4.4: the argument, when given, decides; else the instance does.
+        let cases = [
+            ("patch", Some("delete"), "DELETE"),
+            ("delete", Some("patch"), "PATCH"),
+            ("delete", None, "DELETE"),
+            ("patch", None, "PATCH"),
+        ];
+        for (instance, argument, method) in cases {
+            let params = object(json!({
+                "url": "https://api.atlassian.com",
+                "directory_id": "d1",
+                "disable_method": instance
+            }));
+            let config = Config::from_params(&params, Some("access_token")).unwrap();
+            let mut args = object(json!({ "user-profile": {"id": "u1"} }));
+            if let Some(argument) = argument {
+                args.insert("disable-method".into(), json!(argument));
+            }
+            let mut transport = FakeTransport::answering(vec![
+                answer(200, r#"{"id":"u1","userName":"u@x.com","active":true}"#),
+                answer(204, ""),
+            ]);
+            let mappers = Mappers::resolve(&config).unwrap();
+            let result = run_iam(
+                IamCommand::DisableUser,
+                &config,
+                &mappers,
+                &args,
+                &mut transport,
+            )
+            .unwrap()
+            .result;
+            assert!(result.success, "{instance} {argument:?}");
+            let sent: Vec<String> = transport
+                .sent
+                .iter()
+                .map(|r| format!("{} {}", r.method, r.url))
+                .collect();
+            assert_eq!(
+                sent,
+                [
+                    "GET https://api.atlassian.com/scim/directory/d1/Users/u1".to_string(),
+                    format!("{method} https://api.atlassian.com/scim/directory/d1/Users/u1"),
+                ],
+                "{instance} {argument:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_disable_method_argument_other_than_patch_or_delete_is_an_error_and_nothing_is_sent() {
+        use crate::transport::fake::FakeTransport;
+        let params = object(json!({"url": "https://api.atlassian.com", "directory_id": "d1"}));
+        let config = Config::from_params(&params, Some("access_token")).unwrap();
+        let mappers = Mappers::resolve(&config).unwrap();
+        for (given, shown) in [(json!("remove"), r#""remove""#), (json!(true), "true")] {
+            let args = object(json!({"user-profile": {"id": "u1"}, "disable-method": given}));
+            let mut transport = FakeTransport::default();
+            let error = run_iam(
+                IamCommand::DisableUser,
+                &config,
+                &mappers,
+                &args,
+                &mut transport,
+            )
+            .map(|_| ())
+            .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    r#"Invalid disable-method argument: must be "patch" or "delete", got {shown}"#
+                )
+            );
+            assert!(transport.sent.is_empty());
         }
     }
 }

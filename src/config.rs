@@ -20,6 +20,18 @@ pub enum DisableMethod {
     Delete,
 }
 
+impl DisableMethod {
+    /// `"patch"` or `"delete"`, as the instance's `disable_method` and iam-disable-user's
+    /// `disable-method` argument give it; the error completes a sentence naming the input.
+    pub fn parse(given: &str) -> Result<DisableMethod, String> {
+        match given {
+            "patch" => Ok(DisableMethod::Patch),
+            "delete" => Ok(DisableMethod::Delete),
+            other => Err(format!("must be \"patch\" or \"delete\", got {other:?}")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Base URL as `parse_url` normalised it: scheme and host in lower case, no trailing `/`.
@@ -68,14 +80,10 @@ impl Config {
                 ));
             }
         };
-        let disable_method = match optional_string(params, "disable_method")?.as_deref() {
-            None | Some("patch") => DisableMethod::Patch,
-            Some("delete") => DisableMethod::Delete,
-            Some(other) => {
-                return Err(Error::InvalidConfig(format!(
-                    "\"disable_method\" must be \"patch\" or \"delete\", got {other:?}"
-                )));
-            }
+        let disable_method = match optional_string(params, "disable_method")? {
+            None => DisableMethod::Patch,
+            Some(given) => DisableMethod::parse(&given)
+                .map_err(|why| Error::InvalidConfig(format!("\"disable_method\" {why}")))?,
         };
         let mappers = match params.get("mappers") {
             None | Some(Value::Null) => Vec::new(),

@@ -25,6 +25,8 @@ pub enum Error {
     MemberInBothLists(String),
     /// iam-update-group without any member id.
     NoMemberIds,
+    /// A command argument has a value the command does not accept (the argument's name).
+    InvalidArgument { argument: &'static str, why: String },
     /// An instance parameter is missing, mistyped or out of range; names the key.
     InvalidConfig(String),
     /// A mapper (built-in or from `mappers`) cannot be used; names the mapper.
@@ -63,6 +65,9 @@ impl fmt::Display for Error {
             ),
             Error::NoMemberIds => {
                 f.write_str("You must supply either \"memberIdsToAdd\" or \"memberIdsToDelete\"")
+            }
+            Error::InvalidArgument { argument, why } => {
+                write!(f, "Invalid {argument} argument: {why}")
             }
             Error::InvalidConfig(why) => write!(f, "Invalid configuration: {why}"),
             Error::InvalidMapper(why) => write!(f, "Invalid mapper configuration: {why}"),
