@@ -23,7 +23,7 @@ pub mod proxy;
 
 pub use iam_gate::replay::PreparedCassette;
 pub use iam_gate::wire::{IncomingResponse, OutgoingRequest, WireError as BackendError};
-pub use live::{Live, LiveOptions};
+pub use live::{Live, LiveOptions, MAX_IN_FLIGHT};
 
 /// A future a backend returns; boxed so that `Backend` stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

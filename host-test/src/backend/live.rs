@@ -45,6 +45,9 @@ pub struct LiveOptions {
     /// The system proxy settings when the instance's `proxy` is on; `None` goes direct.
     pub proxy: Option<ProxyEnv>,
     pub connect_timeout: Duration,
+    /// The most requests of one `send_all` carried at once (from 1; [`MAX_IN_FLIGHT`] by
+    /// default).
+    pub max_in_flight: usize,
 }
 
 impl LiveOptions {
@@ -56,6 +59,7 @@ impl LiveOptions {
             insecure: flags.insecure,
             proxy: flags.proxy.then(ProxyEnv::from_system),
             connect_timeout,
+            max_in_flight: MAX_IN_FLIGHT,
         }
     }
 }
@@ -280,13 +284,14 @@ impl Backend for Live {
         Box::pin(async move { exchange(&client?, request, max_body_bytes).await })
     }
 
-    /// At most [`MAX_IN_FLIGHT`] at once over the one client (its connections pooled), the
+    /// At most `max_in_flight` at once over the one client (its connections pooled), the
     /// answers in the order of `requests`.
     fn send_all<'a>(
         &'a mut self,
         requests: &'a [OutgoingRequest],
     ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
         let client = self.shared_client();
+        let at_once = self.options.max_in_flight.max(1);
         Box::pin(async move {
             let client = match client {
                 Ok(client) => client,
@@ -303,7 +308,7 @@ impl Backend for Live {
                 })
                 .collect();
             futures_util::stream::iter(sending)
-                .buffered(MAX_IN_FLIGHT)
+                .buffered(at_once)
                 .collect()
                 .await
         })
@@ -411,6 +416,7 @@ mod tests {
             insecure: false,
             proxy: None,
             connect_timeout: Duration::from_secs(2),
+            max_in_flight: MAX_IN_FLIGHT,
         }
     }
 
@@ -539,6 +545,45 @@ mod tests {
             .collect();
         let expected: Vec<String> = (0..8).map(|n| format!("/page/{n}")).collect();
         assert_eq!(bodies, expected);
+    }
+
+    #[tokio::test]
+    async fn send_all_carries_no_more_than_max_in_flight_at_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // Each request is held 100 ms; the server keeps the most it held at once.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (open, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (open_here, most_here) = (open.clone(), most.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(6) {
+                let Ok(stream) = stream else { return };
+                let (open, most) = (open_here.clone(), most_here.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream);
+                    let mut head = String::new();
+                    while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                    let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(100));
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    let answer =
+                        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                    let _ignored = reader.into_inner().write_all(answer.as_bytes());
+                });
+            }
+        });
+        let requests: Vec<OutgoingRequest> = (0..6)
+            .map(|n| request("GET", &format!("http://{address}/page/{n}"), None))
+            .collect();
+        let two_at_once = LiveOptions {
+            max_in_flight: 2,
+            ..options()
+        };
+        let answers = Live::new(two_at_once).send_all(&requests).await;
+        assert!(answers.iter().all(|answer| answer.is_ok()), "{answers:?}");
+        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

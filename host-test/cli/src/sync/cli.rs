@@ -84,7 +84,7 @@ pub struct PlanFlags {
 }
 
 impl PlanFlags {
-    fn options(&self) -> PlanOptions {
+    fn options(&self, pages_at_once: usize) -> PlanOptions {
         PlanOptions {
             desired: self.desired.clone(),
             protect: self.protect.clone(),
@@ -94,6 +94,7 @@ impl PlanFlags {
             max_member_removals: self.max_member_removals.clone(),
             plan_id: self.plan_id.clone(),
             created: self.created.clone(),
+            pages_at_once,
         }
     }
 }
@@ -121,6 +122,9 @@ pub struct PlanArgs {
     pub instance: InstanceArgs,
     #[command(flatten)]
     pub plan: PlanFlags,
+    /// Directory pages read at once.
+    #[arg(long, value_name = "N", default_value_t = iam_host::backend::MAX_IN_FLIGHT)]
+    pub concurrency: usize,
     /// The component (default: this repository's, built when missing or stale).
     #[arg(long, value_name = "FILE")]
     pub component: Option<PathBuf>,
@@ -191,9 +195,15 @@ fn check_plan_files(flags: &PlanFlags) -> Result<()> {
 }
 
 /// Make one plan and write it.
-async fn plan_round(host: &Host, instance: &Instance, flags: &PlanFlags) -> Result<Round> {
+async fn plan_round(
+    host: &Host,
+    instance: &Instance,
+    flags: &PlanFlags,
+    pages_at_once: usize,
+) -> Result<Round> {
     let desired = plan::read_desired(&flags.desired)?;
-    let planned = plan::make_plan(host, instance, &flags.options(), desired).await?;
+    let options = flags.options(pages_at_once);
+    let planned = plan::make_plan(host, instance, &options, desired).await?;
     let blocked = planned.blocked();
     match planned {
         Planned::Failed { exit: 2, message } => bail!("{message}"),
@@ -238,7 +248,7 @@ async fn plan_command(args: PlanArgs) -> Result<SyncEnd> {
     check_plan_files(&args.plan)?;
     let instance = Instance::load(&args.instance, None)?;
     let host = plan::plan_host(args.component.clone())?;
-    match plan_round(&host, &instance, &args.plan).await? {
+    match plan_round(&host, &instance, &args.plan, args.concurrency).await? {
         Round::Ended(end) => Ok(end),
         Round::Written {
             summary,
@@ -330,14 +340,15 @@ async fn run_command(args: RunArgs) -> Result<SyncEnd> {
     let job_host: Arc<Host> = load_host(args.sandbox.component.clone(), limits)?;
     let mut applies = 0;
     loop {
-        let (summary, human, blocked) = match plan_round(&plan_host, &instance, &args.plan).await? {
-            Round::Ended(end) => return Ok(end),
-            Round::Written {
-                summary,
-                human,
-                blocked,
-            } => (summary, human, blocked),
-        };
+        let (summary, human, blocked) =
+            match plan_round(&plan_host, &instance, &args.plan, args.apply.concurrency).await? {
+                Round::Ended(end) => return Ok(end),
+                Round::Written {
+                    summary,
+                    human,
+                    blocked,
+                } => (summary, human, blocked),
+            };
         let stdout = Some(printed(&args.plan, &summary, &human));
         let actions = plan::actions(&summary);
         crate::diagnostic(&format!(

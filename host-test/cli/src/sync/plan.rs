@@ -66,6 +66,8 @@ pub struct PlanOptions {
     /// Test aids: the plan's id and creation time, fixed instead of chosen.
     pub plan_id: Option<String>,
     pub created: Option<String>,
+    /// The most directory pages read at once (sync.md §8 `--concurrency`).
+    pub pages_at_once: usize,
 }
 
 /// How planning ended.
@@ -243,10 +245,13 @@ pub async fn make_plan(
         params: instance.params.clone(),
         args: plan_args(&instance.tenant, options, desired_text)?,
     };
-    let live = LiveOptions::for_instance(
-        &instance.params,
-        Duration::from_millis(plan_limits().connect_timeout_millis),
-    );
+    let live = LiveOptions {
+        max_in_flight: options.pages_at_once,
+        ..LiveOptions::for_instance(
+            &instance.params,
+            Duration::from_millis(plan_limits().connect_timeout_millis),
+        )
+    };
     // The guest's log (each page it retries) stays unprinted: a plan ends with one line
     // saying how it went (sync.md §2), and its failure names the page and why.
     let report = host
