@@ -25,6 +25,8 @@ mod fuzz;
 mod scale;
 // Workers shared by many customers: NATS permissions, fairness, quarantine, metrics, SIGTERM.
 mod scale_customers;
+// NATS credentials (token, TLS, creds) and a subject the user may not publish to.
+mod scale_credentials;
 // Many tenants on one host from many threads: each request with its own token and origin.
 mod tenants;
 // The gated component under Node.js (jco): every case prints the same bytes via host-test/node/iam-host.mjs.

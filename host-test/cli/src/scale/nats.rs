@@ -26,6 +26,7 @@ use super::auth::NatsAccess;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 pub const JOBS_STREAM: &str = "IAM_JOBS";
 /// The prefix of every jobs subject: `iam.jobs.<tenant>`.
@@ -159,6 +160,29 @@ impl Backoff {
 /// then is the caller's exit 2, as is a credential the server refuses. Later losses are
 /// retried by the client for as long as it runs, each reported on stderr.
 pub async fn connect(access: &NatsAccess, label: &str, inbox_prefix: &str) -> Result<Client> {
+    connect_reporting(access, label, inbox_prefix, None).await
+}
+
+/// [`connect`], the server's permissions violations (its `-ERR 'Permissions Violation for
+/// Publish to "…"'`, for which a publish or a request gets no answer at all) sent to
+/// `refusals` instead of stderr, each as the server words it: the caller knows which of them
+/// it cannot do without.
+pub async fn connect_watching_refusals(
+    access: &NatsAccess,
+    label: &str,
+    inbox_prefix: &str,
+) -> Result<(Client, mpsc::UnboundedReceiver<String>)> {
+    let (refusals, refused) = mpsc::unbounded_channel();
+    let client = connect_reporting(access, label, inbox_prefix, Some(refusals)).await?;
+    Ok((client, refused))
+}
+
+async fn connect_reporting(
+    access: &NatsAccess,
+    label: &str,
+    inbox_prefix: &str,
+    refusals: Option<mpsc::UnboundedSender<String>>,
+) -> Result<Client> {
     let url = access.servers.as_str();
     let deadline = Instant::now() + CONNECT_WITHIN;
     let mut backoff = Backoff::default();
@@ -172,6 +196,7 @@ pub async fn connect(access: &NatsAccess, label: &str, inbox_prefix: &str) -> Re
         let reporter = Arc::new(EventReporter {
             label: label.to_string(),
             disconnected: AtomicBool::new(false),
+            refusals: refusals.clone(),
         });
         let options = access
             .apply(ConnectOptions::new())?
@@ -221,6 +246,16 @@ pub async fn connect(access: &NatsAccess, label: &str, inbox_prefix: &str) -> Re
 struct EventReporter {
     label: String,
     disconnected: AtomicBool,
+    /// Where permissions violations go, when the caller watches for them.
+    refusals: Option<mpsc::UnboundedSender<String>>,
+}
+
+/// Whether a server's error is a permissions violation (the server words it
+/// `Permissions Violation for Publish to "subject"`, or `for Subscription to`).
+pub fn is_permissions_violation(error: &str) -> bool {
+    error
+        .to_ascii_lowercase()
+        .starts_with("permissions violation")
 }
 
 impl EventReporter {
@@ -240,6 +275,13 @@ impl EventReporter {
                     crate::diagnostic(&format!("{label}: reconnected to NATS"));
                 } else {
                     crate::diagnostic(&format!("{label}: connected to NATS"));
+                }
+            }
+            Event::ServerError(async_nats::ServerError::Other(error))
+                if is_permissions_violation(error) && self.refusals.is_some() =>
+            {
+                if let Some(refusals) = &self.refusals {
+                    refusals.send(error.clone()).ok();
                 }
             }
             // Each failed reconnect attempt; the loss has been reported.

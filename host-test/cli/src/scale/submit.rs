@@ -195,7 +195,8 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
         Some(tenant) if tenants.len() == 1 => nats::tenant_inbox(tenant),
         _ => nats::WORKERS_INBOX.to_string(),
     };
-    let client = nats::connect(&options.nats, LABEL, &inbox).await?;
+    let (client, mut refused) =
+        nats::connect_watching_refusals(&options.nats, LABEL, &inbox).await?;
     plan.refuse_too_large(nats::payload_room(&client));
     let tenants = plan.tenants();
     let context = jetstream::new(client.clone());
@@ -240,6 +241,21 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
     while !plan.waiting.is_empty() {
         let event = tokio::select! {
             event = stored.recv() => event,
+            Some(violation) = refused.recv() => {
+                // The server answers a publish or a request it does not permit with an error
+                // line and nothing else: without this, submit would retry it for ever.
+                if let Some(reason) = run_ending_refusal(&violation, &tenants) {
+                    for reader in &readers {
+                        reader.abort();
+                    }
+                    if let Some(publisher) = &publisher {
+                        publisher.abort();
+                    }
+                    progress.finish();
+                    return Err(anyhow!(reason));
+                }
+                continue;
+            }
             () = tokio::time::sleep(REPUBLISH_AFTER) => {
                 // No result for a while: publish the jobs still waiting again. The stream
                 // drops those it holds (their ids are message ids); a server that came back
@@ -340,6 +356,39 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
     }
     progress.finish();
     Ok(summary)
+}
+
+/// What a permissions violation means for this run: `None` for one submit does without (the
+/// streams are the workers' to make, so a customer's user may not), else the one line that
+/// ends the run (exit 2): submit cannot publish its jobs or read their results.
+fn run_ending_refusal(violation: &str, tenants: &BTreeSet<String>) -> Option<String> {
+    // `Permissions Violation for Publish to "subject"` (or `for Subscription to`).
+    let subject = violation
+        .split_once('"')
+        .and_then(|(_, rest)| rest.rsplit_once('"'))
+        .map_or("", |(subject, _)| subject);
+    if subject.starts_with("$JS.API.STREAM.") {
+        return None;
+    }
+    if let Some(tenant) = tenants
+        .iter()
+        .find(|tenant| subject == jobs_subject(tenant))
+    {
+        return Some(format!(
+            "the NATS server does not let this user submit jobs for the tenant {tenant:?} ({violation}); a customer's user may submit only its own tenant's jobs"
+        ));
+    }
+    if let Some(tenant) = tenants.iter().find(|tenant| {
+        subject.starts_with(&format!("{}.", nats::tenant_inbox(tenant)))
+            || subject.ends_with(&format!(".{}", results_subject(tenant)))
+    }) {
+        return Some(format!(
+            "the NATS server does not let this user read the results of the tenant {tenant:?} ({violation}); a customer's user may submit and read only its own tenant's jobs"
+        ));
+    }
+    Some(format!(
+        "the NATS server does not let this user do what submit needs ({violation}); a customer's user may submit and read only its own tenant's jobs, one tenant per file"
+    ))
 }
 
 /// The command a result line names, when it is a result of `tenant`'s (every result a worker

@@ -1,0 +1,461 @@
+//! How `worker` and `submit` prove who they are to a real `nats-server` (issue 23): a token
+//! from a file or the environment, TLS with a CA and a client certificate the server verifies,
+//! a `.creds` file's handling; a wrong credential and a subject the user may not publish to
+//! each end in exit 2 with one line, and no secret is in argv or in any output.
+//!
+//! Everything binds 127.0.0.1, every process is stopped by PID, the loads are a job or two.
+
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::time::{Duration, Instant};
+
+use crate::scale::{
+    NatsServer, RUN_TIMEOUT, create_job, pulling_worker, read, results_by_id, start_iam_host_with,
+    stop_worker, tenants_file, users_named,
+};
+use crate::scim_server::ScimServer;
+use crate::support::scratch::Scratch;
+
+/// Well within the 30 s submit gives a server to answer at all: an ending that is "prompt".
+const PROMPTLY: Duration = Duration::from_secs(20);
+
+fn write_lines(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.join("\n") + "\n").expect("write the jobs");
+}
+
+/// Start `iam-host submit` of `jobs` with `more` arguments and `environment`.
+fn submit(
+    scratch: &Scratch,
+    url: &str,
+    jobs: &[String],
+    more: &[&str],
+    environment: &[(&str, &str)],
+) -> (crate::scale::Running, PathBuf) {
+    let input = scratch.path("jobs.jsonl");
+    write_lines(&input, jobs);
+    let output = scratch.path("results.jsonl");
+    let (input_text, output_text) = (input.to_string_lossy(), output.to_string_lossy());
+    let mut args = vec![
+        "submit",
+        "--nats",
+        url,
+        "--input",
+        &input_text,
+        "--output",
+        &output_text,
+    ];
+    args.extend_from_slice(more);
+    let running = start_iam_host_with(scratch, "submit", &args, environment, false);
+    (running, output)
+}
+
+/// The non-empty lines of a process's stderr.
+fn lines_of(path: &Path) -> Vec<String> {
+    read(path)
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `secret` is in no file of the scratch directory (outputs, logs, results) but `besides`.
+fn nowhere(scratch: &Scratch, secret: &str, besides: &[&Path]) {
+    for entry in std::fs::read_dir(scratch.path("")).expect("the scratch directory") {
+        let path = entry.expect("an entry").path();
+        if !path.is_file() || besides.contains(&path.as_path()) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !crate::scale::contains(&bytes, secret),
+            "the secret is in {}",
+            path.display()
+        );
+    }
+}
+
+fn argv_of(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// A customer's NATS user as README gives it (its own jobs, its own results' consumer, its
+/// own inbox), and a user that may read any results but publish only acme's jobs.
+fn permissions(publish_jobs_of: &str, read_results_of: &[&str]) -> String {
+    let inboxes: Vec<String> = read_results_of
+        .iter()
+        .map(|tenant| format!("\"_INBOX_{tenant}.>\""))
+        .collect();
+    let results = if read_results_of.len() > 1 {
+        "*".to_string()
+    } else {
+        read_results_of[0].to_string()
+    };
+    format!(
+        r#"{{ publish: ["iam.jobs.{publish_jobs_of}", "$JS.API.CONSUMER.CREATE.IAM_RESULTS.*.iam.results.{results}", "$JS.API.CONSUMER.MSG.NEXT.IAM_RESULTS.*"], subscribe: [{}] }}"#,
+        inboxes.join(", ")
+    )
+}
+
+const WORKER_PERMISSIONS: &str =
+    r#"{ publish: ["$JS.API.>", "$JS.ACK.>", "iam.results.*"], subscribe: ["_INBOX.>"] }"#;
+
+#[test]
+fn a_submitter_not_permitted_another_tenants_subjects_ends_at_once_with_one_line() {
+    let scratch = Scratch::new("refused-subject");
+    let scim = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("acme", &scim), ("globex", &scim)]);
+    let worker_key = nkeys::KeyPair::new_user();
+    let seed_file = scratch.path("worker.nk");
+    std::fs::write(&seed_file, worker_key.seed().expect("a seed")).expect("write the seed");
+    let config = format!(
+        "authorization {{ users = [\n  {{ nkey: \"{}\", permissions: {WORKER_PERMISSIONS} }}\n  {{ user: acme, password: \"acme-pw-1\", permissions: {} }}\n  {{ user: reader, password: \"reader-pw-3\", permissions: {} }}\n] }}\n",
+        worker_key.public_key(),
+        permissions("acme", &["acme"]),
+        permissions("acme", &["acme", "globex"]),
+    );
+    let nats = NatsServer::start_with(&scratch, Some(&config));
+    // The worker makes the streams, so only the permissions stand in a submitter's way.
+    let seed_path = seed_file.to_string_lossy().into_owned();
+    let worker = pulling_worker(
+        &scratch,
+        &nats.url,
+        &tenants,
+        &["--nats-nkey-file", &seed_path],
+    );
+    let globex_job = vec![create_job("g-1", "globex", 1)];
+
+    // acme's user, as README gives it, for a file of globex's: it may not even read the
+    // replies under globex's inbox. Before the fix, submit retried this for ever.
+    for (user, password, expected) in [
+        (
+            "acme",
+            "acme-pw-1",
+            "does not let this user read the results of the tenant \"globex\"",
+        ),
+        // A user that may read globex's results but publish only acme's jobs.
+        (
+            "reader",
+            "reader-pw-3",
+            "does not let this user submit jobs for the tenant \"globex\"",
+        ),
+    ] {
+        let started = Instant::now();
+        let (mut running, output) = submit(
+            &scratch,
+            &nats.url,
+            &globex_job,
+            &["--nats-user", user],
+            &[("IAM_NATS_PASSWORD", password)],
+        );
+        let status = running.wait(RUN_TIMEOUT);
+        let stderr = read(&scratch.path("submit.err"));
+        assert_eq!(status.code(), Some(2), "{user}: {stderr}");
+        assert!(
+            started.elapsed() < PROMPTLY,
+            "{user}: ended after {:?}: {stderr}",
+            started.elapsed()
+        );
+        let last = lines_of(&scratch.path("submit.err"))
+            .pop()
+            .unwrap_or_default();
+        assert!(last.contains(expected), "{user}: {stderr}");
+        assert!(last.contains("Permissions Violation"), "{user}: {stderr}");
+        assert!(!stderr.contains(password), "{user}'s password in: {stderr}");
+        assert_eq!(
+            read(&output),
+            "",
+            "{user}: no result for a job that never ran"
+        );
+    }
+    assert_eq!(scim.user_count(), 0, "globex's job never ran");
+    stop_worker(&scratch, worker);
+}
+
+#[test]
+fn a_token_from_a_file_or_the_environment_and_a_wrong_one_ends_with_one_line() {
+    let scratch = Scratch::new("token");
+    let scim = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("acme", &scim)]);
+    let token = "tok-7Qz1-never-shown";
+    let nats = NatsServer::start_with(
+        &scratch,
+        Some(&format!("authorization {{ token: \"{token}\" }}\n")),
+    );
+    // The worker's token from the environment (IAM_NATS_TOKEN), submit's from a file.
+    let mut worker = {
+        let tenants = tenants.to_string_lossy();
+        let args = ["worker", "--nats", &nats.url, "--tenants", &tenants];
+        crate::scale::start_iam_host_with(
+            &scratch,
+            "worker",
+            &args,
+            &[("IAM_NATS_TOKEN", token)],
+            true,
+        )
+    };
+    let deadline = Instant::now() + crate::scale::START_TIMEOUT;
+    while !read(&scratch.path("worker.err")).contains("pulling jobs") {
+        assert!(
+            worker.is_running() && Instant::now() < deadline,
+            "{}",
+            read(&scratch.path("worker.err"))
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!argv_of(worker.pid()).contains(token));
+    let token_file = scratch.path("nats.token");
+    std::fs::write(&token_file, format!("{token}\n")).expect("write the token");
+    let token_path = token_file.to_string_lossy().into_owned();
+    let (mut running, output) = submit(
+        &scratch,
+        &nats.url,
+        &[create_job("a-1", "acme", 1)],
+        &["--nats-token-file", &token_path],
+        &[],
+    );
+    assert!(
+        running.wait(RUN_TIMEOUT).success(),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    let results = results_by_id(&output);
+    assert_eq!(results["a-1"]["exit"], json!(0), "{results:?}");
+    assert_eq!(users_named(&scim, "acme-user-1@example.com"), 1);
+
+    // A wrong token: exit 2, one line, at once (no 30 s of retries), the token in it nowhere.
+    let wrong = "tok-wrong-9Xy2-never-shown";
+    let wrong_file = scratch.path("wrong.token");
+    std::fs::write(&wrong_file, wrong).expect("write the wrong token");
+    let wrong_path = wrong_file.to_string_lossy().into_owned();
+    for (more, environment) in [
+        (vec!["--nats-token-file", wrong_path.as_str()], vec![]),
+        (vec![], vec![("IAM_NATS_TOKEN", wrong)]),
+    ] {
+        let started = Instant::now();
+        let (mut running, _) = submit(
+            &scratch,
+            &nats.url,
+            &[create_job("a-2", "acme", 2)],
+            &more,
+            &environment,
+        );
+        let status = running.wait(RUN_TIMEOUT);
+        let lines = lines_of(&scratch.path("submit.err"));
+        assert_eq!(status.code(), Some(2), "{lines:?}");
+        assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("refused a token"), "{lines:?}");
+    }
+    stop_worker(&scratch, worker);
+    nowhere(
+        &scratch,
+        token,
+        &[&token_file, &scratch.path("nats-server.conf")],
+    );
+    nowhere(&scratch, wrong, &[&wrong_file]);
+}
+
+/// `openssl` with `args` in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Process::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a certificate of 127.0.0.1 for the server and one for a client, signed by the CA;
+/// and a second CA's client certificate the server must refuse.
+fn certificates(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for ca in ["ca", "other-ca"] {
+        let mut args = vec!["req", "-x509"];
+        args.extend(ec);
+        let (key, pem, subject) = (
+            format!("{ca}.key"),
+            format!("{ca}.pem"),
+            format!("/CN=iam-host test {ca}"),
+        );
+        args.extend([
+            "-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subject,
+        ]);
+        openssl(dir, &args);
+    }
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("ext");
+    for (name, ca) in [("server", "ca"), ("client", "ca"), ("stranger", "other-ca")] {
+        let mut args = vec!["req"];
+        args.extend(ec);
+        let (key, csr, subject) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("/CN={name}"),
+        );
+        args.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(dir, &args);
+        let ext = if name == "server" {
+            "server.ext"
+        } else {
+            "client.ext"
+        };
+        let (ca_pem, ca_key, pem) = (
+            format!("{ca}.pem"),
+            format!("{ca}.key"),
+            format!("{name}.pem"),
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                ext,
+            ],
+        );
+    }
+}
+
+#[test]
+fn tls_with_a_ca_and_a_client_certificate_the_server_verifies() {
+    if Process::new("openssl").arg("version").output().is_err() {
+        panic!("this test makes its certificates with the openssl command, which is missing");
+    }
+    let scratch = Scratch::new("tls");
+    let dir = scratch.path("");
+    certificates(&dir);
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let scim = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("acme", &scim)]);
+    let config = format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", verify: true, timeout: 2 }}\n",
+        p("server.pem"),
+        p("server.key"),
+        p("ca.pem"),
+    );
+    let nats = NatsServer::start_with(&scratch, Some(&config));
+    let (ca, cert, key) = (p("ca.pem"), p("client.pem"), p("client.key"));
+    let tls = [
+        "--nats-ca",
+        ca.as_str(),
+        "--nats-cert",
+        cert.as_str(),
+        "--nats-key",
+        key.as_str(),
+    ];
+    let worker = pulling_worker(&scratch, &nats.url, &tenants, &tls);
+    let (mut running, output) = submit(
+        &scratch,
+        &nats.url,
+        &[create_job("t-1", "acme", 1)],
+        &tls,
+        &[],
+    );
+    assert!(
+        running.wait(RUN_TIMEOUT).success(),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    assert_eq!(results_by_id(&output)["t-1"]["exit"], json!(0));
+    assert_eq!(users_named(&scim, "acme-user-1@example.com"), 1);
+
+    // A client certificate of another CA, and none at all: the server refuses the handshake.
+    // Submit tries for its 30 s and ends with one line (exit 2).
+    let (stranger, stranger_key) = (p("stranger.pem"), p("stranger.key"));
+    let refused = [
+        "--nats-ca",
+        ca.as_str(),
+        "--nats-cert",
+        stranger.as_str(),
+        "--nats-key",
+        stranger_key.as_str(),
+    ];
+    let (mut running, _) = submit(
+        &scratch,
+        &nats.url,
+        &[create_job("t-2", "acme", 2)],
+        &refused,
+        &[],
+    );
+    let status = running.wait(RUN_TIMEOUT);
+    let lines = lines_of(&scratch.path("submit.err"));
+    assert_eq!(status.code(), Some(2), "{lines:?}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("cannot reach the NATS server"),
+        "{lines:?}"
+    );
+    assert_eq!(scim.user_count(), 1, "t-2 never ran");
+    let private_key = std::fs::read_to_string(dir.join("client.key")).expect("the key");
+    let key_body = private_key
+        .lines()
+        .find(|line| !line.starts_with("-----"))
+        .expect("a key line");
+    stop_worker(&scratch, worker);
+    nowhere(&scratch, key_body, &[&dir.join("client.key")]);
+}
+
+#[test]
+fn a_creds_file_is_read_from_its_file_and_a_broken_one_is_one_line_without_its_content() {
+    // A `.creds` file needs nats-server's decentralized JWT setup (an operator, an account, a
+    // resolver) to connect with; here only its handling is tested: read from the file, its
+    // content never shown, a broken one refused before anything is connected.
+    let scratch = Scratch::new("creds");
+    let nats = NatsServer::start(&scratch);
+    let seed = nkeys::KeyPair::new_user().seed().expect("a seed");
+    let broken = scratch.path("broken.creds");
+    std::fs::write(
+        &broken,
+        format!("-----BEGIN NATS USER JWT-----\nnot-a-jwt\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"),
+    )
+    .expect("write the creds");
+    let empty = scratch.path("empty.creds");
+    std::fs::write(&empty, "\n").expect("write the creds");
+    let missing = scratch.path("missing.creds");
+    for (file, expected) in [
+        (&broken, "not a valid .creds file"),
+        (&empty, "is empty"),
+        (&missing, "missing.creds"),
+    ] {
+        let path = file.to_string_lossy().into_owned();
+        let started = Instant::now();
+        let (mut running, _) = submit(
+            &scratch,
+            &nats.url,
+            &[create_job("c-1", "acme", 1)],
+            &["--nats-creds", &path],
+            &[],
+        );
+        let status = running.wait(RUN_TIMEOUT);
+        let lines = lines_of(&scratch.path("submit.err"));
+        assert_eq!(status.code(), Some(2), "{lines:?}");
+        assert!(started.elapsed() < PROMPTLY);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(expected), "{lines:?}");
+    }
+    nowhere(&scratch, &seed, &[&broken]);
+}
