@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use super::directory::Directory;
 use super::users::{Action, Job, Person};
-use crate::groups::arguments::MAX_MEMBER_IDS;
+use crate::scim::group::MEMBERS_PER_REQUEST;
 
 const CREATE_GROUP: &str = "iam-create-group";
 const UPDATE_GROUP: &str = "iam-update-group";
@@ -161,8 +161,9 @@ pub fn create_job(name: &str) -> Job {
     }
 }
 
-/// The `iam-update-group` jobs of a member change: one, unless it has more ids than one
-/// command takes (additions first, as the command sends them).
+/// The `iam-update-group` jobs of a member change: one per PATCH the command would send (at
+/// most 100 ids, additions first, as the command cuts them), so that a large change runs
+/// side by side and each chunk has its own result.
 pub fn update_jobs(change: &MemberChange, names: &Names, directory: &Directory) -> Vec<Job> {
     let group = &directory.groups[change.group as usize];
     let name = names.name(change.name);
@@ -172,7 +173,7 @@ pub fn update_jobs(change: &MemberChange, names: &Names, directory: &Directory) 
         .map(|user| (true, *user))
         .chain(change.removes.iter().map(|user| (false, *user)))
         .collect();
-    ids.chunks(MAX_MEMBER_IDS)
+    ids.chunks(MEMBERS_PER_REQUEST)
         .map(|chunk| {
             let users = |adding: bool| chunk.iter().filter(move |(add, _)| *add == adding);
             let id_list = |adding: bool| -> Value {

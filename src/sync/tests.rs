@@ -1161,3 +1161,59 @@ fn unusable_arguments_and_instances_are_input_failures_and_send_nothing() {
         assert!(directory.asked.is_empty());
     }
 }
+
+#[test]
+fn a_member_change_is_one_job_per_patch_request_of_ids() {
+    // Eng holds u1..u30. The desired state keeps u1..u10 in it, leaves u11..u30 out and puts
+    // u31..u230 in: 200 additions and 20 removals, 220 ids, which iam-update-group sends as
+    // PATCHes of at most 100 ids each (behaviour.md §8.2). One job per PATCH, so that the
+    // chunks run side by side and each has its own result.
+    let members: Vec<String> = (1..=30).map(|n| format!("u{n}")).collect();
+    let members: Vec<&str> = members.iter().map(String::as_str).collect();
+    let mut directory = FakeDirectory::new(users(230), vec![group("g1", "Eng", &members)]);
+    let profiles: Vec<Value> = (1..=230)
+        .map(|n| {
+            let mut profile = simple_profile(&format!("p{n}@x.com"));
+            if !(11..=30).contains(&n) {
+                profile["groups"] = json!(["Eng"]);
+            }
+            profile
+        })
+        .collect();
+    let extra = json!({"max_member_removals": "20"});
+    let made = planned(&mut directory, args(&jsonl(&profiles), extra), json!({}));
+    assert_eq!(made.summary["member_adds"], 200);
+    assert_eq!(made.summary["member_removes"], 20);
+    let ids = |from: usize, to: usize| -> Value {
+        (from..=to)
+            .map(|n| Value::String(format!("u{n}")))
+            .collect()
+    };
+    let sent: Vec<(Value, Value, Value)> = made
+        .jobs
+        .iter()
+        .map(|job| {
+            assert_eq!(
+                (job["command"].as_str(), job["phase"].as_u64()),
+                (Some("iam-update-group"), Some(3))
+            );
+            assert_eq!(
+                job["args"]["scim"],
+                json!({"id": "g1", "displayName": "Eng"})
+            );
+            (
+                job["id"].clone(),
+                job["args"]["memberIdsToAdd"].clone(),
+                job["args"]["memberIdsToDelete"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (json!(format!("{PLAN_ID}-1")), ids(31, 130), Value::Null),
+            (json!(format!("{PLAN_ID}-2")), ids(131, 230), Value::Null),
+            (json!(format!("{PLAN_ID}-3")), Value::Null, ids(11, 30)),
+        ]
+    );
+}
