@@ -174,11 +174,11 @@ fn run_unified(scratch: &Scratch, commands: Option<&Path>) -> Value {
         json!([]),
         "files outside the script's own"
     );
-    let cache_reads = report["cache_reads"].as_array().unwrap();
+    let cache_reads = report["cache_reads"].as_array().expect("cache_reads");
     assert!(
         cache_reads
             .iter()
-            .any(|name| name.as_str().unwrap().ends_with(".cwasm")),
+            .any(|name| name.as_str().expect("a file name").ends_with(".cwasm")),
         "the compiled component was not read from the prepared cache: {cache_reads:?}"
     );
     assert_eq!(report["hosts_made"], json!(1));
@@ -219,7 +219,9 @@ fn xsoar_maps_differently(name: &str, result: &Value) -> bool {
         // the directory (iam-host refused the configuration before any request, so the case's
         // cassette is empty).
         "bad_config_unknown_incoming_mapper" => {
-            let failure = result["replay_failure"].as_str().unwrap();
+            let failure = result["replay_failure"]
+                .as_str()
+                .expect("the replay failure");
             assert!(
                 failure.starts_with("request #1 matched no recorded interaction")
                     && failure.contains("GET https://api.atlassian.com/scim/directory/"),
@@ -245,7 +247,7 @@ fn xsoar_maps_differently(name: &str, result: &Value) -> bool {
             let posted = &result["posted"][0];
             assert_eq!(posted["Type"], json!(4));
             assert!(
-                posted["Contents"].as_str().unwrap().starts_with(
+                posted["Contents"].as_str().expect("the error text").starts_with(
                     "The platform could not map with its mapper \"User Profile - SCIM (Outgoing)\" \
                      for incident type \"User Profile - Create\": the platform mapper failed: Expecting"
                 ),
