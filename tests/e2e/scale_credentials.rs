@@ -11,8 +11,8 @@ use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use crate::scale::{
-    NatsServer, RUN_TIMEOUT, create_job, pulling_worker, read, results_by_id, start_iam_host_with,
-    stop_worker, tenants_file, users_named,
+    NatsServer, RUN_TIMEOUT, create_job, pulling_worker, read, results_by_id, start_iam_host,
+    start_iam_host_with, stop_worker, tenants_file, users_named,
 };
 use crate::scim_server::ScimServer;
 use crate::support::scratch::Scratch;
@@ -383,32 +383,77 @@ fn tls_with_a_ca_and_a_client_certificate_the_server_verifies() {
     assert_eq!(results_by_id(&output)["t-1"]["exit"], json!(0));
     assert_eq!(users_named(&scim, "acme-user-1@example.com"), 1);
 
-    // A client certificate of another CA, and none at all: the server refuses the handshake.
-    // Submit tries for its 30 s and ends with one line (exit 2).
-    let (stranger, stranger_key) = (p("stranger.pem"), p("stranger.key"));
-    let refused = [
-        "--nats-ca",
-        ca.as_str(),
-        "--nats-cert",
-        stranger.as_str(),
-        "--nats-key",
-        stranger_key.as_str(),
+    // A client certificate of another CA, and none at all: the server refuses the handshake;
+    // and a CA that did not sign the server's certificate: the client refuses it. Each is
+    // refused again on every try, so submit and worker end at once (not after the 30 s a
+    // server has to answer) with one line, exit 2.
+    let (stranger, stranger_key, other_ca) =
+        (p("stranger.pem"), p("stranger.key"), p("other-ca.pem"));
+    let refusals: [(&[&str], &str); 3] = [
+        (
+            &[
+                "--nats-ca",
+                ca.as_str(),
+                "--nats-cert",
+                stranger.as_str(),
+                "--nats-key",
+                stranger_key.as_str(),
+            ],
+            "the server refused the handshake",
+        ),
+        (
+            &["--nats-ca", ca.as_str()],
+            "the server refused the handshake",
+        ),
+        (
+            &[
+                "--nats-ca",
+                other_ca.as_str(),
+                "--nats-cert",
+                cert.as_str(),
+                "--nats-key",
+                key.as_str(),
+            ],
+            "the server's certificate is not accepted",
+        ),
     ];
-    let (mut running, _) = submit(
-        &scratch,
-        &nats.url,
-        &[create_job("t-2", "acme", 2)],
-        &refused,
-        &[],
-    );
-    let status = running.wait(RUN_TIMEOUT);
-    let lines = lines_of(&scratch.path("submit.err"));
+    for (refused, why) in refusals {
+        let started = Instant::now();
+        let (mut running, _) = submit(
+            &scratch,
+            &nats.url,
+            &[create_job("t-2", "acme", 2)],
+            refused,
+            &[],
+        );
+        let status = running.wait(RUN_TIMEOUT);
+        let took = started.elapsed();
+        let lines = lines_of(&scratch.path("submit.err"));
+        assert_eq!(status.code(), Some(2), "{refused:?}: {lines:?}");
+        assert_eq!(lines.len(), 1, "{refused:?}: {lines:?}");
+        assert!(
+            lines[0].contains("the TLS handshake with the NATS server at")
+                && lines[0].contains(why),
+            "{refused:?}: {lines:?}"
+        );
+        assert!(took < PROMPTLY, "{refused:?}: submit took {took:?}");
+    }
+    // A worker alike.
+    let tenants_text = tenants.to_string_lossy();
+    let mut args = vec!["worker", "--nats", &nats.url, "--tenants", &tenants_text];
+    args.extend_from_slice(refusals[0].0);
+    let started = Instant::now();
+    let mut refused_worker = start_iam_host(&scratch, "refused-worker", &args, true);
+    let status = refused_worker.wait(RUN_TIMEOUT);
+    let took = started.elapsed();
+    let lines = lines_of(&scratch.path("refused-worker.err"));
     assert_eq!(status.code(), Some(2), "{lines:?}");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
-        lines[0].contains("cannot reach the NATS server"),
+        lines[0].contains("the server refused the handshake"),
         "{lines:?}"
     );
+    assert!(took < PROMPTLY, "the worker took {took:?}");
     assert_eq!(scim.user_count(), 1, "t-2 never ran");
     let private_key = std::fs::read_to_string(dir.join("client.key")).expect("the key");
     let key_body = private_key

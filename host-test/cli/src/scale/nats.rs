@@ -227,6 +227,13 @@ async fn connect_reporting(
                         access.credential_kind()
                     );
                 }
+                // A certificate refused on either side is refused again on every try.
+                if let Some(why) = tls_refusal(&error) {
+                    bail!(
+                        "the TLS handshake with the NATS server at {} failed: {why}",
+                        printable_url(url)
+                    );
+                }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     bail!(
@@ -239,6 +246,43 @@ async fn connect_reporting(
             }
         }
     }
+}
+
+/// Why a connection attempt failed for good in TLS, when it did: the TLS setup could not be
+/// made (an unreadable certificate or key), the server's certificate is not one `--nats-ca`
+/// vouches for, or the server refused the handshake (this client's certificate, or none). The
+/// client reports the last two as I/O errors; the TLS library's own error inside names them.
+fn tls_refusal(error: &async_nats::ConnectError) -> Option<String> {
+    use async_nats::rustls::Error as TlsError;
+    if matches!(error.kind(), async_nats::ConnectErrorKind::Tls) {
+        return Some(format!("{error}"));
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(current) = cause {
+        // An `io::Error` hides what it wraps from `source()`: look inside it.
+        let inner = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => Some(current),
+        };
+        match inner.and_then(|inner| inner.downcast_ref::<TlsError>()) {
+            Some(TlsError::InvalidCertificate(why)) => {
+                return Some(format!(
+                    "the server's certificate is not accepted ({why:?}); --nats-ca must hold the CA that signed it"
+                ));
+            }
+            Some(TlsError::AlertReceived(alert)) => {
+                return Some(format!(
+                    "the server refused the handshake ({alert:?}); it may require a client certificate (--nats-cert, --nats-key) signed by a CA it trusts"
+                ));
+            }
+            Some(other) => return Some(other.to_string()),
+            None => {}
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// Reports the connection's events on stderr: each loss and each recovery once, not every
