@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::scim_server::{DIRECTORY, ScimServer};
 use crate::support::CliOutput;
@@ -192,18 +193,46 @@ impl Directory {
     }
 }
 
+/// A host with a `sync` command: `iam-host` (plan, apply, run) and the Python host (plan
+/// only). The Node host has none (README says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncHost {
+    IamHost,
+    Python,
+}
+
+/// The hosts that have `sync plan`: a rule of planning holds under each.
+pub const PLAN_HOSTS: [SyncHost; 2] = [SyncHost::IamHost, SyncHost::Python];
+
+impl SyncHost {
+    /// `sync <args>` under this host, over its component (the connector for iam-host, the
+    /// gated component for Python), not yet run.
+    pub fn command<S: AsRef<str>>(self, args: &[S]) -> Command {
+        let mut words = vec!["sync"];
+        words.extend(args.iter().map(AsRef::as_ref));
+        match self {
+            SyncHost::IamHost => hosts::iam_host(&words),
+            SyncHost::Python => hosts::python_host(&words),
+        }
+    }
+
+    /// `sync <args>` under this host, run to its end.
+    pub fn sync<S: AsRef<str>>(self, args: &[S]) -> CliOutput {
+        let output = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {self:?}: {e}"));
+        CliOutput {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 /// `iam-host sync <args> --component <the built connector>`.
 pub fn sync<S: AsRef<str>>(args: &[S]) -> CliOutput {
-    let mut words = vec!["sync"];
-    words.extend(args.iter().map(AsRef::as_ref));
-    let output = hosts::iam_host(&words)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run iam-host: {e}"));
-    CliOutput {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    SyncHost::IamHost.sync(args)
 }
 
 /// The last line of stdout as JSON (`--json`'s summary).

@@ -1,10 +1,11 @@
 //! A partial read plans nothing (sync.md §2): a hostile loopback server holds 250 users (three
-//! pages of 100) and breaks one rule at a time. Each ends with exit 1, one line on stderr
-//! naming the page and why, and the plan file left as it was.
+//! pages of 100) and breaks one rule at a time. Under each host that plans (iam-host and the
+//! Python host), each ends with exit 1, one line on stderr naming the page and why, the same
+//! line from both, and the plan file left as it was.
 
 use serde_json::{Value, json};
 
-use super::directory::{PLAN_ID, fixture, sync};
+use super::directory::{PLAN_HOSTS, PLAN_ID, fixture};
 use crate::support::scratch::Scratch;
 use crate::support::server::{Reply, Server, http};
 
@@ -76,41 +77,49 @@ fn answer(raw: &[u8], broken: Break) -> Reply {
 }
 
 fn check(broken: Break, page: u64, why: &str) {
-    let server = Server::start(move |raw| answer(raw, broken));
-    let scratch = Scratch::new("sync-partial");
-    let config = scratch.json(
-        "config.json",
-        &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d"}),
-    );
-    let plan = scratch.write("plan.jsonl", "the plan before\n");
-    let output = sync(&[
-        "plan",
-        "--config",
-        &config.display().to_string(),
-        "--desired",
-        &fixture("desired.jsonl").display().to_string(),
-        "--out",
-        &plan.display().to_string(),
-        "--plan-id",
-        PLAN_ID,
-    ]);
-    assert_eq!(output.code, 1, "{output:?}");
-    let lines: Vec<&str> = output.stderr.trim_end().lines().collect();
-    assert_eq!(lines.len(), 1, "one line: {output:?}");
-    assert!(
-        lines[0].contains(&format!("startIndex {page}")) && lines[0].contains(why),
-        "{output:?}"
-    );
-    assert!(!output.stderr.contains(TOKEN));
-    assert_eq!(
-        std::fs::read_to_string(&plan).expect("the plan file"),
-        "the plan before\n",
-        "left as it was"
-    );
-    assert!(
-        !output.stdout.contains("\"creates\""),
-        "no summary: {output:?}"
-    );
+    let mut lines_by_host = Vec::new();
+    for host in PLAN_HOSTS {
+        let server = Server::start(move |raw| answer(raw, broken));
+        let scratch = Scratch::new("sync-partial");
+        let config = scratch.json(
+            "config.json",
+            &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d"}),
+        );
+        let plan = scratch.write("plan.jsonl", "the plan before\n");
+        let output = host.sync(&[
+            "plan",
+            "--config",
+            &config.display().to_string(),
+            "--desired",
+            &fixture("desired.jsonl").display().to_string(),
+            "--out",
+            &plan.display().to_string(),
+            "--plan-id",
+            PLAN_ID,
+        ]);
+        assert_eq!(output.code, 1, "{host:?}: {output:?}");
+        let lines: Vec<&str> = output.stderr.trim_end().lines().collect();
+        assert_eq!(lines.len(), 1, "{host:?}: one line: {output:?}");
+        assert!(
+            lines[0].contains(&format!("startIndex {page}")) && lines[0].contains(why),
+            "{host:?}: {output:?}"
+        );
+        assert!(!output.stderr.contains(TOKEN), "{host:?}");
+        assert_eq!(
+            std::fs::read_to_string(&plan).expect("the plan file"),
+            "the plan before\n",
+            "{host:?}: left as it was"
+        );
+        assert!(
+            !output.stdout.contains("\"creates\""),
+            "{host:?}: no summary: {output:?}"
+        );
+        lines_by_host.push((host, lines[0].to_string()));
+    }
+    let (first, line) = &lines_by_host[0];
+    for (host, other) in &lines_by_host[1..] {
+        assert_eq!(other, line, "{host:?} and {first:?} say it differently");
+    }
 }
 
 #[test]
