@@ -137,6 +137,9 @@ pub struct WorkerArgs {
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub watch: WatchArgs,
+    /// Append one JSON line per HTTP request sent for a job (no body, no header, no token).
+    #[arg(long, value_name = "audit.jsonl")]
+    pub audit: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -267,12 +270,14 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
     }
     let nats = nats_access(&args.nats, &args.auth)?;
     let tenants = Tenants::load(&args.tenants)?;
+    let audit = open_audit(args.audit.as_deref())?;
     let host = load_host(args.sandbox.component.clone(), limits)?;
     let options = WorkerOptions {
         nats,
         runner,
         ack_wait: Duration::from_secs(args.ack_wait),
         display: Display::Auto,
+        audit,
     };
     runtime()?.block_on(async {
         serve_metrics(&args.watch, "iam-host worker").await?;

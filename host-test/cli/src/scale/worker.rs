@@ -15,6 +15,9 @@
 //! While a job waits or runs, the worker sends in-progress acks every third of the ack wait,
 //! so that a live worker's job is never handed to a second worker meanwhile.
 //!
+//! With `--audit FILE`, every HTTP request a job sends is one line of that file, as under
+//! `batch` (audit.rs; sync.md §8).
+//!
 //! SIGTERM or SIGINT: stop fetching, hand back (nak) the jobs fetched but not started, finish
 //! the ones running, exit 0. A second signal exits at once with 130.
 
@@ -27,6 +30,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::audit::AuditLog;
 use super::auth::NatsAccess;
 use super::jobs::{Job, parse_job, result_line};
 use super::metrics::{self, Outcome};
@@ -56,6 +60,8 @@ pub struct WorkerOptions {
     pub runner: RunnerOptions,
     pub ack_wait: Duration,
     pub display: Display,
+    /// Where every request sent for a job is written (`--audit`).
+    pub audit: Option<Arc<AuditLog>>,
 }
 
 /// How a worker's run went.
@@ -146,7 +152,7 @@ pub async fn run(
         ..options.runner
     };
     let shared = Arc::new(Shared {
-        runner: Runner::new(host, tenants, &runner_options),
+        runner: Runner::new(host, tenants, &runner_options).with_audit(options.audit.clone()),
         context,
         stopping: stopping.clone(),
         progress_every: (ack_wait / 3).max(Duration::from_millis(100)),
