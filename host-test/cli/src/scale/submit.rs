@@ -15,6 +15,10 @@
 //!
 //! It needs no right but these (README, "Many customers"): it creates no stream (the workers
 //! do) and asks for no stream's information (which names every tenant).
+//!
+//! A plan file of `iam-host sync plan` is submitted phase by phase (sync.md §8), as `batch`
+//! runs it: a phase's jobs are published only once every job of the phases before has its
+//! result line, so that no worker can run a member change before its group exists.
 
 use anyhow::{Context as _, Result, anyhow};
 use async_nats::jetstream::{self, consumer};
@@ -85,9 +89,27 @@ struct Waiting {
     command: String,
     /// The job's size as it travels.
     bytes: usize,
+    /// Its phase, when the input is a plan (`None` for every job of a plain job file).
+    phase: Option<u64>,
 }
 
 impl Plan {
+    /// The phase whose jobs may be published now: the first that has a job waiting for its
+    /// result (`Some(None)` for a plain job file, all of whose jobs go at once); `None` when
+    /// no job waits.
+    fn current_phase(&self) -> Option<Option<u64>> {
+        self.waiting.values().map(|job| job.phase).min()
+    }
+
+    /// The ids of the waiting jobs of `phase`.
+    fn ids_of_phase(&self, phase: Option<u64>) -> HashSet<String> {
+        self.waiting
+            .iter()
+            .filter(|(_, job)| job.phase == phase)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     /// The tenants whose results are read.
     fn tenants(&self) -> BTreeSet<String> {
         self.waiting
@@ -130,7 +152,8 @@ fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<
         refusals: Vec::new(),
         waiting: HashMap::new(),
     };
-    for line in open_input(input)? {
+    let mut lines = open_input(input)?;
+    while let Some(line) = lines.next() {
         let (_, line) =
             line.with_context(|| format!("cannot read the input file {}", input.display()))?;
         plan.total += 1;
@@ -154,6 +177,7 @@ fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<
                         tenant: job.tenant,
                         command: job.command,
                         bytes,
+                        phase: lines.phase(),
                     },
                 );
             }
@@ -238,6 +262,8 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
     drop(stored_tx);
     let mut readers_behind = tenants.len();
     let mut publisher: Option<tokio::task::JoinHandle<Result<()>>> = None;
+    // The phase being published (`Some(None)`: a plain job file, published whole).
+    let mut publishing: Option<Option<u64>> = None;
     while !plan.waiting.is_empty() {
         let event = tokio::select! {
             event = stored.recv() => event,
@@ -260,16 +286,19 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                 // No result for a while: publish the jobs still waiting again. The stream
                 // drops those it holds (their ids are message ids); a server that came back
                 // with an empty store gets them anew, so every job still ends.
-                if publisher.as_ref().is_some_and(tokio::task::JoinHandle::is_finished) {
+                if publisher.as_ref().is_some_and(tokio::task::JoinHandle::is_finished)
+                    && let Some(phase) = publishing
+                {
+                    let again = plan.ids_of_phase(phase);
                     progress.note(&format!(
                         "{LABEL}: no result for {} s; publishing the {} jobs still waiting again",
                         REPUBLISH_AFTER.as_secs(),
-                        plan.waiting.len()
+                        again.len()
                     ));
                     publisher = Some(tokio::spawn(publish_jobs(
                         context.clone(),
                         options.input.clone(),
-                        plan.waiting.keys().cloned().collect(),
+                        again,
                         progress.clone(),
                     )));
                 }
@@ -287,14 +316,18 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                         - summary.skipped
                         - summary.refused
                         - plan.waiting.len() as u64;
-                    let to_publish: HashSet<String> = plan.waiting.keys().cloned().collect();
-                    summary.published = to_publish.len() as u64;
-                    publisher = Some(tokio::spawn(publish_jobs(
-                        context.clone(),
-                        options.input.clone(),
-                        to_publish,
-                        progress.clone(),
-                    )));
+                    if let Some(phase) = plan.current_phase() {
+                        let to_publish = plan.ids_of_phase(phase);
+                        summary.published += to_publish.len() as u64;
+                        note_phase(&progress, phase, to_publish.len());
+                        publishing = Some(phase);
+                        publisher = Some(tokio::spawn(publish_jobs(
+                            context.clone(),
+                            options.input.clone(),
+                            to_publish,
+                            progress.clone(),
+                        )));
+                    }
                 }
             }
             Stored::Result {
@@ -339,6 +372,27 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                 plan.waiting.remove(&id);
                 output.append(&line)?;
                 progress.record(exit != 0);
+                // The last result of a plan's phase: the next phase's jobs go out now.
+                let next = plan.current_phase();
+                if publishing.is_some()
+                    && next != publishing
+                    && let Some(phase) = next
+                {
+                    if let Some(earlier) = publisher.take() {
+                        // Whatever it still republishes already has its result.
+                        earlier.abort();
+                    }
+                    let to_publish = plan.ids_of_phase(phase);
+                    summary.published += to_publish.len() as u64;
+                    note_phase(&progress, phase, to_publish.len());
+                    publishing = Some(phase);
+                    publisher = Some(tokio::spawn(publish_jobs(
+                        context.clone(),
+                        options.input.clone(),
+                        to_publish,
+                        progress.clone(),
+                    )));
+                }
             }
         }
     }
@@ -356,6 +410,15 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
     }
     progress.finish();
     Ok(summary)
+}
+
+/// Say which phase of a plan is published (nothing for a plain job file).
+fn note_phase(progress: &Progress, phase: Option<u64>, jobs: usize) {
+    if let Some(phase) = phase {
+        progress.note(&format!(
+            "{LABEL}: publishing phase {phase} of the plan ({jobs} jobs)"
+        ));
+    }
 }
 
 /// What a permissions violation means for this run: `None` for one submit does without (the
