@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::audit::AuditLog;
 use super::jobs::{Line, open_input};
+use super::metrics::{self, Outcome as JobOutcome};
 use super::output::Output;
 use super::progress::{Display, Progress};
 use super::runner::{Runner, RunnerOptions};
@@ -177,6 +178,12 @@ pub async fn run(
                 Line::Refused(refusal) => {
                     expected += 1;
                     summary.refused += 1;
+                    // Counted as the worker counts a line it refuses: every result line is.
+                    metrics::global().job_ended(
+                        refusal.tenant.as_deref().unwrap_or_default(),
+                        refusal.command.as_deref().unwrap_or_default(),
+                        JobOutcome::Refused,
+                    );
                     if lines.send(ToWrite::Line(refusal.line(), true)).is_err() {
                         break 'passes;
                     }
