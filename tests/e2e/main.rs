@@ -27,6 +27,8 @@ mod scale;
 mod scale_customers;
 // NATS credentials (token, TLS, creds) and a subject the user may not publish to.
 mod scale_credentials;
+// A worker's audit, a plan submitted phase by phase, batch's metrics and quarantine.
+mod scale_runs;
 // Many tenants on one host from many threads: each request with its own token and origin.
 mod tenants;
 // The gated component under Node.js (jco): every case prints the same bytes via host-test/node/iam-host.mjs.

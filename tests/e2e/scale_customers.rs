@@ -79,13 +79,13 @@ async fn stored(
     )
 }
 
-fn get_job(id: &str, tenant: &str, email: &str) -> String {
+pub(crate) fn get_job(id: &str, tenant: &str, email: &str) -> String {
     json!({"id": id, "tenant": tenant, "command": "iam-get-user",
            "args": {"user-profile": {"email": email}}})
     .to_string()
 }
 
-fn write_lines(path: &Path, lines: &[String]) {
+pub(crate) fn write_lines(path: &Path, lines: &[String]) {
     std::fs::write(path, lines.join("\n") + "\n").expect("write the jobs");
 }
 
@@ -266,7 +266,7 @@ fn a_customer_runs_and_reads_only_its_own_tenant_and_nothing_takes_a_real_jobs_p
 
 /// A loopback stand-in of a SCIM server that finds no user, after `delay`, and notes when each
 /// request arrived.
-fn finding_no_one(delay: Duration) -> (Server, Arc<Mutex<Vec<Instant>>>) {
+pub(crate) fn finding_no_one(delay: Duration) -> (Server, Arc<Mutex<Vec<Instant>>>) {
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let noted = arrivals.clone();
     let server = Server::start(move |_| {
@@ -284,7 +284,7 @@ fn finding_no_one(delay: Duration) -> (Server, Arc<Mutex<Vec<Instant>>>) {
     (server, arrivals)
 }
 
-fn loopback_tenant(url: &str, token: &str) -> Value {
+pub(crate) fn loopback_tenant(url: &str, token: &str) -> Value {
     json!({"url": url, "access_token": token, "directory_id": "d"})
 }
 
@@ -495,7 +495,7 @@ fn a_revoked_token_quarantines_its_tenant_after_5_refusals_and_a_passing_probe_l
 }
 
 /// `GET http://<address><path>`: the status and the body.
-fn http_get(address: &str, path: &str) -> (u16, String) {
+pub(crate) fn http_get(address: &str, path: &str) -> (u16, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -515,7 +515,7 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
 /// Parse each exposition with the reference parser (Python's `prometheus_client.parser`, in
 /// the NATS venv): per file, each family's name and the `iam_jobs_total` samples summed by
 /// outcome. A file it cannot parse fails the test.
-fn parse_expositions(files: &[PathBuf]) -> Vec<Value> {
+pub(crate) fn parse_expositions(files: &[PathBuf]) -> Vec<Value> {
     let python = nats_server_binary().with_file_name("python");
     let script = r#"
 import json, sys
