@@ -24,7 +24,7 @@ const WATCHDOG: Duration = Duration::from_secs(5);
 const PROMPT: Duration = Duration::from_secs(1);
 
 /// A FIFO that nobody opens for writing: a plain open for reading waits forever.
-fn fifo(scratch: &Scratch) -> PathBuf {
+pub fn fifo(scratch: &Scratch) -> PathBuf {
     let path = scratch.path("fifo");
     if !path.exists() {
         let made = Command::new("mkfifo")
@@ -37,35 +37,39 @@ fn fifo(scratch: &Scratch) -> PathBuf {
 }
 
 /// How a bounded run ended.
-struct Ended {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
+pub struct Ended {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
 }
 
 /// Run `iam-host` with these arguments, killing it (and failing) if it is still running after
 /// `WATCHDOG`.
 fn run_bounded(args: &[&Path]) -> Ended {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_iam-host"));
+    command.args(args);
+    run_command_bounded(command, &format!("iam-host {}", shown(args)))
+}
+
+/// Run `command` (any host), killing it (and failing) if it is still running after
+/// `WATCHDOG`; `case` names it in the failure.
+pub fn run_command_bounded(mut command: Command, case: &str) -> Ended {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iam-host"))
-        .args(args)
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start iam-host: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {case}: {e}"));
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for iam-host") {
+        if let Some(status) = child.try_wait().expect("wait for the host") {
             break status;
         }
         if started.elapsed() > WATCHDOG {
             let _killed = child.kill();
             let _reaped = child.wait();
-            panic!(
-                "iam-host {} was still running after {WATCHDOG:?}; killed",
-                shown(args)
-            );
+            panic!("{case} was still running after {WATCHDOG:?}; killed");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
