@@ -13,3 +13,6 @@ mod rounds;
 mod safety;
 // A partial read plans nothing: hostile servers for each rule.
 mod partial;
+// The sync's files as hostile files: special files, a file past its cap, links, an output
+// that is an input.
+mod files;

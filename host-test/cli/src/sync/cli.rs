@@ -262,8 +262,14 @@ async fn plan_command(args: PlanArgs) -> Result<SyncEnd> {
     }
 }
 
-/// The checks of an apply's own files, before anything runs.
+/// The checks of an apply's own files, before anything runs: the results and audit files
+/// are never links nor special files (named by their option, not as batch names them), and
+/// neither is the plan nor each other.
 fn check_apply_files(flags: &ApplyFlags, plan: &Path) -> Result<()> {
+    plan::check_output_target(&flags.output, "--output", "results")?;
+    if let Some(audit) = &flags.audit {
+        plan::check_output_target(audit, "--audit", "audit")?;
+    }
     if files::same_file(plan, &flags.output) {
         bail!("--output must not be the plan file");
     }

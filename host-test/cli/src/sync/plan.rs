@@ -149,24 +149,33 @@ pub fn new_plan_id() -> Result<String> {
 }
 
 /// Whether `--out` can take the plan, checked before anything is read or sent: a regular
-/// file or nothing, never a link, a directory or a device (exit 2).
+/// file or nothing, never a link, a directory or a device, never the desired file (exit 2).
 pub fn check_out_target(out: &Path, desired: &Path) -> Result<()> {
-    match std::fs::symlink_metadata(out) {
+    check_output_target(out, "--out", "plan")?;
+    if files::same_file(out, desired) {
+        bail!("--out must not be the --desired file")
+    }
+    Ok(())
+}
+
+/// Whether the output file `path` of option `flag` (the `what` file: "plan", "results",
+/// "audit") can be written, checked before anything is read or sent: a regular file or
+/// nothing, never a symbolic link (only the file named is ever written), a directory or a
+/// device (exit 2, one line naming the option).
+pub fn check_output_target(path: &Path, flag: &str, what: &str) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {
             bail!(
-                "--out {} is a symbolic link; give the plan file's own path",
-                out.display()
+                "{flag} {} is a symbolic link; give the {what} file's own path",
+                path.display()
             )
         }
         Ok(meta) if !meta.is_file() => {
-            bail!("--out {} is not a regular file", out.display())
-        }
-        Ok(_) if files::same_file(out, desired) => {
-            bail!("--out must not be the --desired file")
+            bail!("{flag} {} is not a regular file", path.display())
         }
         Ok(_) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let parent = out
+            let parent = path
                 .parent()
                 .filter(|parent| !parent.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
@@ -174,13 +183,13 @@ pub fn check_out_target(out: &Path, desired: &Path) -> Result<()> {
                 Ok(())
             } else {
                 bail!(
-                    "cannot write the plan {}: {} is not a directory",
-                    out.display(),
+                    "cannot write the {what} {}: {} is not a directory",
+                    path.display(),
                     parent.display()
                 )
             }
         }
-        Err(error) => bail!("cannot write the plan {}: {error}", out.display()),
+        Err(error) => bail!("cannot write the {what} {}: {error}", path.display()),
     }
 }
 
