@@ -39,11 +39,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use iam_gate::cassette::Cassette;
 use iam_gate::replay::Replay;
 use iam_gate::session::Mode;
-use iam_gate::stop::{Stop, stopped_entry};
+use iam_gate::stop::stopped_entry;
 use iam_gate::tenant::Begun;
 
 pub use backend::{Backend, Http};
 pub use bindings::Description;
+pub use iam_gate::stop::Stop;
 pub use store::{GuestRequest, LogLine};
 
 use backend::system_now_millis;
@@ -92,6 +93,8 @@ pub struct Report {
     pub log: Vec<LogLine>,
     /// The exchanges of a recorded command (`Http::Record`), the token redacted.
     pub recording: Option<Cassette>,
+    /// Why the host stopped the command, when it did (the outcome is then its entry).
+    pub stop: Option<Stop>,
 }
 
 impl Report {
@@ -102,6 +105,15 @@ impl Report {
             guest_requests: Vec::new(),
             log: Vec::new(),
             recording: None,
+            stop: None,
+        }
+    }
+
+    /// The report of a command the host stopped before it ended.
+    fn stopped(command: &str, stop: Stop) -> Report {
+        Report {
+            stop: Some(stop.clone()),
+            ..Report::of(Outcome::stopped(command, &stop))
         }
     }
 }
@@ -216,21 +228,27 @@ impl Host {
         let state = StoreState::new(session, wire, self.limits);
         let (mut store, connector) = match self.runtime.instantiate(state).await {
             Ok(instance) => instance,
-            Err(stop) => return Report::of(Outcome::stopped(&invocation.command, &stop)),
+            Err(stop) => return Report::stopped(&invocation.command, stop),
         };
         let called = connector
             .iam_atlassian_commands()
             .call_run(&mut store, &wit)
             .await;
-        let outcome = match called {
-            Ok(outcome) => Outcome::Entry {
-                entry_type: match outcome.entry_type {
-                    WitEntryType::Note => EntryType::Note,
-                    WitEntryType::Error => EntryType::Error,
+        let (outcome, stop) = match called {
+            Ok(outcome) => (
+                Outcome::Entry {
+                    entry_type: match outcome.entry_type {
+                        WitEntryType::Note => EntryType::Note,
+                        WitEntryType::Error => EntryType::Error,
+                    },
+                    entry_json: outcome.entry_json,
                 },
-                entry_json: outcome.entry_json,
-            },
-            Err(error) => Outcome::stopped(&invocation.command, &trap::classify(&store, &error)),
+                None,
+            ),
+            Err(error) => {
+                let stop = trap::classify(&store, &error);
+                (Outcome::stopped(&invocation.command, &stop), Some(stop))
+            }
         };
         let state = store.into_data();
         self.peak_memory_bytes
@@ -244,6 +262,7 @@ impl Host {
             guest_requests: state.guest_requests,
             log: state.log,
             recording: finished.recording,
+            stop,
         }
     }
 

@@ -311,7 +311,10 @@ def sync(words: Sequence[str]) -> int:
     if report.is_error:
         failure = contents.get("failure") if isinstance(contents, dict) else None
         message = contents.get("message") if isinstance(contents, dict) else contents
-        if failure == "input":
+        # "read", and a command the host stopped (its limits): no plan could be made from what
+        # the directory gave (exit 1). Anything else is the input's: an unusable option, or an
+        # instance the component or the gate refused (a token too short to scrub), exit 2.
+        if failure != "read" and report.stop is None:
             raise InputError(str(message))
         _err(message if isinstance(message, str) else "the plan failed")
         return EXIT_ERROR

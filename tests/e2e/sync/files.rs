@@ -432,3 +432,44 @@ fn run_refuses_a_desired_file_that_is_no_regular_file_at_once() {
         assert!(!output.exists(), "the results were written");
     }
 }
+
+#[test]
+fn an_instance_the_gate_refuses_is_exit_2_with_one_line_under_each_host() {
+    // sync.md §8: an invalid config is exit 2. A token shorter than 8 characters is refused by
+    // the gate before the component runs (the host could not keep it out of the answers), a
+    // text entry rather than the component's "input" failure: still the input's fault.
+    let mut lines_by_host = Vec::new();
+    for host in PLAN_HOSTS {
+        let server = empty_directory();
+        let scratch = Scratch::new("sync-short-token");
+        let config = scratch.json(
+            "config.json",
+            &json!({"url": server.url(), "access_token": "short", "directory_id": "d"}),
+        );
+        let desired = scratch.write("desired.jsonl", ONE_PERSON);
+        let plan = scratch.write("plan.jsonl", OLD_PLAN);
+        let output = host.sync(&[
+            "plan",
+            "--config",
+            &config.display().to_string(),
+            "--desired",
+            &desired.display().to_string(),
+            "--out",
+            &plan.display().to_string(),
+        ]);
+        assert_eq!(output.code, 2, "{host:?}: {output:?}");
+        let lines: Vec<&str> = output.stderr.trim_end().lines().collect();
+        assert_eq!(lines.len(), 1, "{host:?}: one line: {output:?}");
+        assert!(
+            lines[0].contains("shorter than 8 characters"),
+            "{host:?}: {output:?}"
+        );
+        assert!(server.requests().is_empty(), "{host:?}: nothing sent");
+        assert_eq!(std::fs::read_to_string(&plan).expect("the plan"), OLD_PLAN);
+        lines_by_host.push(lines[0].to_string());
+    }
+    assert_eq!(
+        lines_by_host[0], lines_by_host[1],
+        "both hosts say it alike"
+    );
+}

@@ -266,11 +266,11 @@ pub async fn make_plan(
     let report = host
         .run(&invocation, Http::Live(Box::new(Live::new(live))))
         .await;
-    Ok(planned(report.outcome))
+    Ok(planned(report.outcome, report.stop.is_some()))
 }
 
 /// What the component's answer means (contracts §2).
-fn planned(outcome: Outcome) -> Planned {
+fn planned(outcome: Outcome, stopped: bool) -> Planned {
     let (entry_type, entry_json) = match outcome {
         Outcome::Entry {
             entry_type,
@@ -306,9 +306,14 @@ fn planned(outcome: Outcome) -> Planned {
                 .or_else(|| contents.as_str())
                 .unwrap_or("the plan failed")
                 .to_string();
-            // "input": an unusable option or instance; "read" and a stopped command: no plan
-            // could be made from what the directory gave.
-            let exit = if contents["failure"] == "input" { 2 } else { 1 };
+            // "read", and a command the host stopped (its limits): no plan could be made from
+            // what the directory gave. Anything else is the input's: an unusable option, or an
+            // instance the component or the gate refused (a token too short to scrub).
+            let exit = if contents["failure"] == "read" || stopped {
+                1
+            } else {
+                2
+            };
             Planned::Failed { exit, message }
         }
     }
@@ -347,19 +352,27 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_is_exit_1_for_a_read_and_2_for_an_input() {
-        let failed = |failure: &str| {
+    fn a_failure_is_exit_1_for_a_read_or_a_stop_and_2_for_the_input() {
+        let failed = |contents: serde_json::Value, stopped: bool| {
             let entry = serde_json::json!({"Type": 4, "ContentsFormat": "json",
-                "Contents": {"failure": failure, "message": "why"}, "HumanReadable": "why"});
-            match planned(Outcome::Entry {
+                "Contents": contents, "HumanReadable": "why"});
+            let outcome = Outcome::Entry {
                 entry_type: EntryType::Error,
                 entry_json: entry.to_string(),
-            }) {
+            };
+            match planned(outcome, stopped) {
                 Planned::Failed { exit, message } => (exit, message),
                 Planned::Made { .. } => panic!("a failure made a plan"),
             }
         };
-        assert_eq!(failed("read"), (1, "why".to_string()));
-        assert_eq!(failed("input"), (2, "why".to_string()));
+        let why = "why".to_string();
+        let read = serde_json::json!({"failure": "read", "message": "why"});
+        let input = serde_json::json!({"failure": "input", "message": "why"});
+        assert_eq!(failed(read, false), (1, why.clone()));
+        assert_eq!(failed(input, false), (2, why.clone()));
+        // The gate's refusal of an instance is a text entry: the input's, exit 2.
+        assert_eq!(failed(serde_json::json!("why"), false), (2, why.clone()));
+        // A command the host stopped (a limit): no plan could be made, exit 1.
+        assert_eq!(failed(serde_json::json!("why"), true), (1, why));
     }
 }
