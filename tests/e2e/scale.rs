@@ -139,7 +139,6 @@ impl NatsServer {
         server
     }
 
-
     pub(crate) fn run(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
