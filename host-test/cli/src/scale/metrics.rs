@@ -304,6 +304,30 @@ fn route(metrics: &Metrics, request: &Request<hyper::body::Incoming>) -> Respons
     }
 }
 
+/// How the `/metrics` server keeps a client from holding what the process needs: a client
+/// that connects and never sends, sends slowly, or never reads its answer is let go, and no
+/// number of clients can take the descriptors its jobs' connections need.
+#[derive(Debug, Clone, Copy)]
+struct ServerLimits {
+    /// Time to send a request's head (hyper's header read timeout, also between requests of a
+    /// kept-alive connection).
+    head: Duration,
+    /// The longest one connection is served, kept-alive requests and slow reads included.
+    connection: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    connections: usize,
+}
+
+const SERVER_LIMITS: ServerLimits = ServerLimits {
+    head: Duration::from_secs(10),
+    connection: Duration::from_secs(60),
+    connections: 32,
+};
+
+/// The most a request's head may take in bytes (hyper's smallest buffer): the three paths
+/// need no more, and no body is ever read.
+const MAX_HEAD_BYTES: usize = 8 * 1024;
+
 /// Serve `metrics` on `address` until the process ends. Binding happens here (an error is the
 /// caller's exit 2); the address bound (port 0 picks one) is returned and printed.
 pub async fn serve(address: &str, metrics: &'static Metrics, label: &str) -> Result<SocketAddr> {
@@ -317,27 +341,45 @@ pub async fn serve(address: &str, metrics: &'static Metrics, label: &str) -> Res
     crate::diagnostic(&format!(
         "{label}: serving /metrics, /healthz and /readyz on http://{bound}"
     ));
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // Out of descriptors, say: try again shortly rather than spin.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
-                    let response = route(metrics, &request);
-                    async move { Ok::<_, std::convert::Infallible>(response) }
-                });
-                // A client that goes away mid-request is its own business.
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await
-                    .ok();
-            });
-        }
-    });
+    tokio::spawn(accept(listener, metrics, SERVER_LIMITS));
     Ok(bound)
+}
+
+/// Accept and serve connections within `limits`, for ever.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    metrics: &'static Metrics,
+    limits: ServerLimits,
+) {
+    let connections = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    loop {
+        // The semaphore is never closed.
+        let Ok(permit) = connections.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, say: try again shortly rather than spin.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |request| {
+                let response = route(metrics, &request);
+                async move { Ok::<_, std::convert::Infallible>(response) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.head)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // A client that goes away mid-request is its own business; one that outstays
+            // its time is dropped with its connection.
+            tokio::time::timeout(limits.connection, connection)
+                .await
+                .ok();
+        });
+    }
 }
 
 /// A backend that counts each request's status class and time on the wire for its tenant.
@@ -469,6 +511,70 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
         }
+    }
+
+    /// A server on a loopback port of its own, within `limits`.
+    async fn server(limits: ServerLimits) -> SocketAddr {
+        let metrics: &'static Metrics = Box::leak(Box::new(Metrics::new()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let address = listener.local_addr().expect("its address");
+        tokio::spawn(accept(listener, metrics, limits));
+        address
+    }
+
+    /// Send `request` and read the answer until the server closes (`None`: not closed within
+    /// `patience`).
+    async fn exchange(address: SocketAddr, request: &[u8], patience: Duration) -> Option<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream.write_all(request).await.expect("send");
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(patience, stream.read_to_end(&mut answer)).await;
+        // A reset after a refused head is a close too.
+        read.ok()
+            .map(|_| String::from_utf8_lossy(&answer).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_sends_is_let_go_and_holds_no_other_clients_back() {
+        let limits = ServerLimits {
+            head: Duration::from_millis(200),
+            connection: Duration::from_secs(30),
+            connections: 2,
+        };
+        let address = server(limits).await;
+        // As many silent clients as the server serves at once, then one that asks.
+        let silent: Vec<_> = (0..limits.connections)
+            .map(|_| tokio::spawn(exchange(address, b"", Duration::from_secs(10))))
+            .collect();
+        let healthz = exchange(
+            address,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(10),
+        )
+        .await;
+        let healthz = healthz.expect("the asking client is answered and let go");
+        assert!(healthz.starts_with("HTTP/1.1 200"), "{healthz}");
+        for client in silent {
+            let closed = client.await.expect("a silent client");
+            assert!(closed.is_some(), "a silent client is let go");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_head_over_8_kib_is_refused() {
+        let address = server(SERVER_LIMITS).await;
+        let mut request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+        request.extend(std::iter::repeat_n(b'a', 20 * 1024));
+        request.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+        let answer = exchange(address, &request, Duration::from_secs(10))
+            .await
+            .expect("the connection is closed");
+        assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 
     #[test]
