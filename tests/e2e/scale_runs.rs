@@ -319,6 +319,13 @@ fn batch_metrics_parse_during_a_run_and_their_job_counts_equal_the_results() {
     );
     // Refused as it is read: no command.
     jobs.push(json!({"id": "no-command", "tenant": "alpha"}).to_string());
+    // Names no label may carry: each would be a series of its own for ever (a hostile job
+    // file or customer makes as many as it likes).
+    jobs.push(
+        json!({"id": "no-such-command", "tenant": "alpha", "command": "iam-hostile-made-up"})
+            .to_string(),
+    );
+    jobs.push(json!({"id": "hostile-tenant-line", "tenant": "hostile-made-up"}).to_string());
     jobs.push(get_job("held", "held", "held@example.com"));
     let input = scratch.path("jobs.jsonl");
     write_lines(&input, &jobs);
@@ -360,7 +367,19 @@ fn batch_metrics_parse_during_a_run_and_their_job_counts_equal_the_results() {
     release.store(true, Ordering::Relaxed);
     let parsed = parse_expositions(&[scrape]);
     let counts = &parsed[0]["jobs"];
-    assert_eq!(by_exit, [10.0, 1.0, 2.0], "the run's own outcomes so far");
+    assert_eq!(by_exit, [10.0, 1.0, 4.0], "the run's own outcomes so far");
+    for hostile in ["delta", "iam-hostile-made-up", "hostile-made-up"] {
+        assert!(
+            !exposition.contains(&format!("\"{hostile}\"")),
+            "{hostile} is no label:\n{exposition}"
+        );
+    }
+    assert!(
+        exposition.contains(
+            "iam_jobs_total{tenant=\"(unknown)\",command=\"iam-get-user\",outcome=\"refused\"} 1"
+        ),
+        "{exposition}"
+    );
     for (outcome, expected) in ["ok", "error", "refused"].iter().zip(by_exit) {
         assert_eq!(
             counts[outcome].as_f64().unwrap_or(0.0),

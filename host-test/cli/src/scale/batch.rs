@@ -19,7 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::audit::AuditLog;
 use super::jobs::{Line, open_input};
-use super::metrics::{self, Outcome as JobOutcome};
+use super::metrics::Outcome as JobOutcome;
 use super::output::Output;
 use super::progress::{Display, Progress};
 use super::runner::{Runner, RunnerOptions};
@@ -179,7 +179,7 @@ pub async fn run(
                     expected += 1;
                     summary.refused += 1;
                     // Counted as the worker counts a line it refuses: every result line is.
-                    metrics::global().job_ended(
+                    runner.count_end(
                         refusal.tenant.as_deref().unwrap_or_default(),
                         refusal.command.as_deref().unwrap_or_default(),
                         JobOutcome::Refused,

@@ -32,6 +32,9 @@ use iam_host::{EntryType, Host, Invocation, Outcome};
 pub const DEFAULT_CONCURRENCY: usize = 64;
 /// `--per-tenant` by default (architecture.md).
 pub const DEFAULT_PER_TENANT: usize = 16;
+/// The metrics' label for a tenant or a command no tenants file or component names (never a
+/// tenant's name: a tenant name has no parentheses).
+pub const UNKNOWN_LABEL: &str = "(unknown)";
 /// The most commands one process can hold at once: one pooled sandbox each.
 pub const MAX_CONCURRENCY: usize = iam_host::MAX_IN_FLIGHT as usize;
 
@@ -203,9 +206,26 @@ impl Runner {
     pub fn check(&self, job: &Job) -> Result<(), Refusal> {
         let checked = self.check_uncounted(job);
         if checked.is_err() {
-            metrics::global().job_ended(&job.tenant, &job.command, JobOutcome::Refused);
+            self.count_end(&job.tenant, &job.command, JobOutcome::Refused);
         }
         checked
+    }
+
+    /// Count a job's end in the metrics under its tenant and command, or under
+    /// [`UNKNOWN_LABEL`] for a tenant or command this runner does not know: a hostile line or
+    /// message names any it likes, and each name would be a series of its own, for ever.
+    pub fn count_end(&self, tenant: &str, command: &str, outcome: JobOutcome) {
+        let tenant = if self.tenants.contains_key(tenant) {
+            tenant
+        } else {
+            UNKNOWN_LABEL
+        };
+        let command = if self.host.has_command(command) {
+            command
+        } else {
+            UNKNOWN_LABEL
+        };
+        metrics::global().job_ended(tenant, command, outcome);
     }
 
     fn check_uncounted(&self, job: &Job) -> Result<(), Refusal> {
@@ -271,7 +291,7 @@ impl Runner {
                 exit: 1,
             };
         }
-        metrics::global().job_ended(
+        self.count_end(
             &job.tenant,
             &job.command,
             JobOutcome::of_exit(finished.exit),

@@ -318,7 +318,7 @@ enum NotAJob {
     Refuse { key: String, line: String },
 }
 
-fn read_job(message: &jetstream::Message) -> Result<Job, NotAJob> {
+fn read_job(message: &jetstream::Message, runner: &Runner) -> Result<Job, NotAJob> {
     let subject = message.subject.as_str();
     let Some(tenant) = nats::tenant_of(subject, JOBS_SUBJECT) else {
         return Err(NotAJob::Drop(format!(
@@ -356,7 +356,7 @@ fn read_job(message: &jetstream::Message) -> Result<Job, NotAJob> {
             return NotAJob::Drop(format!("a message that is not a job ({})", refusal.error));
         }
         refusal.tenant = Some(tenant.to_string());
-        metrics::global().job_ended(
+        runner.count_end(
             tenant,
             refusal.command.as_deref().unwrap_or_default(),
             Outcome::Refused,
@@ -370,7 +370,7 @@ fn read_job(message: &jetstream::Message) -> Result<Job, NotAJob> {
 
 /// One job: check it, wait for its tenant's share, run it, store its result, ack it.
 async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>, shared: &Shared) {
-    let job = match read_job(&message) {
+    let job = match read_job(&message, &shared.runner) {
         Ok(job) => job,
         Err(NotAJob::Drop(why)) => {
             shared.note(format!("dropped {why}; nothing is answered"));
@@ -404,7 +404,9 @@ async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>,
                 "job {:?} delivered {} times: given up",
                 job.id, info.delivered
             ));
-            metrics::global().job_ended(&job.tenant, &job.command, Outcome::Error);
+            shared
+                .runner
+                .count_end(&job.tenant, &job.command, Outcome::Error);
             let line = result_line(&job, 1, &given_up);
             finish(&message, &job.tenant, &job.id, &line, 1, shared).await;
             return;
