@@ -128,6 +128,18 @@ struct Audited {
     attempts: HashMap<(String, String), u32>,
 }
 
+impl Audited {
+    /// Count one more sending of `method` `path` by this job: its attempt number.
+    fn attempt(&mut self, method: &str, path: &str) -> u32 {
+        let count = self
+            .attempts
+            .entry((method.to_string(), path.to_string()))
+            .or_insert(0);
+        *count += 1;
+        *count
+    }
+}
+
 impl Backend for Audited {
     fn send<'a>(
         &'a mut self,
@@ -136,14 +148,7 @@ impl Backend for Audited {
     ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
         Box::pin(async move {
             let path = path_and_query(&request.url);
-            let attempt = {
-                let count = self
-                    .attempts
-                    .entry((request.method.clone(), path.clone()))
-                    .or_insert(0);
-                *count += 1;
-                *count
-            };
+            let attempt = self.attempt(&request.method, &path);
             let sent_at = SystemTime::now();
             let started = Instant::now();
             let answer = self.inner.send(request, max_body_bytes).await;
@@ -161,6 +166,37 @@ impl Backend for Audited {
             });
             self.log.append(&line);
             answer
+        })
+    }
+
+    /// The inner backend's own `send_all` (a list goes out together, as without `--audit`),
+    /// one line per request; each request's time is the whole list's.
+    fn send_all<'a>(
+        &'a mut self,
+        requests: &'a [OutgoingRequest],
+    ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+        Box::pin(async move {
+            let sent_at = SystemTime::now();
+            let started = Instant::now();
+            let answers = self.inner.send_all(requests).await;
+            let millis = started.elapsed().as_millis() as u64;
+            for (request, answer) in requests.iter().zip(&answers) {
+                let path = path_and_query(&request.url);
+                let attempt = self.attempt(&request.method, &path);
+                let line = audit_line(&AuditEntry {
+                    ts: sent_at,
+                    tenant: &self.tenant,
+                    job: &self.job,
+                    command: &self.command,
+                    method: &request.method,
+                    path: &path,
+                    answer: answer.as_ref().map(|response| response.status),
+                    millis,
+                    attempt,
+                });
+                self.log.append(&line);
+            }
+            answers
         })
     }
 
@@ -314,6 +350,93 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&path).expect("read"),
             "{\"a\":1}\n{\"c\":3}\n"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Answers lists only, each request 204.
+    struct ListsOnly;
+
+    impl Backend for ListsOnly {
+        fn send<'a>(
+            &'a mut self,
+            _request: &'a OutgoingRequest,
+            _max_body_bytes: u64,
+        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
+            panic!("a list goes by send_all, not one send after another")
+        }
+        fn send_all<'a>(
+            &'a mut self,
+            requests: &'a [OutgoingRequest],
+        ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
+            let answers = requests
+                .iter()
+                .map(|_| {
+                    Ok(IncomingResponse {
+                        status: 204,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    })
+                })
+                .collect();
+            Box::pin(std::future::ready(answers))
+        }
+        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
+            Box::pin(std::future::ready(()))
+        }
+        fn now_millis(&mut self) -> u64 {
+            0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_goes_out_together_and_each_request_has_its_line() {
+        let dir = std::env::temp_dir().join(format!("iam-audit-list-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("audit.jsonl");
+        let log = AuditLog::open(&path).expect("open");
+        let mut backend = log.wrap(Box::new(ListsOnly), "t", "p-1", "iam-get-user");
+        let requests: Vec<OutgoingRequest> = [
+            "/Users?startIndex=1",
+            "/Users?startIndex=2",
+            "/Users?startIndex=1",
+        ]
+        .iter()
+        .map(|path| OutgoingRequest {
+            method: "GET".into(),
+            url: url::Url::parse(&format!("http://127.0.0.1:1{path}")).expect("url"),
+            headers: Vec::new(),
+            body: None,
+            timeout: Duration::from_secs(1),
+            max_response_bytes: 1 << 20,
+            verify_tls: true,
+            use_proxy: false,
+        })
+        .collect();
+        let answers = backend.send_all(&requests).await;
+        assert_eq!(answers.len(), 3);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        let seen: Vec<(&str, u64, u64)> = lines
+            .iter()
+            .map(|line| {
+                (
+                    line["path"].as_str().expect("path"),
+                    line["status"].as_u64().expect("status"),
+                    line["attempt"].as_u64().expect("attempt"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("/Users?startIndex=1", 204, 1),
+                ("/Users?startIndex=2", 204, 1),
+                ("/Users?startIndex=1", 204, 2),
+            ]
         );
         std::fs::remove_dir_all(&dir).ok();
     }
