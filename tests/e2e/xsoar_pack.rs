@@ -182,6 +182,13 @@ fn run_unified(scratch: &Scratch, commands: Option<&Path>) -> Value {
         "the compiled component was not read from the prepared cache: {cache_reads:?}"
     );
     assert_eq!(report["hosts_made"], json!(1));
+    // Read, and loaded: not compiled again by uid 4000 (a cache it cannot read is opened, fails
+    // and is compiled around, which the reads above would not show).
+    assert_eq!(
+        report["component_loads"],
+        json!({"compiled": 0, "deserialized": 1}),
+        "the component was not loaded from the prepared cache"
+    );
     report
 }
 

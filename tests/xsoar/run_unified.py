@@ -18,7 +18,7 @@ stdin: {"script": path, "cache_dir": path, "instance": str, "brand": str, "mappe
         "commands": [{"name", "command", "params", "args", "cassette" (text), "mappers": [...]}]}
 stdout: {"uid", "results": {name: {"posted": [...], "mapped": [...], "replayed": bool,
          "replay_failure": str|null, "escaped": str|null}}, "violations": [...],
-         "cache_reads": [...], "hosts_made": int}
+         "cache_reads": [...], "hosts_made": int, "component_loads": {"compiled": int, "deserialized": int}}
 """
 
 import json
@@ -73,6 +73,23 @@ def main() -> None:
     exec(code, loader)  # noqa: S102 - the script under test
     iam_host, _ = loader["load_iam_host"]()
     host_class = sys.modules["iam_host.host"].Host
+    # How the component was loaded: compiled here, or deserialized from the prepared cache (an
+    # open of the cache that fails, such as a cache uid 4000 cannot read, still counts as a read).
+    engine = sys.modules["iam_host.engine"]
+    component_class, loads = engine.Component, {"compiled": 0, "deserialized": 0}
+
+    class CountingComponent:
+        def __new__(cls, *args):
+            loads["compiled"] += 1
+            return component_class(*args)
+
+        @staticmethod
+        def deserialize(*args):
+            component = component_class.deserialize(*args)
+            loads["deserialized"] += 1
+            return component
+
+    engine.Component = CountingComponent
     current: dict = {}
     made = []
     original_init, original_run = host_class.__init__, host_class.run
@@ -109,7 +126,7 @@ def main() -> None:
                                  "replayed": current.get("replayed", False),
                                  "replay_failure": current.get("replay_failure")}
     json.dump({"uid": os.getuid(), "results": results, "violations": violations, "cache_reads": cache_reads,
-               "hosts_made": len(made)}, sys.stdout)
+               "hosts_made": len(made), "component_loads": loads}, sys.stdout)
 
 
 if __name__ == "__main__":

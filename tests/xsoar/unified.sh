@@ -4,7 +4,7 @@
 #   1. the image's Python: a fresh venv with only host-test/xsoar/docker/image-requirements.txt
 #      (wasmtime 50.0.1 and demisto/python3's requests), from PyPI, its site-packages read-only;
 #   2. the Dockerfile's cache step, as root when we are root: prepare_cache.py (from the built
-#      docker/ context) compiles the component into WORK/cache, then the cache is made read-only;
+#      docker/ context) compiles the component into WORK/cache and hands it over read-only (its own chmod);
 #   3. `USER 4000`: the script, extracted from the unified yml, run by tests/xsoar/run_unified.py
 #      as uid 4000 (or, when we are not root, as ourselves: the runner refuses root).
 # Prints the runner's JSON on stdout.
@@ -50,8 +50,11 @@ PY
 # 2. The Dockerfile's cache step.
 cp "$build/docker/prepare_cache.py" "$build/docker/AtlassianIAMWasm.py" "$build/docker/atlassian_iam_gated.wasm" "$work/opt/"
 IAM_HOST_CACHE_DIR="$work/cache" "$python" "$work/opt/prepare_cache.py" "$work/opt/atlassian_iam_gated.wasm" >&2
-chmod -R a-w,go-w "$work/cache"
-chmod -R a+rX "$work"
+# The Dockerfile's `chmod -R go-w` and nothing more: the cache's modes are prepare_cache.py's own
+# (not made readable here, or a cache uid 4000 cannot read would pass unnoticed).
+chmod -R go-w "$work/cache"
+chmod a+rx "$work"
+chmod -R a+rX "$work/script" "$work/opt"
 
 # 3. The non-root run.
 as_user=()
