@@ -44,6 +44,10 @@ GATE, WIRE, CLOCK, LOG, PANIC, PLATFORM = (f"iam:atlassian/{name}@{WIT_VERSION}"
                                            for name in ("gate", "wire", "clock", "log", "panic", "platform"))
 #: What ``platform.map-object`` answers when the host was given no ``map_object``.
 NO_PLATFORM_MAPPER = "this host has no platform mapper"
+#: The most bytes of JSON a platform mapper's answer may be when no budget says (the gate's
+#: default response-bytes, host-test/gate/src/limits.rs): a larger one would be copied into the
+#: component's memory and stop the command at its memory limit, or trap.
+DEFAULT_MAPPED_BYTES = 10 << 20
 EPOCH_TICK_SECONDS = 0.010
 #: CPU time of the calls that are not a command (describe, read-limits, stopped).
 UTILITY_CPU_MILLIS = 2_000
@@ -135,12 +139,15 @@ class Call:
     """One call's state ("the T in Store<T>"): its wire, platform mapper, CPU time, log and stop
     cause."""
 
-    __slots__ = ("wire", "map_object", "cpu_millis", "memory_limit", "log", "stop", "host_error", "started",
-                 "host_time")
+    __slots__ = ("wire", "map_object", "mapped_bytes", "cpu_millis", "memory_limit", "log", "stop", "host_error",
+                 "started", "host_time")
 
-    def __init__(self, wire: Any, cpu_millis: int, memory_limit: int | None, map_object: MapObject | None = None) -> None:
+    def __init__(self, wire: Any, cpu_millis: int, memory_limit: int | None, map_object: MapObject | None = None,
+                 mapped_bytes: int = DEFAULT_MAPPED_BYTES) -> None:
         self.wire, self.cpu_millis, self.memory_limit = wire, cpu_millis, memory_limit
-        self.map_object = map_object
+        #: The platform's mapper, and the most bytes of JSON its answer may be (the budget's
+        #: response-bytes: a mapped object is taken in as an answer is).
+        self.map_object, self.mapped_bytes = map_object, mapped_bytes
         self.log: list[tuple[str, str]] = []
         self.stop: Stop | None = None
         self.host_error: BaseException | None = None
@@ -242,16 +249,23 @@ def _flooded(call: Call, args: Any, result: Any) -> None:
 
 def _mapped(call: Call, obj: str, mapper: str, incident_type: str) -> tuple[bool, str]:
     """``platform.map-object``: the call's ``map_object`` on the object, as ``(ok, text)``. What
-    the platform gets wrong is the connector's to report (an ``err``), never a trap."""
+    the platform gets wrong is the connector's to report (an ``err``), never a trap: an answer
+    that is not an object (None, XSOAR's "mapped nothing", is JSON null, which the connector
+    takes as such), not JSON, not UTF-8 (a lone surrogate) or larger than ``call.mapped_bytes``."""
     if call.map_object is None:
         return False, NO_PLATFORM_MAPPER
     try:
         mapped = call.map_object(json.loads(obj), mapper, incident_type)
-        if not isinstance(mapped, dict):
+        if mapped is not None and not isinstance(mapped, dict):
             return False, f"the platform mapper gave {type(mapped).__name__}, not an object"
-        return True, json.dumps(mapped, ensure_ascii=False)
+        text = json.dumps(mapped, ensure_ascii=False)
+        size = len(text.encode("utf-8"))
     except Exception as error:  # the platform's failure, worded for the connector
         return False, f"the platform mapper failed: {error}"
+    if size > call.mapped_bytes:
+        return False, (f"the platform mapper gave {size} bytes of JSON, more than the {call.mapped_bytes} "
+                       "a command takes")
+    return True, text
 
 
 def _map_object(call: Call, args: Any, result: abi.Val) -> None:

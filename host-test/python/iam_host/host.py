@@ -145,7 +145,8 @@ class Host:
             from .wire import Live  # replay never pays for importing requests
 
             wire = own_wire = Live(limits.connect_timeout_ms)
-        call = Call(None if cassette is not None else wire, limits.cpu_millis, limits.memory_bytes, self.map_object)
+        call = Call(None if cassette is not None else wire, limits.cpu_millis, limits.memory_bytes, self.map_object,
+                    mapped_bytes=limits.budget[2])
         mode = cassette if cassette is not None else (True if record else None)
         try:
             is_error, entry, failure, recording = self.runtime.run(call, command, _text(config), _text(args), mode,

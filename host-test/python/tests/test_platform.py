@@ -46,3 +46,27 @@ def test_a_failing_platform_mapper_is_an_err_for_the_connector_never_a_trap(host
         "refused: the platform mapper failed: 'no such mapper'"
     assert _reported(Host(hostile_component, map_object=lambda *_: ["not", "an", "object"])) == \
         "refused: the platform mapper gave list, not an object"
+
+
+def test_none_from_the_platform_mapper_is_json_null_for_the_connector(hostile_component):
+    # XSOAR's mapObject gives None when a mapper maps nothing; the connector takes null as "no
+    # mapping" (src/mapper/instance.rs), so the host passes it on, not as a refusal.
+    assert _reported(Host(hostile_component, map_object=lambda *_: None)) == "mapped: null"
+
+
+def test_a_hostile_platform_answer_is_an_err_for_the_connector_never_a_raise_a_trap_or_a_stop(hostile_component):
+    # Not UTF-8: a lone surrogate, which json.loads makes of "\ud800" and json.dumps keeps.
+    refused = _reported(Host(hostile_component, map_object=lambda *_: {"userName": "\ud800"}))
+    assert refused.startswith("refused: the platform mapper failed: 'utf-8' codec can't encode"), refused
+    # Larger than the command's response budget (10 MiB by default): refused before it is copied
+    # into the component's memory (64 MiB), where it would stop the command or trap it.
+    huge = {"userName": "x" * (12 << 20)}
+    size = len(json.dumps(huge))
+    assert _reported(Host(hostile_component, map_object=lambda *_: huge)) == \
+        f"refused: the platform mapper gave {size} bytes of JSON, more than the {10 << 20} a command takes"
+    # Nested deeper than Python's JSON encoder goes.
+    deep: dict = {}
+    for _ in range(5000):
+        deep = {"a": deep}
+    assert _reported(Host(hostile_component, map_object=lambda *_: deep)).startswith(
+        "refused: the platform mapper failed: maximum recursion depth exceeded")
