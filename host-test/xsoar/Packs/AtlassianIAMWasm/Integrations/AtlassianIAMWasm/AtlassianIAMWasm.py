@@ -35,6 +35,9 @@ BUNDLE_ORIGIN = '/bundled/AtlassianIAMWasm'
 class BundleImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports ``iam_host`` from the bundle's files, in memory: nothing is written or read."""
 
+    #: Marks an importer of any run of this script (each run defines the class afresh).
+    IAM_HOST_BUNDLE_IMPORTER = True
+
     def __init__(self, files: dict):
         self.files = files
 
@@ -73,15 +76,22 @@ def load_iam_host() -> tuple:
     if not IAM_HOST_BUNDLE:
         import iam_host
         return iam_host, None
-    if 'iam_host' in sys.modules and getattr(sys.modules['iam_host'], 'XSOAR_COMPONENT', None) is not None:
-        return sys.modules['iam_host'], sys.modules['iam_host'].XSOAR_COMPONENT
+    loaded = sys.modules.get('iam_host')
+    if loaded is not None and getattr(loaded, 'XSOAR_BUNDLE', None) == IAM_HOST_BUNDLE:
+        return loaded, loaded.XSOAR_COMPONENT
+    # Not this script's bundle: none yet, another version's (a container outlives a pack
+    # upgrade that keeps the image), or an iam_host imported from disk. Drop it and its
+    # importer, so that this script runs its own modules, component and host.
+    for name in [name for name in sys.modules if name.split('.')[0] == 'iam_host']:
+        del sys.modules[name]
+    sys.meta_path[:] = [finder for finder in sys.meta_path
+                        if not getattr(finder, 'IAM_HOST_BUNDLE_IMPORTER', False)]
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(IAM_HOST_BUNDLE))) as bundle:
         files = {name: bundle.read(name) for name in bundle.namelist()}
     component = files.pop(BUNDLED_COMPONENT)
-    if not any(isinstance(finder, BundleImporter) for finder in sys.meta_path):
-        sys.meta_path.insert(0, BundleImporter(files))
+    sys.meta_path.insert(0, BundleImporter(files))
     import iam_host
-    iam_host.XSOAR_COMPONENT = component
+    iam_host.XSOAR_BUNDLE, iam_host.XSOAR_COMPONENT = IAM_HOST_BUNDLE, component
     return iam_host, component
 
 

@@ -227,12 +227,34 @@ def test_the_bundle_importer_imports_packages_and_modules_from_memory(no_iam_hos
     assert iam_host.VALUE == '/bundled/AtlassianIAMWasm/iam_host/inner.py'
 
 
-def test_a_bundle_holds_the_component_apart_from_the_modules(no_iam_host, monkeypatch):
+def a_bundle(init: str, component: bytes) -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, 'w') as bundle:
-        bundle.writestr('iam_host/__init__.py', 'class Host:\n    pass\n')
-        bundle.writestr(integration.BUNDLED_COMPONENT, b'\0asm')
-    monkeypatch.setattr(integration, 'IAM_HOST_BUNDLE', base64.b64encode(buffer.getvalue()).decode())
+        bundle.writestr('iam_host/__init__.py', init)
+        bundle.writestr(integration.BUNDLED_COMPONENT, component)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_bundle_holds_the_component_apart_from_the_modules(no_iam_host, monkeypatch):
+    monkeypatch.setattr(integration, 'IAM_HOST_BUNDLE', a_bundle('class Host:\n    pass\n', b'\0asm'))
     module, component = integration.load_iam_host()
     assert component == b'\0asm' and hasattr(module, 'Host')
     assert integration.load_iam_host() == (module, component)  # kept loaded: the next command's
+
+
+def test_another_versions_bundle_or_an_iam_host_from_disk_is_not_reused(no_iam_host, monkeypatch):
+    # XSOAR keeps a container's modules across scripts: after a pack upgrade that keeps the image,
+    # the new script must run its own modules and component (and so its own host), not the old.
+    monkeypatch.setattr(integration, 'IAM_HOST_BUNDLE', a_bundle('VERSION = 1\n', b'\0asm-1'))
+    old, _ = integration.load_iam_host()
+    old.XSOAR_HOST = 'the old version\'s host'
+    monkeypatch.setattr(integration, 'IAM_HOST_BUNDLE', a_bundle('VERSION = 2\n', b'\0asm-2'))
+    new, component = integration.load_iam_host()
+    assert (new.VERSION, component, getattr(new, 'XSOAR_HOST', None)) == (2, b'\0asm-2', None)
+    assert sum(getattr(finder, 'IAM_HOST_BUNDLE_IMPORTER', False) for finder in sys.meta_path) == 1
+    # An iam_host some other code imported from disk is not the bundle's either.
+    disk = type(sys)('iam_host')
+    disk.VERSION, disk.XSOAR_COMPONENT = 'disk', b'\0asm-disk'
+    monkeypatch.setitem(sys.modules, 'iam_host', disk)
+    module, component = integration.load_iam_host()
+    assert (module.VERSION, component) == (2, b'\0asm-2')
