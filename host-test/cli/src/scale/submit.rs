@@ -23,7 +23,7 @@
 use anyhow::{Context as _, Result, anyhow};
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt as _;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,8 +79,12 @@ struct Plan {
     /// Refusals to write (their keys are not in the output yet).
     refusals: Vec<Refusal>,
     /// Job ids waiting for a result, with what each job named: a result is taken only if it
-    /// names the same tenant and command.
+    /// names the same tenant and command. Changed only through [`Plan::wait`] and
+    /// [`Plan::take`], which keep `per_phase`.
     waiting: HashMap<String, Waiting>,
+    /// How many jobs of each phase wait: the current phase is the first, found at once after
+    /// each result (a scan of `waiting` per result made a million-job submit quadratic).
+    per_phase: BTreeMap<Option<u64>, usize>,
 }
 
 /// A job waiting for its result.
@@ -98,7 +102,32 @@ impl Plan {
     /// result (`Some(None)` for a plain job file, all of whose jobs go at once); `None` when
     /// no job waits.
     fn current_phase(&self) -> Option<Option<u64>> {
-        self.waiting.values().map(|job| job.phase).min()
+        self.per_phase.keys().next().copied()
+    }
+
+    /// A job now waits for its result.
+    fn wait(&mut self, id: String, job: Waiting) {
+        *self.per_phase.entry(job.phase).or_default() += 1;
+        if let Some(replaced) = self.waiting.insert(id, job) {
+            // Ids are unique in an input (`JobLines`); kept exact all the same.
+            self.left_phase(replaced.phase);
+        }
+    }
+
+    /// A job no longer waits (it has its result, or is answered here).
+    fn take(&mut self, id: &str) -> Option<Waiting> {
+        let job = self.waiting.remove(id)?;
+        self.left_phase(job.phase);
+        Some(job)
+    }
+
+    fn left_phase(&mut self, phase: Option<u64>) {
+        if let Some(count) = self.per_phase.get_mut(&phase) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_phase.remove(&phase);
+            }
+        }
     }
 
     /// The ids of the waiting jobs of `phase`.
@@ -127,7 +156,7 @@ impl Plan {
             .map(|(id, _)| id.clone())
             .collect();
         for id in too_large {
-            if let Some(job) = self.waiting.remove(&id) {
+            if let Some(job) = self.take(&id) {
                 self.refusals.push(Refusal {
                     key: id,
                     tenant: Some(job.tenant),
@@ -151,6 +180,7 @@ fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<
         already_failed: 0,
         refusals: Vec::new(),
         waiting: HashMap::new(),
+        per_phase: BTreeMap::new(),
     };
     let mut lines = open_input(input)?;
     while let Some(line) = lines.next() {
@@ -171,7 +201,7 @@ fn plan(input: &Path, done: &std::collections::HashMap<String, bool>) -> Result<
                     continue;
                 }
                 let bytes = job.to_json().len();
-                plan.waiting.insert(
+                plan.wait(
                     job.id,
                     Waiting {
                         tenant: job.tenant,
@@ -343,12 +373,18 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                     continue;
                 }
                 let (line, exit) = match command_named(&line, &job.tenant) {
-                    Some(command) if command == job.command => (line, exit),
-                    Some(command) => {
-                        // Another job of this tenant used the id first: this one is not run
-                        // under it (the stream took the first for this id), nor merged.
+                    Named::This(command) if command == job.command => (line, exit),
+                    named @ (Named::This(_) | Named::NoCommand) => {
+                        // Another message of this tenant used the id first (a job of another
+                        // command, or one with no usable command, which the worker refused):
+                        // this job is not run under it (the stream took the first for this
+                        // id), nor merged, nor left waiting for a result that never comes.
+                        let other = match named {
+                            Named::This(command) => format!("a {command} job"),
+                            _ => "a message that is no job".to_string(),
+                        };
                         progress.note(&format!(
-                            "{LABEL}: the id {id:?} is already taken by a {command} job of the tenant {:?}; refused",
+                            "{LABEL}: the id {id:?} is already taken by {other} of the tenant {:?}; refused",
                             job.tenant
                         ));
                         let refusal = Refusal {
@@ -356,12 +392,12 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                             tenant: Some(job.tenant.clone()),
                             command: Some(job.command.clone()),
                             error: format!(
-                                "the id {id:?} is already used by an earlier {command} job of this tenant; give the job an id of its own"
+                                "the id {id:?} is already used by {other} of this tenant, sent earlier; give the job an id of its own"
                             ),
                         };
                         (refusal.line(), 2)
                     }
-                    None => {
+                    Named::OtherTenant => {
                         progress.note(&format!(
                             "{LABEL}: ignored a result stored under the id {id:?} that is not the tenant {:?}'s",
                             job.tenant
@@ -369,7 +405,7 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                         continue;
                     }
                 };
-                plan.waiting.remove(&id);
+                plan.take(&id);
                 output.append(&line)?;
                 progress.record(exit != 0);
                 // The last result of a plan's phase: the next phase's jobs go out now.
@@ -454,17 +490,32 @@ fn run_ending_refusal(violation: &str, tenants: &BTreeSet<String>) -> Option<Str
     ))
 }
 
-/// The command a result line names, when it is a result of `tenant`'s (every result a worker
-/// writes names the tenant of its subject and the job's command, refusals included).
-fn command_named(line: &str, tenant: &str) -> Option<String> {
+/// What a result line names.
+#[derive(Debug, PartialEq, Eq)]
+enum Named {
+    /// A result of the tenant's, of this command.
+    This(String),
+    /// A result of the tenant's with no command: a worker's refusal of a message that gave
+    /// none (never one `submit` sent).
+    NoCommand,
+    /// Not a result of the tenant's.
+    OtherTenant,
+}
+
+/// What a result line of `tenant`'s subject names. Every result a worker writes names the
+/// tenant of its subject, and the job's command whenever the job gave one (refusals included).
+fn command_named(line: &str, tenant: &str) -> Named {
     let Ok(serde_json::Value::Object(result)) = serde_json::from_str(line) else {
-        return None;
+        return Named::OtherTenant;
     };
     let text = |key: &str| result.get(key).and_then(|v| v.as_str());
     if text("tenant") != Some(tenant) {
-        return None;
+        return Named::OtherTenant;
     }
-    text("command").map(str::to_string)
+    match text("command") {
+        Some(command) => Named::This(command.to_string()),
+        None => Named::NoCommand,
+    }
 }
 
 /// Read a tenant's results subject from its start, forever: each result, and `CaughtUp` once
@@ -604,4 +655,76 @@ async fn publish_jobs(
     }
     while publishes.join_next().await.is_some() {}
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(phase: Option<u64>, bytes: usize) -> Waiting {
+        Waiting {
+            tenant: "acme".into(),
+            command: "c".into(),
+            bytes,
+            phase,
+        }
+    }
+
+    #[test]
+    fn the_current_phase_is_the_first_with_a_job_waiting() {
+        let mut plan = Plan {
+            total: 0,
+            already: 0,
+            already_failed: 0,
+            refusals: Vec::new(),
+            waiting: HashMap::new(),
+            per_phase: BTreeMap::new(),
+        };
+        assert_eq!(plan.current_phase(), None);
+        plan.wait("a".into(), waiting(Some(3), 10));
+        plan.wait("b".into(), waiting(Some(1), 10));
+        plan.wait("c".into(), waiting(Some(1), 5_000));
+        plan.wait("d".into(), waiting(Some(2), 10));
+        assert_eq!(plan.current_phase(), Some(Some(1)));
+        assert!(plan.take("b").is_some());
+        assert!(plan.take("b").is_none(), "taken once");
+        assert_eq!(plan.current_phase(), Some(Some(1)));
+        // A job answered here (too large) leaves its phase too.
+        plan.refuse_too_large(1_000);
+        assert_eq!(plan.refusals.len(), 1);
+        assert_eq!(plan.current_phase(), Some(Some(2)));
+        assert_eq!(plan.ids_of_phase(Some(2)), HashSet::from(["d".to_string()]));
+        plan.take("d");
+        assert_eq!(plan.current_phase(), Some(Some(3)));
+        plan.take("a");
+        assert_eq!(plan.current_phase(), None);
+        assert!(plan.waiting.is_empty() && plan.per_phase.is_empty());
+    }
+
+    #[test]
+    fn a_result_names_its_tenants_command_or_none_and_another_tenants_is_not_its() {
+        let named = |line: &str| command_named(line, "acme");
+        assert_eq!(
+            named(r#"{"id":"a","tenant":"acme","command":"iam-get-user","exit":0,"entry":{}}"#),
+            Named::This("iam-get-user".into())
+        );
+        // Regression: a worker's refusal of a message with no usable command (published
+        // earlier under a job's id by anyone who may publish the tenant's jobs) names none;
+        // it was taken as "not the tenant's" and ignored, so submit waited for ever.
+        assert_eq!(
+            named(
+                r#"{"id":"a","tenant":"acme","exit":2,"error":"\"command\" must be a non-empty string"}"#
+            ),
+            Named::NoCommand
+        );
+        assert_eq!(
+            named(r#"{"id":"a","tenant":"globex","command":"c","exit":0}"#),
+            Named::OtherTenant
+        );
+        assert_eq!(
+            named(r#"{"stream":"IAM_JOBS","seq":3}"#),
+            Named::OtherTenant
+        );
+        assert_eq!(named("not json"), Named::OtherTenant);
+    }
 }
