@@ -709,3 +709,134 @@ fn sigterm_ends_a_worker_with_commands_in_flight_and_a_poison_job() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains(" stopped after "), "{stderr}");
 }
+
+/// The result lines stored under `tenant`'s results subject, by id, once `ids` all have one
+/// (read through a consumer of the test's own; `None` when they do not within `within`).
+async fn stored_results(
+    context: &async_nats::jetstream::Context,
+    tenant: &str,
+    ids: &[&str],
+    within: Duration,
+) -> Option<std::collections::BTreeMap<String, Value>> {
+    use futures_util::StreamExt as _;
+    let config = async_nats::jetstream::consumer::pull::Config {
+        filter_subject: format!("iam.results.{tenant}"),
+        ..Default::default()
+    };
+    let reader = async {
+        let stream = loop {
+            // The worker makes the stream when it starts.
+            match context.get_stream("IAM_RESULTS").await {
+                Ok(stream) => break stream,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        let consumer = stream.create_consumer(config).await.expect("a consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        let mut found = std::collections::BTreeMap::new();
+        while !ids.iter().all(|id| found.contains_key(*id)) {
+            let message = messages.next().await?.ok()?;
+            let value: Value = serde_json::from_slice(&message.payload).ok()?;
+            if let Some(id) = value["id"].as_str() {
+                found.insert(id.to_string(), value);
+            }
+        }
+        Some(found)
+    };
+    tokio::time::timeout(within, reader).await.ok().flatten()
+}
+
+#[test]
+fn a_job_whose_refusal_is_larger_than_a_message_or_an_id_taken_by_a_message_without_a_command_still_ends()
+ {
+    // Found in review: (1) a job naming an unknown command of 700 KB was refused with the
+    // command quoted in the error, a line over NATS's 1 MiB, which the worker retried for ever:
+    // the job held its slot (with --concurrency 1, the worker ran nothing else) and SIGTERM
+    // never ended the worker. (2) A message under a job's id that gave no usable command was
+    // refused by the worker with a result naming no command, which submit ignored as not
+    // the tenant's: it waited for ever for a result the stream would never take.
+    let scratch = Scratch::new("refusal-too-large");
+    let (server, arrivals) = finding_no_one(Duration::ZERO);
+    let tenants = scratch.path("tenants.json");
+    std::fs::write(
+        &tenants,
+        json!({"tenants": {"acme": loopback_tenant(&server.url(), "acme-token-123456")}})
+            .to_string(),
+    )
+    .expect("write the tenants file");
+    let nats = NatsServer::start(&scratch);
+    let worker = pulling_worker(&scratch, &nats.url, &tenants, &["--concurrency", "1"]);
+    let huge_command = "x".repeat(700_000);
+    let runtime = runtime();
+    let results = runtime.block_on(async {
+        let client = async_nats::connect(&nats.url).await.expect("connect");
+        let context = async_nats::jetstream::new(client);
+        let huge = json!({"id": "huge-1", "command": huge_command}).to_string();
+        assert!(stored(&context, "iam.jobs.acme", "acme:huge-1", huge).await);
+        let after = json!({"id": "after-1", "command": "no-such-command"}).to_string();
+        assert!(stored(&context, "iam.jobs.acme", "acme:after-1", after).await);
+        let no_command = json!({"id": "taken-1", "command": 5}).to_string();
+        assert!(stored(&context, "iam.jobs.acme", "acme:taken-1", no_command).await);
+        stored_results(
+            &context,
+            "acme",
+            &["huge-1", "after-1", "taken-1"],
+            Duration::from_secs(60),
+        )
+        .await
+    });
+    let results = results.unwrap_or_else(|| {
+        panic!(
+            "the worker answered not every job within 60 s:\n{}",
+            read(&scratch.path("worker.err"))
+        )
+    });
+    let huge = &results["huge-1"];
+    assert_eq!(huge["exit"], 2, "{}", huge["error"]);
+    assert_eq!(huge["tenant"], "acme");
+    assert_eq!(huge["command"].as_str(), Some(huge_command.as_str()));
+    assert!(
+        huge["error"]
+            .as_str()
+            .is_some_and(|error| error.starts_with("the job is refused; the refusal, ")),
+        "{}",
+        huge["error"]
+    );
+    assert_eq!(results["after-1"]["exit"], 2);
+    assert_eq!(results["taken-1"]["exit"], 2);
+
+    // submit's own job under the id taken-1 is refused, not left waiting.
+    let input = scratch.path("jobs.jsonl");
+    write_lines(&input, &[get_job("taken-1", "acme", "jd@example.com")]);
+    let output = scratch.path("results.jsonl");
+    let mut submit = submitting(&scratch, &nats.url, &input, &output);
+    let status = submit.wait(Duration::from_secs(60));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    let written = results_by_id(&output);
+    let taken = &written["taken-1"];
+    assert_eq!(
+        (&taken["exit"], &taken["tenant"], &taken["command"]),
+        (&json!(2), &json!("acme"), &json!("iam-get-user")),
+        "{taken}"
+    );
+    assert!(
+        taken["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("already used by a message that is no job")),
+        "{taken}"
+    );
+    assert!(
+        arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty(),
+        "no job ran"
+    );
+    // The worker holds no job: SIGTERM ends it, exit 0.
+    stop_worker(&scratch, worker);
+}

@@ -110,6 +110,29 @@ impl Refusal {
         object.insert("error".into(), Value::String(self.error.clone()));
         Value::Object(object).to_string()
     }
+
+    /// [`Refusal::line`] when it is at most `most` bytes; else the same refusal (its id,
+    /// tenant and command, which its submitter matches) with an error too short to echo
+    /// anything, when that fits. `None`: even that does not fit (a message no `submit` sends:
+    /// it refuses a job larger than a message can carry).
+    ///
+    /// An error may quote what the line gave (an unknown command, with the list of known
+    /// ones): quoted, a name that filled most of a message fills more than one.
+    pub fn line_within(&self, most: usize) -> Option<String> {
+        let line = self.line();
+        if line.len() <= most {
+            return Some(line);
+        }
+        let short = Refusal {
+            error: format!(
+                "the job is refused; the refusal, {} bytes, is more than the {most} bytes a result can carry",
+                line.len()
+            ),
+            ..self.clone()
+        }
+        .line();
+        (short.len() <= most).then_some(short)
+    }
 }
 
 /// The `id` and `exit` of a result line, when it has a string id.
@@ -733,6 +756,42 @@ mod tests {
             PlanHeader::of(&serde_json::json!({"blocked": []})).is_err(),
             "no id"
         );
+    }
+
+    #[test]
+    fn a_refusal_too_large_for_a_message_keeps_its_id_tenant_and_command_and_loses_its_echo() {
+        // Regression: an unknown command of 600 KB is quoted in the refusal's error, so the
+        // refusal line was over 1 MiB; the worker retried publishing it for ever, holding a
+        // slot and ignoring SIGTERM.
+        let command = "x".repeat(600_000);
+        let refusal = Refusal {
+            key: "j-1".into(),
+            tenant: Some("acme".into()),
+            command: Some(command.clone()),
+            error: format!("unknown command {command:?}; expected one of a, b"),
+        };
+        let most = 1_048_576 - 1024;
+        assert!(refusal.line().len() > most);
+        let line = refusal.line_within(most).expect("fits");
+        assert!(line.len() <= most, "{}", line.len());
+        let value: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(value["id"], "j-1");
+        assert_eq!(value["tenant"], "acme");
+        assert_eq!(value["command"].as_str(), Some(command.as_str()));
+        assert_eq!(value["exit"], 2);
+        let error = value["error"].as_str().expect("an error");
+        assert!(
+            error.starts_with("the job is refused; the refusal, "),
+            "{error}"
+        );
+        // A refusal that fits is its own line; one whose names alone do not fit is none.
+        let small = Refusal {
+            command: Some("c".into()),
+            error: "unknown command \"c\"".into(),
+            ..refusal.clone()
+        };
+        assert_eq!(small.line_within(most), Some(small.line()));
+        assert_eq!(refusal.line_within(100), None);
     }
 
     #[test]

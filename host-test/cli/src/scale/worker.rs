@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 
 use super::audit::AuditLog;
 use super::auth::NatsAccess;
-use super::jobs::{Job, parse_job, result_line};
+use super::jobs::{Job, Refusal, parse_job, result_line};
 use super::metrics::{self, Outcome};
 use super::nats::{self, Backoff, JOBS_SUBJECT, message_id, results_subject};
 use super::progress::{Display, Progress};
@@ -83,6 +83,8 @@ struct Shared {
     handed_back: std::sync::atomic::AtomicU64,
     /// Places for jobs that wait for their tenant's share without a fetch slot.
     waiting: Arc<Semaphore>,
+    /// The largest result line a message carries (`nats::payload_room`).
+    payload_room: usize,
 }
 
 impl Shared {
@@ -159,6 +161,7 @@ pub async fn run(
         progress: Progress::start(LABEL, None, 0, 0, options.display),
         handed_back: Default::default(),
         waiting: Arc::new(Semaphore::new(MAX_WAITING)),
+        payload_room,
     });
     crate::diagnostic(&format!(
         "{LABEL}: pulling jobs from {} with {} (up to {} at once, {} per tenant)",
@@ -314,8 +317,8 @@ async fn hand_back(message: &jetstream::Message, shared: &Shared) {
 enum NotAJob {
     /// Not for any worker to answer: dropped, with the reason logged.
     Drop(String),
-    /// A refusal line to store as its result.
-    Refuse { key: String, line: String },
+    /// A refusal to store as its result.
+    Refuse(Refusal),
 }
 
 fn read_job(message: &jetstream::Message, runner: &Runner) -> Result<Job, NotAJob> {
@@ -361,10 +364,7 @@ fn read_job(message: &jetstream::Message, runner: &Runner) -> Result<Job, NotAJo
             refusal.command.as_deref().unwrap_or_default(),
             Outcome::Refused,
         );
-        NotAJob::Refuse {
-            key: refusal.key.clone(),
-            line: refusal.line(),
-        }
+        NotAJob::Refuse(refusal)
     })
 }
 
@@ -373,20 +373,17 @@ async fn handle(message: jetstream::Message, slot: Option<OwnedSemaphorePermit>,
     let job = match read_job(&message, &shared.runner) {
         Ok(job) => job,
         Err(NotAJob::Drop(why)) => {
-            shared.note(format!("dropped {why}; nothing is answered"));
-            if let Err(error) = message.ack_with(AckKind::Term).await {
-                shared.note(format!("could not drop it ({error})"));
-            }
+            drop_job(&message, &why, shared).await;
             return;
         }
-        Err(NotAJob::Refuse { key, line }) => {
+        Err(NotAJob::Refuse(refusal)) => {
             let tenant = nats::tenant_of(message.subject.as_str(), JOBS_SUBJECT).unwrap_or("");
-            finish(&message, tenant, &key, &line, 2, shared).await;
+            refuse(&message, tenant, &refusal, shared).await;
             return;
         }
     };
     if let Err(refusal) = shared.runner.check(&job) {
-        finish(&message, &job.tenant, &job.id, &refusal.line(), 2, shared).await;
+        refuse(&message, &job.tenant, &refusal, shared).await;
         return;
     }
     if let Ok(info) = message.info()
@@ -501,9 +498,30 @@ async fn in_progress(message: &jetstream::Message, shared: &Shared) {
     }
 }
 
+/// Drop a message no result can answer (terminated: never delivered again).
+async fn drop_job(message: &jetstream::Message, why: &str, shared: &Shared) {
+    shared.note(format!("dropped {why}; nothing is answered"));
+    if let Err(error) = message.ack_with(AckKind::Term).await {
+        shared.note(format!("could not drop it ({error})"));
+    }
+}
+
+/// Answer a refused job with its refusal, cut short when it quotes more than a message can
+/// carry (an unknown command of most of a megabyte).
+async fn refuse(message: &jetstream::Message, tenant: &str, refusal: &Refusal, shared: &Shared) {
+    match refusal.line_within(shared.payload_room) {
+        Some(line) => finish(message, tenant, &refusal.key, &line, 2, shared).await,
+        None => {
+            let why = "a job whose id and names alone are more than a result can carry";
+            drop_job(message, why, shared).await;
+        }
+    }
+}
+
 /// Store the result line under the tenant's results subject, then ack the job: a worker that
 /// dies between the two leaves a stored result and a job that runs again, whose second result
-/// the stream drops.
+/// the stream drops. A line larger than a message can carry could never be stored (it would
+/// be retried for ever, holding a slot through SIGTERM): its job is dropped instead.
 async fn finish(
     message: &jetstream::Message,
     tenant: &str,
@@ -512,6 +530,14 @@ async fn finish(
     exit: u8,
     shared: &Shared,
 ) {
+    if line.len() > shared.payload_room {
+        let why = format!(
+            "a job whose result is {} bytes, more than a message can carry",
+            line.len()
+        );
+        drop_job(message, &why, shared).await;
+        return;
+    }
     let note = |text: String| shared.note(text);
     nats::publish_until_stored(
         &shared.context,
