@@ -347,6 +347,19 @@ impl<R: BufRead> JobLines<R> {
         self.taken.insert(id, number);
         match parsed {
             Ok((job, _)) if self.header.is_none() => Line::Job(job),
+            Ok((job, _))
+                if self
+                    .plan_tenant()
+                    .is_some_and(|tenant| tenant != job.tenant) =>
+            {
+                // A plan is made for one directory, its header's tenant (sync.md §8): a job
+                // line naming another would reach a directory nobody reviewed it for.
+                let error = format!(
+                    "the plan is for the tenant {:?}; a job of it may not name another",
+                    self.plan_tenant().unwrap_or_default()
+                );
+                Line::Refused(job.refuse(error))
+            }
             Ok((job, phase)) => {
                 match phase.as_ref().and_then(Value::as_u64) {
                     Some(phase) if phase >= 1 => {
@@ -360,6 +373,11 @@ impl<R: BufRead> JobLines<R> {
             }
             Err(refusal) => Line::Refused(refusal),
         }
+    }
+
+    /// The tenant a plan's header names, when it names one.
+    fn plan_tenant(&self) -> Option<&str> {
+        self.header.as_ref()?.get("tenant")?.as_str()
     }
 
     /// Whether the buffer holds a plan header, and if so keep it: an object with the key
@@ -747,6 +765,23 @@ mod tests {
         );
         let (_, job) = plain.next().expect("a line").expect("read");
         assert!(matches!(job, Line::Job(_)) && plain.header().is_none() && plain.phase().is_none());
+    }
+
+    #[test]
+    fn a_plans_job_that_names_another_tenant_than_its_header_is_refused() {
+        // Found in review: a plan's job line naming another tenant ran (batch with a tenants
+        // file of several, submit) against a directory the plan was not made for.
+        let input = concat!(
+            "{\"plan\": {\"id\": \"p\", \"tenant\": \"acme\"}}\n",
+            "{\"id\": \"p-1\", \"tenant\": \"acme\", \"command\": \"c\", \"phase\": 1}\n",
+            "{\"id\": \"p-2\", \"tenant\": \"globex\", \"command\": \"c\", \"phase\": 1}\n",
+        );
+        let parsed = lines(input);
+        assert!(matches!(&parsed[0].1, Line::Job(job) if job.tenant == "acme"));
+        assert_eq!(
+            refusal(&parsed[1].1).line(),
+            r#"{"id":"p-2","tenant":"globex","command":"c","exit":2,"error":"the plan is for the tenant \"acme\"; a job of it may not name another"}"#
+        );
     }
 
     #[test]
