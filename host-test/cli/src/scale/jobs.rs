@@ -241,14 +241,22 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// A plan's last phase (sync.md §8: 1 user jobs, 2 group creates, 3 member changes, 4
+/// deprovisions). Bounded, so that a hand-made plan cannot make a run read its input once for
+/// each of billions of phases.
+pub const LAST_PHASE: u64 = 4;
+
+/// Why a plan's job line without a usable phase is refused.
+const PHASE_REFUSAL: &str = "\"phase\" must be a whole number from 1 to 4 in a plan's job line";
+
 /// The non-blank lines of an input, numbered from 1 (counting every line), each a job or a
 /// refusal. An id is taken by the first line that names it, even when that line is refused,
 /// so that no two result lines ever share an id.
 ///
 /// A plan file of `iam-host sync plan` (sync.md §8) is read as well: its first non-blank line,
 /// an object with the key `"plan"`, is its header, which is kept ([`JobLines::header`]) and
-/// gives no result; each of its job lines must carry a `phase` (a whole number from 1), which
-/// [`JobLines::phase`] gives after the line is read.
+/// gives no result; each of its job lines must carry a `phase` (a whole number from 1 to
+/// [`LAST_PHASE`]), which [`JobLines::phase`] gives after the line is read.
 pub struct JobLines<R> {
     reader: R,
     number: usize,
@@ -360,17 +368,13 @@ impl<R: BufRead> JobLines<R> {
                 );
                 Line::Refused(job.refuse(error))
             }
-            Ok((job, phase)) => {
-                match phase.as_ref().and_then(Value::as_u64) {
-                    Some(phase) if phase >= 1 => {
-                        self.phase = Some(phase);
-                        Line::Job(job)
-                    }
-                    _ => Line::Refused(job.refuse(
-                        "\"phase\" must be a whole number from 1 in a plan's job line".into(),
-                    )),
+            Ok((job, phase)) => match phase.as_ref().and_then(Value::as_u64) {
+                Some(phase) if (1..=LAST_PHASE).contains(&phase) => {
+                    self.phase = Some(phase);
+                    Line::Job(job)
                 }
-            }
+                _ => Line::Refused(job.refuse(PHASE_REFUSAL.into())),
+            },
             Err(refusal) => Line::Refused(refusal),
         }
     }
@@ -740,6 +744,7 @@ mod tests {
             "\n{\"plan\": {\"id\": \"p\", \"url\": \"https://x\", \"directory_id\": \"d\", \"blocked\": [\"why\"]}}\n",
             "{\"id\": \"p-1\", \"tenant\": \"t\", \"command\": \"c\", \"phase\": 1}\n",
             "{\"id\": \"p-2\", \"tenant\": \"t\", \"command\": \"c\", \"phase\": 0}\n",
+            "{\"id\": \"p-5\", \"tenant\": \"t\", \"command\": \"c\", \"phase\": 5}\n",
             "{\"id\": \"p-3\", \"tenant\": \"t\", \"command\": \"c\", \"phase\": 4, \"plan\": {}}\n",
         );
         let mut lines = JobLines::new(input.as_bytes());
@@ -751,11 +756,13 @@ mod tests {
             (header.id.as_str(), header.directory_id.as_deref()),
             ("p", Some("d"))
         );
-        let (_, second) = lines.next().expect("a line").expect("read");
-        assert_eq!(
-            refusal(&second).error,
-            "\"phase\" must be a whole number from 1 in a plan's job line"
-        );
+        for _ in ["phase 0", "phase 5"] {
+            let (_, refused) = lines.next().expect("a line").expect("read");
+            assert_eq!(
+                refusal(&refused).error,
+                "\"phase\" must be a whole number from 1 to 4 in a plan's job line"
+            );
+        }
         // Only the first line can be a header: a later "plan" key is one more key of a job.
         let (_, third) = lines.next().expect("a line").expect("read");
         assert_eq!((third.key(), lines.phase()), ("p-3", Some(4)));
