@@ -138,10 +138,13 @@ impl Progress {
 
     /// A message for the person watching (a lost connection, a retry), above the bar when
     /// there is one.
+    /// One line for people, cut at [`MAX_NOTE_CHARS`]: a note may quote a job's id or command,
+    /// which a hostile job can make a megabyte long.
     pub fn note(&self, message: &str) {
+        let message = bounded(message);
         match &self.bar {
             Some(bar) => bar.println(message),
-            None => crate::diagnostic(message),
+            None => crate::diagnostic(&message),
         }
     }
 
@@ -238,6 +241,17 @@ fn print_plain(counts: &Counts) {
     }
 }
 
+/// The most characters of one note printed.
+const MAX_NOTE_CHARS: usize = 2_000;
+
+/// `message`, or its first [`MAX_NOTE_CHARS`] characters and how long it was.
+fn bounded(message: &str) -> String {
+    match message.char_indices().nth(MAX_NOTE_CHARS) {
+        None => message.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes in all)", &message[..at], message.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +310,21 @@ mod tests {
         progress.record(true);
         assert_eq!((progress.done(), progress.failed()), (3, 1));
         progress.finish();
+    }
+
+    #[test]
+    fn a_note_is_cut_at_its_bound_and_says_how_long_it_was() {
+        assert_eq!(bounded("short"), "short");
+        let long = format!("job {} failed", "é".repeat(600_000));
+        let cut = bounded(&long);
+        assert_eq!(
+            cut.chars().count(),
+            MAX_NOTE_CHARS + "… (1200011 bytes in all)".chars().count()
+        );
+        assert!(
+            cut.starts_with("job éé") && cut.ends_with("… (1200011 bytes in all)"),
+            "{}",
+            &cut[cut.len() - 40..]
+        );
     }
 }
