@@ -31,4 +31,6 @@ pub mod quarantine;
 pub mod runner;
 pub mod submit;
 pub mod tenants;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod worker;

@@ -299,6 +299,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scale::testing::{Fake, request_to};
     use std::time::Duration;
 
     #[test]
@@ -354,64 +355,21 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
-    /// Answers lists only, each request 204.
-    struct ListsOnly;
-
-    impl Backend for ListsOnly {
-        fn send<'a>(
-            &'a mut self,
-            _request: &'a OutgoingRequest,
-            _max_body_bytes: u64,
-        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-            panic!("a list goes by send_all, not one send after another")
-        }
-        fn send_all<'a>(
-            &'a mut self,
-            requests: &'a [OutgoingRequest],
-        ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
-            let answers = requests
-                .iter()
-                .map(|_| {
-                    Ok(IncomingResponse {
-                        status: 204,
-                        headers: Vec::new(),
-                        body: Vec::new(),
-                    })
-                })
-                .collect();
-            Box::pin(std::future::ready(answers))
-        }
-        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
-            Box::pin(std::future::ready(()))
-        }
-        fn now_millis(&mut self) -> u64 {
-            0
-        }
-    }
-
     #[tokio::test]
     async fn a_list_goes_out_together_and_each_request_has_its_line() {
         let dir = std::env::temp_dir().join(format!("iam-audit-list-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("audit.jsonl");
         let log = AuditLog::open(&path).expect("open");
-        let mut backend = log.wrap(Box::new(ListsOnly), "t", "p-1", "iam-get-user");
+        // Answers lists only, each request 204.
+        let mut backend = log.wrap(Box::new(Fake::lists(&[204])), "t", "p-1", "iam-get-user");
         let requests: Vec<OutgoingRequest> = [
             "/Users?startIndex=1",
             "/Users?startIndex=2",
             "/Users?startIndex=1",
         ]
         .iter()
-        .map(|path| OutgoingRequest {
-            method: "GET".into(),
-            url: url::Url::parse(&format!("http://127.0.0.1:1{path}")).expect("url"),
-            headers: Vec::new(),
-            body: None,
-            timeout: Duration::from_secs(1),
-            max_response_bytes: 1 << 20,
-            verify_tls: true,
-            use_proxy: false,
-        })
+        .map(|path| request_to(path))
         .collect();
         let answers = backend.send_all(&requests).await;
         assert_eq!(answers.len(), 3);

@@ -142,105 +142,29 @@ impl<B: Backend> Backend for Gated<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// Answers 429 to the first request, 200 to the rest, and counts.
-    struct Slow {
-        sent: Arc<AtomicUsize>,
-    }
-
-    impl Backend for Slow {
-        fn send<'a>(
-            &'a mut self,
-            _request: &'a OutgoingRequest,
-            _max_body_bytes: u64,
-        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-            let first = self.sent.fetch_add(1, Ordering::SeqCst) == 0;
-            Box::pin(std::future::ready(Ok(IncomingResponse {
-                status: if first { 429 } else { 200 },
-                headers: Vec::new(),
-                body: Vec::new(),
-            })))
-        }
-        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
-            Box::pin(std::future::ready(()))
-        }
-        fn now_millis(&mut self) -> u64 {
-            0
-        }
-    }
-
-    /// Answers a list with `statuses`, in order, and notes how many requests each list held.
-    struct Lists {
-        statuses: Vec<u16>,
-        lists: Vec<usize>,
-    }
-
-    impl Backend for Lists {
-        fn send<'a>(
-            &'a mut self,
-            _request: &'a OutgoingRequest,
-            _max_body_bytes: u64,
-        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-            panic!("a list goes by send_all, not one send after another")
-        }
-        fn send_all<'a>(
-            &'a mut self,
-            requests: &'a [OutgoingRequest],
-        ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
-            self.lists.push(requests.len());
-            let answers = self.statuses[..requests.len()]
-                .iter()
-                .map(|&status| {
-                    Ok(IncomingResponse {
-                        status,
-                        headers: Vec::new(),
-                        body: Vec::new(),
-                    })
-                })
-                .collect();
-            Box::pin(std::future::ready(answers))
-        }
-        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
-            Box::pin(std::future::ready(()))
-        }
-        fn now_millis(&mut self) -> u64 {
-            0
-        }
-    }
+    use crate::scale::testing::{Fake, request, statuses};
+    use std::sync::atomic::AtomicUsize;
 
     #[tokio::test]
     async fn a_list_goes_together_and_a_503_among_its_answers_pauses_the_tenant_at_the_wait() {
         let gate = Gate::new();
         let requests = vec![request(); 3];
-        let mut calm = Gated::new(
-            Lists {
-                statuses: vec![200, 404, 201],
-                lists: Vec::new(),
-            },
-            gate.clone(),
-        );
+        let mut calm = Gated::new(Fake::lists(&[200, 404, 201].repeat(2)), gate.clone());
         let answers = calm.send_all(&requests).await;
         assert_eq!(answers.len(), 3);
-        assert_eq!(calm.inner.lists, vec![3], "one list, not three sends");
+        assert_eq!(
+            calm.inner.lists_sent(),
+            vec![3],
+            "one list, not three sends"
+        );
         calm.sleep(1_000).await;
         assert!(!gate.is_paused(), "no answer told the command to slow down");
 
-        let mut told = Gated::new(
-            Lists {
-                statuses: vec![200, 503, 200],
-                lists: Vec::new(),
-            },
-            gate.clone(),
-        );
+        let mut told = Gated::new(Fake::lists(&[200, 503, 200]), gate.clone());
         let answers = told.send_all(&requests).await;
-        let statuses: Vec<u16> = answers
-            .iter()
-            .map(|answer| answer.as_ref().expect("an answer").status)
-            .collect();
         assert_eq!(
-            statuses,
-            vec![200, 503, 200],
+            statuses(&answers),
+            vec![Some(200), Some(503), Some(200)],
             "the guest sees every answer as it was"
         );
         told.sleep(1_000).await;
@@ -248,28 +172,17 @@ mod tests {
         // The next list of any of the tenant's commands waits the pause out.
         calm.send_all(&requests).await;
         assert!(Instant::now() >= paused_until);
-        assert_eq!(calm.inner.lists, vec![3, 3]);
-    }
-
-    fn request() -> OutgoingRequest {
-        OutgoingRequest {
-            method: "GET".into(),
-            url: url::Url::parse("http://127.0.0.1:1/x").expect("url"),
-            headers: Vec::new(),
-            body: None,
-            timeout: Duration::from_secs(1),
-            max_response_bytes: 1 << 20,
-            verify_tls: true,
-            use_proxy: false,
-        }
+        assert_eq!(calm.inner.lists_sent(), vec![3, 3]);
     }
 
     #[tokio::test]
     async fn the_wait_a_guest_asks_for_after_a_429_holds_back_the_tenants_other_commands() {
         let gate = Gate::new();
+        // 429 to the first request of the three commands, 200 to the rest.
         let sent = Arc::new(AtomicUsize::new(0));
-        let mut first = Gated::new(Slow { sent: sent.clone() }, gate.clone());
-        let mut second = Gated::new(Slow { sent: sent.clone() }, gate.clone());
+        let slow = || Fake::statuses(&[429, 200]).counting(&sent);
+        let mut first = Gated::new(slow(), gate.clone());
+        let mut second = Gated::new(slow(), gate.clone());
         let request = request();
         let answer = first.send(&request, 1 << 20).await.expect("answer");
         assert_eq!(answer.status, 429, "the guest still sees the 429");
@@ -291,7 +204,7 @@ mod tests {
         );
         // Another tenant's commands pass their own gate.
         let other_gate = Gate::new();
-        let mut other = Gated::new(Slow { sent }, other_gate.clone());
+        let mut other = Gated::new(slow(), other_gate.clone());
         other.send(&request, 1 << 20).await.expect("answer");
         assert!(!other_gate.is_paused());
     }

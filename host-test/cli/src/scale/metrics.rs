@@ -442,65 +442,21 @@ impl<B: Backend> Backend for Measured<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Answers a list with 200, 401, 503 and no answer, in turn.
-    struct Lists {
-        lists: Vec<usize>,
-    }
-
-    impl Backend for Lists {
-        fn send<'a>(
-            &'a mut self,
-            _request: &'a OutgoingRequest,
-            _max_body_bytes: u64,
-        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-            panic!("a list goes by send_all, not one send after another")
-        }
-        fn send_all<'a>(
-            &'a mut self,
-            requests: &'a [OutgoingRequest],
-        ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
-            self.lists.push(requests.len());
-            let answers = [Some(200), Some(401), Some(503), None]
-                .into_iter()
-                .cycle()
-                .take(requests.len())
-                .map(|status| match status {
-                    Some(status) => Ok(IncomingResponse {
-                        status,
-                        headers: Vec::new(),
-                        body: Vec::new(),
-                    }),
-                    None => Err(BackendError::Protocol("no answer".into())),
-                })
-                .collect();
-            Box::pin(std::future::ready(answers))
-        }
-        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
-            Box::pin(std::future::ready(()))
-        }
-        fn now_millis(&mut self) -> u64 {
-            0
-        }
-    }
+    use crate::scale::testing::{Fake, request};
 
     #[tokio::test]
     async fn a_list_of_requests_counts_each_answer_as_a_request() {
-        let request = OutgoingRequest {
-            method: "GET".into(),
-            url: url::Url::parse("http://127.0.0.1:1/x").expect("url"),
-            headers: Vec::new(),
-            body: None,
-            timeout: Duration::from_secs(1),
-            max_response_bytes: 1 << 20,
-            verify_tls: true,
-            use_proxy: false,
-        };
+        // Answers a list with 200, 401, 503 and no answer, in turn.
+        let fake = Fake::answering([Some(200), Some(401), Some(503), None].repeat(2)).lists_only();
         // A tenant of this test's own: the counts are the process's.
-        let mut measured = Measured::new(Lists { lists: Vec::new() }, "send-all-counted");
-        let answers = measured.send_all(&vec![request; 8]).await;
+        let mut measured = Measured::new(fake, "send-all-counted");
+        let answers = measured.send_all(&vec![request(); 8]).await;
         assert_eq!(answers.len(), 8);
-        assert_eq!(measured.inner.lists, vec![8], "one list, not eight sends");
+        assert_eq!(
+            measured.inner.lists_sent(),
+            vec![8],
+            "one list, not eight sends"
+        );
         let text = global().text();
         for line in [
             "iam_http_requests_total{tenant=\"send-all-counted\",class=\"2xx\"} 2",

@@ -347,51 +347,8 @@ impl<B: Backend> Backend for Watched<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scale::testing::{Fake, request, statuses};
     use std::sync::atomic::AtomicUsize;
-
-    /// Answers every request with `status`, and counts.
-    struct Answers {
-        status: u16,
-        sent: Arc<AtomicUsize>,
-    }
-
-    impl Backend for Answers {
-        fn send<'a>(
-            &'a mut self,
-            _request: &'a OutgoingRequest,
-            _max_body_bytes: u64,
-        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-            self.sent.fetch_add(1, Ordering::SeqCst);
-            let status = self.status;
-            Box::pin(async move {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                Ok(IncomingResponse {
-                    status,
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                })
-            })
-        }
-        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
-            Box::pin(std::future::ready(()))
-        }
-        fn now_millis(&mut self) -> u64 {
-            0
-        }
-    }
-
-    fn request() -> OutgoingRequest {
-        OutgoingRequest {
-            method: "GET".into(),
-            url: url::Url::parse("http://127.0.0.1:1/x").expect("url"),
-            headers: Vec::new(),
-            body: None,
-            timeout: Duration::from_secs(1),
-            max_response_bytes: 1 << 20,
-            verify_tls: true,
-            use_proxy: false,
-        }
-    }
 
     #[tokio::test]
     async fn five_refusals_in_a_row_quarantine_even_with_commands_at_once_and_a_probe_lifts_it() {
@@ -410,11 +367,11 @@ mod tests {
         // Three commands at once, each trying four requests.
         let commands: Vec<_> = (0..3)
             .map(|_| {
+                // Answers every request with 401 (after 5 ms, so that they overlap), and counts.
                 let mut backend = Watched::new(
-                    Answers {
-                        status: 401,
-                        sent: sent.clone(),
-                    },
+                    Fake::statuses(&[401])
+                        .after(Duration::from_millis(5))
+                        .counting(&sent),
                     quarantine.clone(),
                     Arc::new(AtomicBool::new(false)),
                 );
@@ -438,87 +395,28 @@ mod tests {
         assert!(!quarantine.is_quarantined());
     }
 
-    /// Answers each list with `statuses` in turn (the last one again when they run out),
-    /// noting how many requests each `send_all` carried.
-    struct Lists {
-        statuses: Vec<u16>,
-        lists: Arc<Mutex<Vec<usize>>>,
-    }
-
-    impl Backend for Lists {
-        fn send<'a>(
-            &'a mut self,
-            _request: &'a OutgoingRequest,
-            _max_body_bytes: u64,
-        ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
-            panic!("a list goes by send_all, not one send after another")
-        }
-        fn send_all<'a>(
-            &'a mut self,
-            requests: &'a [OutgoingRequest],
-        ) -> BoxFuture<'a, Vec<Result<IncomingResponse, BackendError>>> {
-            let mut lists = self.lists.lock().expect("lists");
-            let already: usize = lists.iter().sum();
-            lists.push(requests.len());
-            let answers = (already..already + requests.len())
-                .map(|n| {
-                    let status = *self
-                        .statuses
-                        .get(n)
-                        .or(self.statuses.last())
-                        .expect("statuses");
-                    Ok(IncomingResponse {
-                        status,
-                        headers: Vec::new(),
-                        body: Vec::new(),
-                    })
-                })
-                .collect();
-            Box::pin(std::future::ready(answers))
-        }
-        fn sleep(&mut self, _millis: u64) -> BoxFuture<'_, ()> {
-            Box::pin(std::future::ready(()))
-        }
-        fn now_millis(&mut self) -> u64 {
-            0
-        }
-    }
-
-    fn watched(
-        statuses: Vec<u16>,
-        quarantine: &Arc<Quarantine>,
-    ) -> (Watched<Lists>, Arc<Mutex<Vec<usize>>>) {
-        let lists = Arc::new(Mutex::new(Vec::new()));
-        let backend = Watched::new(
-            Lists {
-                statuses,
-                lists: lists.clone(),
-            },
+    /// A command's backend answering each list with `statuses` in turn (the last one again
+    /// when they run out).
+    fn watched(statuses: &[u16], quarantine: &Arc<Quarantine>) -> Watched<Fake> {
+        Watched::new(
+            Fake::lists(statuses),
             quarantine.clone(),
             Arc::new(AtomicBool::new(false)),
-        );
-        (backend, lists)
-    }
-
-    fn statuses(answers: &[Result<IncomingResponse, BackendError>]) -> Vec<Option<u16>> {
-        answers
-            .iter()
-            .map(|answer| answer.as_ref().ok().map(|answer| answer.status))
-            .collect()
+        )
     }
 
     #[tokio::test]
     async fn a_list_with_a_revoked_token_sends_no_more_than_5_and_the_rest_is_held_back() {
         let probe: Probe = Arc::new(|| Box::pin(async { false }));
         let quarantine = Quarantine::new("revoked", QuarantinePolicy::default(), probe, "test");
-        let (mut backend, lists) = watched(vec![401], &quarantine);
+        let mut backend = watched(&[401], &quarantine);
         let requests = vec![request(); 64];
         let answers = backend.send_all(&requests).await;
         assert_eq!(answers.len(), 64, "one answer per request, in order");
         let expected: Vec<Option<u16>> = [Some(401); 5].into_iter().chain([None; 59]).collect();
         assert_eq!(statuses(&answers), expected);
         assert_eq!(
-            *lists.lock().expect("lists"),
+            backend.inner.lists_sent(),
             vec![5],
             "5 left together, then nothing"
         );
@@ -534,27 +432,27 @@ mod tests {
         let mut answers = vec![200; 64];
         // Four refusals in the middle, then a 200: the count is reset by that answer.
         answers[10..14].fill(403);
-        let (mut backend, lists) = watched(answers, &quarantine);
+        let mut backend = watched(&answers, &quarantine);
         let requests = vec![request(); 64];
         let got = backend.send_all(&requests).await;
         assert_eq!(got.len(), 64);
         assert!(got.iter().all(Result::is_ok));
-        assert_eq!(*lists.lock().expect("lists"), vec![5, 59]);
+        assert_eq!(backend.inner.lists_sent(), vec![5, 59]);
         assert!(
             !quarantine.is_quarantined(),
             "4 refusals in a row, then a 200"
         );
         // One more refusal now would be the first of a new count, not the fifth.
-        let (mut backend, _) = watched(vec![401], &quarantine);
+        let mut backend = watched(&[401], &quarantine);
         backend.send_all(&requests[..1]).await;
         assert!(!quarantine.is_quarantined());
         // The fifth refusal in a row (four more) quarantines: nothing of the next list leaves.
         backend.send_all(&requests[..4]).await;
         assert!(quarantine.is_quarantined());
-        let (mut backend, lists) = watched(vec![200], &quarantine);
+        let mut backend = watched(&[200], &quarantine);
         let held = backend.send_all(&requests[..3]).await;
         assert_eq!(statuses(&held), vec![None; 3]);
-        assert!(lists.lock().expect("lists").is_empty());
+        assert!(backend.inner.lists_sent().is_empty());
     }
 
     #[tokio::test]
