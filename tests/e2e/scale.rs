@@ -231,6 +231,11 @@ pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// Write `lines` to `path`, one a line (a file of jobs).
+pub(crate) fn write_lines(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.join("\n") + "\n").expect("write the jobs");
+}
+
 /// The complete lines of a results file (a torn last line left out).
 pub(crate) fn complete_lines(path: &Path) -> Vec<String> {
     let text = read(path);
@@ -390,7 +395,7 @@ fn workers_on_nats_run_every_job_once_even_when_one_is_killed() {
             .to_string(),
     );
     let input = scratch.path("jobs.jsonl");
-    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    write_lines(&input, &jobs);
     let output = scratch.path("results.jsonl");
 
     // Few commands per SCIM server at once: tests/scim/server.py listens with a small backlog.
@@ -412,20 +417,7 @@ fn workers_on_nats_run_every_job_once_even_when_one_is_killed() {
     let mut workers: Vec<Running> = (0..3)
         .map(|n| start_iam_host(&scratch, &format!("worker-{n}"), &worker_args, true))
         .collect();
-    let mut submit = start_iam_host(
-        &scratch,
-        "submit",
-        &[
-            "submit",
-            "--nats",
-            &nats.url,
-            "--input",
-            &input.to_string_lossy(),
-            "--output",
-            &output.to_string_lossy(),
-        ],
-        false,
-    );
+    let mut submit = submitting(&scratch, &nats.url, &input, &output);
 
     // Mid-run, one worker dies without a word: its unacked jobs come back after the ack wait.
     wait_for_lines(&output, 60, &mut submit);
@@ -543,7 +535,7 @@ fn a_stopping_worker_hands_back_what_it_did_not_start_and_a_resubmitted_file_run
     let jobs: Vec<String> = (0..40)
         .map(|n| create_job(&format!("solo-{n}"), "solo", n))
         .collect();
-    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    write_lines(&input, &jobs);
     let output = scratch.path("results.jsonl");
     let submit_args = [
         "submit",
@@ -658,22 +650,9 @@ fn a_worker_rides_out_a_nats_restart() {
     let jobs: Vec<String> = (0..10)
         .map(|n| create_job(&format!("solo-{n}"), "solo", n))
         .collect();
-    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    write_lines(&input, &jobs);
     let output = scratch.path("results.jsonl");
-    let mut submit = start_iam_host(
-        &scratch,
-        "submit",
-        &[
-            "submit",
-            "--nats",
-            &nats.url,
-            "--input",
-            &input.to_string_lossy(),
-            "--output",
-            &output.to_string_lossy(),
-        ],
-        false,
-    );
+    let mut submit = submitting(&scratch, &nats.url, &input, &output);
     assert!(
         submit.wait(RUN_TIMEOUT).success(),
         "{}",
@@ -865,7 +844,7 @@ fn batch_resumes_after_an_interruption_without_repeating_a_job() {
     jobs.insert(5, "{\"id\": 7}".into());
     jobs.push(create_job("job-3", "solo", 3));
     let input = scratch.path("jobs.jsonl");
-    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    write_lines(&input, &jobs);
     let output = scratch.path("results.jsonl");
     let batch_args = [
         "batch",
@@ -949,10 +928,21 @@ pub(crate) fn pulling_worker(
     tenants: &Path,
     more: &[&str],
 ) -> Running {
+    pulling_worker_with(scratch, nats, tenants, more, &[])
+}
+
+/// As [`pulling_worker`], with `environment` set for the process.
+pub(crate) fn pulling_worker_with(
+    scratch: &Scratch,
+    nats: &str,
+    tenants: &Path,
+    more: &[&str],
+    environment: &[(&str, &str)],
+) -> Running {
     let tenants = tenants.to_string_lossy();
     let mut args = vec!["worker", "--nats", nats, "--tenants", &tenants];
     args.extend_from_slice(more);
-    let mut worker = start_iam_host(scratch, "worker", &args, true);
+    let mut worker = start_iam_host_with(scratch, "worker", &args, environment, true);
     let deadline = Instant::now() + START_TIMEOUT;
     while !read(&scratch.path("worker.err")).contains("pulling jobs") {
         assert!(
@@ -983,6 +973,21 @@ pub(crate) fn submitting(scratch: &Scratch, nats: &str, input: &Path, output: &P
     )
 }
 
+/// `iam-host submit` of `jobs` (in `jobs.jsonl`) to `nats`, run to its end, which must be a
+/// success: its results (`results.jsonl`) by id.
+pub(crate) fn submitted(scratch: &Scratch, nats: &str, jobs: &[String]) -> BTreeMap<String, Value> {
+    let input = scratch.path("jobs.jsonl");
+    write_lines(&input, jobs);
+    let output = scratch.path("results.jsonl");
+    let mut submit = submitting(scratch, nats, &input, &output);
+    assert!(
+        submit.wait(RUN_TIMEOUT).success(),
+        "{}",
+        read(&scratch.path("submit.err"))
+    );
+    results_by_id(&output)
+}
+
 /// Stop a worker as asked (SIGTERM): it must exit 0.
 pub(crate) fn stop_worker(scratch: &Scratch, mut worker: Running) {
     worker.signal("TERM");
@@ -998,25 +1003,18 @@ pub(crate) fn stop_worker(scratch: &Scratch, mut worker: Running) {
 fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_run() {
     // Issue 23: an entry over NATS's payload limit could never be published, so its job was
     // redelivered for ever; a job line over it made `submit` retry for ever.
-    use crate::support::server::{Server, http};
+    use crate::support::server::{Server, json_reply};
     let scratch = Scratch::new("too-large");
     let huge_name = "x".repeat(4_700_000);
     let big = Server::start(move |_| {
-        http(
+        json_reply(
             200,
-            &[("content-type", "application/json")],
             &format!(
                 r#"{{"totalResults":1,"Resources":[{{"id":"u1","userName":"jd@example.com","active":true,"displayName":"{huge_name}"}}]}}"#
             ),
         )
     });
-    let small = Server::start(|_| {
-        http(
-            200,
-            &[("content-type", "application/json")],
-            r#"{"totalResults":0,"Resources":[]}"#,
-        )
-    });
+    let small = Server::start(|_| json_reply(200, r#"{"totalResults":0,"Resources":[]}"#));
     let tenant =
         |url: String| json!({"url": url, "access_token": "s3cr3t-token-big", "directory_id": "d"});
     let tenants = scratch.path("tenants.json");
@@ -1032,22 +1030,13 @@ fn an_entry_or_a_job_too_large_for_nats_ends_with_its_own_result_and_the_rest_ru
                "args": {"user-profile": {"email": "jd@example.com"}, "pad": "p".repeat(pad)}})
         .to_string()
     };
-    let input = scratch.path("jobs.jsonl");
     let lines = [
         get("big-entry", "big", 0),
         get("small-1", "small", 0),
         get("huge-job", "small", 1_100_000),
         get("small-2", "small", 0),
     ];
-    std::fs::write(&input, lines.join("\n") + "\n").expect("write the jobs");
-    let output = scratch.path("results.jsonl");
-    let mut submit = submitting(&scratch, &nats.url, &input, &output);
-    assert!(
-        submit.wait(RUN_TIMEOUT).success(),
-        "{}",
-        read(&scratch.path("submit.err"))
-    );
-    let results = results_by_id(&output);
+    let results = submitted(&scratch, &nats.url, &lines);
     assert_eq!(results.len(), 4, "{results:?}");
     let big_entry = &results["big-entry"];
     assert_eq!(big_entry["exit"], 1, "{big_entry}");
@@ -1146,16 +1135,7 @@ fn a_forged_result_under_a_jobs_id_never_stands_for_the_job() {
                 .await
                 .expect("stored");
         });
-    let input = scratch.path("jobs.jsonl");
-    std::fs::write(&input, create_job("solo-0", "solo", 0) + "\n").expect("write the job");
-    let output = scratch.path("results.jsonl");
-    let mut submit = submitting(&scratch, &nats.url, &input, &output);
-    assert!(
-        submit.wait(RUN_TIMEOUT).success(),
-        "{}",
-        read(&scratch.path("submit.err"))
-    );
-    let results = results_by_id(&output);
+    let results = submitted(&scratch, &nats.url, &[create_job("solo-0", "solo", 0)]);
     let result = &results["solo-0"];
     assert_eq!(
         (&result["tenant"], &result["command"], &result["exit"]),
@@ -1183,7 +1163,7 @@ fn after_a_nats_restart_with_an_empty_store_every_job_still_ends() {
     let jobs: Vec<String> = (0..3)
         .map(|n| create_job(&format!("solo-{n}"), "solo", n))
         .collect();
-    std::fs::write(&input, jobs.join("\n") + "\n").expect("write the jobs");
+    write_lines(&input, &jobs);
     let output = scratch.path("results.jsonl");
     let mut submit = submitting(&scratch, &nats.url, &input, &output);
     // The jobs are published, with no worker to run them; then the server loses everything.

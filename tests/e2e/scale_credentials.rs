@@ -11,18 +11,15 @@ use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use crate::scale::{
-    NatsServer, RUN_TIMEOUT, create_job, pulling_worker, read, results_by_id, start_iam_host,
-    start_iam_host_with, stop_worker, tenants_file, users_named,
+    NatsServer, RUN_TIMEOUT, create_job, pulling_worker, pulling_worker_with, read, results_by_id,
+    start_iam_host, start_iam_host_with, stop_worker, tenants_file, users_named, write_lines,
 };
+use crate::scale_customers::nats_with_users;
 use crate::scim_server::ScimServer;
 use crate::support::scratch::Scratch;
 
 /// Well within the 30 s submit gives a server to answer at all: an ending that is "prompt".
 const PROMPTLY: Duration = Duration::from_secs(20);
-
-fn write_lines(path: &Path, lines: &[String]) {
-    std::fs::write(path, lines.join("\n") + "\n").expect("write the jobs");
-}
 
 /// Start `iam-host submit` of `jobs` with `more` arguments and `environment`.
 fn submit(
@@ -99,31 +96,23 @@ fn permissions(publish_jobs_of: &str, read_results_of: &[&str]) -> String {
     )
 }
 
-const WORKER_PERMISSIONS: &str =
-    r#"{ publish: ["$JS.API.>", "$JS.ACK.>", "iam.results.*"], subscribe: ["_INBOX.>"] }"#;
-
 #[test]
 fn a_submitter_not_permitted_another_tenants_subjects_ends_at_once_with_one_line() {
     let scratch = Scratch::new("refused-subject");
     let scim = ScimServer::start();
     let tenants = tenants_file(&scratch, &[("acme", &scim), ("globex", &scim)]);
-    let worker_key = nkeys::KeyPair::new_user();
-    let seed_file = scratch.path("worker.nk");
-    std::fs::write(&seed_file, worker_key.seed().expect("a seed")).expect("write the seed");
-    let config = format!(
-        "authorization {{ users = [\n  {{ nkey: \"{}\", permissions: {WORKER_PERMISSIONS} }}\n  {{ user: acme, password: \"acme-pw-1\", permissions: {} }}\n  {{ user: reader, password: \"reader-pw-3\", permissions: {} }}\n] }}\n",
-        worker_key.public_key(),
-        permissions("acme", &["acme"]),
-        permissions("acme", &["acme", "globex"]),
-    );
-    let nats = NatsServer::start_with(&scratch, Some(&config));
     // The worker makes the streams, so only the permissions stand in a submitter's way.
-    let seed_path = seed_file.to_string_lossy().into_owned();
-    let worker = pulling_worker(
+    let (nats, worker) = nats_with_users(
         &scratch,
-        &nats.url,
         &tenants,
-        &["--nats-nkey-file", &seed_path],
+        &[
+            ("acme", "acme-pw-1", permissions("acme", &["acme"])),
+            (
+                "reader",
+                "reader-pw-3",
+                permissions("acme", &["acme", "globex"]),
+            ),
+        ],
     );
     let globex_job = vec![create_job("g-1", "globex", 1)];
 
@@ -185,26 +174,13 @@ fn a_token_from_a_file_or_the_environment_and_a_wrong_one_ends_with_one_line() {
         Some(&format!("authorization {{ token: \"{token}\" }}\n")),
     );
     // The worker's token from the environment (IAM_NATS_TOKEN), submit's from a file.
-    let mut worker = {
-        let tenants = tenants.to_string_lossy();
-        let args = ["worker", "--nats", &nats.url, "--tenants", &tenants];
-        crate::scale::start_iam_host_with(
-            &scratch,
-            "worker",
-            &args,
-            &[("IAM_NATS_TOKEN", token)],
-            true,
-        )
-    };
-    let deadline = Instant::now() + crate::scale::START_TIMEOUT;
-    while !read(&scratch.path("worker.err")).contains("pulling jobs") {
-        assert!(
-            worker.is_running() && Instant::now() < deadline,
-            "{}",
-            read(&scratch.path("worker.err"))
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let worker = pulling_worker_with(
+        &scratch,
+        &nats.url,
+        &tenants,
+        &[],
+        &[("IAM_NATS_TOKEN", token)],
+    );
     assert!(!argv_of(worker.pid()).contains(token));
     let token_file = scratch.path("nats.token");
     std::fs::write(&token_file, format!("{token}\n")).expect("write the token");

@@ -12,18 +12,20 @@
 //! Everything binds 127.0.0.1, every process is stopped by PID, the loads are a few dozen jobs.
 
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::scale::{
-    NatsServer, RUN_TIMEOUT, create_job, nats_server_binary, pulling_worker, read, results_by_id,
-    start_iam_host_with, stop_worker, submitting, tenants_file, users_named,
+    NatsServer, RUN_TIMEOUT, Running, create_job, nats_server_binary, pulling_worker, read,
+    results_by_id, start_iam_host_with, stop_worker, submitted, submitting, tenants_file,
+    users_named, write_lines,
 };
 use crate::scim_server::ScimServer;
 use crate::support::scratch::Scratch;
-use crate::support::server::{Server, http};
+use crate::support::server::{Server, json_reply};
 
 /// The permissions of one customer's NATS user: publish its own jobs, make a results consumer
 /// filtered to its own subject and pull from it; read its own inbox. Nothing else (no stream
@@ -37,6 +39,39 @@ fn customer_permissions(tenant: &str) -> String {
 /// The workers' permissions: the JetStream API and acks, every results subject, their inbox.
 const WORKER_PERMISSIONS: &str =
     r#"{ publish: ["$JS.API.>", "$JS.ACK.>", "iam.results.*"], subscribe: ["_INBOX.>"] }"#;
+
+/// A `nats-server` whose users are the workers' (an nkey, its seed in `worker.nk`, with
+/// [`WORKER_PERMISSIONS`]) and `users` (name, password, permissions); and a worker on it for
+/// `tenants`, pulling jobs.
+pub(crate) fn nats_with_users(
+    scratch: &Scratch,
+    tenants: &Path,
+    users: &[(&str, &str, String)],
+) -> (NatsServer, Running) {
+    let worker_key = nkeys::KeyPair::new_user();
+    let seed = worker_key.seed().expect("a seed");
+    let seed_file = scratch.path("worker.nk");
+    std::fs::write(&seed_file, format!("{seed}\n")).expect("write the seed");
+    let mut config = format!(
+        "authorization {{ users = [\n  {{ nkey: \"{}\", permissions: {WORKER_PERMISSIONS} }}\n",
+        worker_key.public_key()
+    );
+    for (user, password, permissions) in users {
+        config += &format!(
+            "  {{ user: {user}, password: \"{password}\", permissions: {permissions} }}\n"
+        );
+    }
+    config += "] }\n";
+    let nats = NatsServer::start_with(scratch, Some(&config));
+    let seed_path = seed_file.to_string_lossy().into_owned();
+    let worker = pulling_worker(
+        scratch,
+        &nats.url,
+        tenants,
+        &["--nats-nkey-file", &seed_path],
+    );
+    (nats, worker)
+}
 
 /// A client of `url` as `user`, on a current-thread runtime.
 fn runtime() -> tokio::runtime::Runtime {
@@ -85,10 +120,6 @@ pub(crate) fn get_job(id: &str, tenant: &str, email: &str) -> String {
     .to_string()
 }
 
-pub(crate) fn write_lines(path: &Path, lines: &[String]) {
-    std::fs::write(path, lines.join("\n") + "\n").expect("write the jobs");
-}
-
 fn submit_args<'a>(url: &'a str, input: &'a str, output: &'a str) -> Vec<&'a str> {
     vec![
         "submit", "--nats", url, "--input", input, "--output", output,
@@ -104,23 +135,13 @@ fn a_customer_runs_and_reads_only_its_own_tenant_and_nothing_takes_a_real_jobs_p
         &[("acme", &acme_server), ("globex", &globex_server)],
     );
     // The workers' user is an nkey; the customers' are users with passwords.
-    let worker_key = nkeys::KeyPair::new_user();
-    let seed = worker_key.seed().expect("a seed");
-    let seed_file = scratch.path("worker.nk");
-    std::fs::write(&seed_file, format!("{seed}\n")).expect("write the seed");
-    let config = format!(
-        "authorization {{ users = [\n  {{ nkey: \"{}\", permissions: {WORKER_PERMISSIONS} }}\n  {{ user: acme, password: \"acme-pw-1\", permissions: {} }}\n  {{ user: globex, password: \"globex-pw-2\", permissions: {} }}\n] }}\n",
-        worker_key.public_key(),
-        customer_permissions("acme"),
-        customer_permissions("globex"),
-    );
-    let nats = NatsServer::start_with(&scratch, Some(&config));
-    let seed_path = seed_file.to_string_lossy().into_owned();
-    let worker = pulling_worker(
+    let (nats, worker) = nats_with_users(
         &scratch,
-        &nats.url,
         &tenants,
-        &["--nats-nkey-file", &seed_path],
+        &[
+            ("acme", "acme-pw-1", customer_permissions("acme")),
+            ("globex", "globex-pw-2", customer_permissions("globex")),
+        ],
     );
 
     let runtime = runtime();
@@ -275,11 +296,7 @@ pub(crate) fn finding_no_one(delay: Duration) -> (Server, Arc<Mutex<Vec<Instant>
             .unwrap_or_else(|p| p.into_inner())
             .push(Instant::now());
         std::thread::sleep(delay);
-        http(
-            200,
-            &[("content-type", "application/json")],
-            r#"{"totalResults":0,"Resources":[]}"#,
-        )
+        json_reply(200, r#"{"totalResults":0,"Resources":[]}"#)
     });
     (server, arrivals)
 }
@@ -288,19 +305,41 @@ pub(crate) fn loopback_tenant(url: &str, token: &str) -> Value {
     json!({"url": url, "access_token": token, "directory_id": "d"})
 }
 
+/// A tenants file (`tenants.json`) of `tenants` (name, loopback server, token).
+pub(crate) fn loopback_tenants_file(
+    scratch: &Scratch,
+    tenants: &[(&str, &Server, &str)],
+) -> PathBuf {
+    let all: serde_json::Map<String, Value> = tenants
+        .iter()
+        .map(|(name, server, token)| (name.to_string(), loopback_tenant(&server.url(), token)))
+        .collect();
+    let path = scratch.path("tenants.json");
+    std::fs::write(&path, json!({ "tenants": all }).to_string()).expect("write the tenants file");
+    path
+}
+
+/// Add `more` (name, tenant) to the tenants file at `path`.
+pub(crate) fn add_tenants(path: &Path, more: Vec<(&str, Value)>) {
+    let mut all: Value = serde_json::from_str(&read(path)).expect("the tenants file");
+    for (name, tenant) in more {
+        all["tenants"][name] = tenant;
+    }
+    std::fs::write(path, all.to_string()).expect("write the tenants file");
+}
+
 #[test]
 fn one_tenants_slow_backlog_does_not_hold_back_another_tenants_job_on_a_worker() {
     let scratch = Scratch::new("fairness");
     let (slow, slow_arrivals) = finding_no_one(Duration::from_secs(1));
     let (fast, fast_arrivals) = finding_no_one(Duration::ZERO);
-    let tenants = scratch.path("tenants.json");
-    std::fs::write(
-        &tenants,
-        json!({"tenants": {"slow": loopback_tenant(&slow.url(), "slow-token-123456"),
-                           "fast": loopback_tenant(&fast.url(), "fast-token-123456")}})
-        .to_string(),
-    )
-    .expect("write the tenants file");
+    let tenants = loopback_tenants_file(
+        &scratch,
+        &[
+            ("slow", &slow, "slow-token-123456"),
+            ("fast", &fast, "fast-token-123456"),
+        ],
+    );
     let nats = NatsServer::start(&scratch);
     // One of a tenant's commands at a time, four in all: twelve slow jobs take 12 s.
     let worker = pulling_worker(
@@ -377,18 +416,10 @@ fn a_revoked_token_quarantines_its_tenant_after_5_refusals_and_a_passing_probe_l
     let still_revoked = revoked.clone();
     let server = Server::start(move |request| {
         if still_revoked.load(Ordering::Relaxed) {
-            return http(
-                401,
-                &[("content-type", "application/json")],
-                r#"{"detail":"revoked"}"#,
-            );
+            return json_reply(401, r#"{"detail":"revoked"}"#);
         }
         let _ = request;
-        http(
-            200,
-            &[("content-type", "application/json")],
-            r#"{"totalResults":0,"Resources":[]}"#,
-        )
+        json_reply(200, r#"{"totalResults":0,"Resources":[]}"#)
     });
     let tenants = scratch.path("tenants.json");
     let mut all = serde_json::Map::new();
@@ -415,52 +446,8 @@ fn a_revoked_token_quarantines_its_tenant_after_5_refusals_and_a_passing_probe_l
             "1000",
         ],
     );
-    let mut jobs: Vec<String> = (0..12)
-        .map(|n| get_job(&format!("revoked-{n}"), "revoked", "someone@example.com"))
-        .collect();
-    jobs.extend((0..6).map(|n| create_job(&format!("healthy-{n}"), "healthy", n)));
-    let input = scratch.path("jobs.jsonl");
-    write_lines(&input, &jobs);
-    let output = scratch.path("results.jsonl");
-    let mut submit = submitting(&scratch, &nats.url, &input, &output);
-    assert!(
-        submit.wait(RUN_TIMEOUT).success(),
-        "{}",
-        read(&scratch.path("submit.err"))
-    );
-    let results = results_by_id(&output);
-    assert_eq!(results.len(), 18);
-    // A refused lookup is an IAM result (Type 1, success false, errorCode 401); once the
-    // tenant is quarantined, its jobs end with a Type 4 entry that says so.
-    let (mut refused, mut quarantined) = (0, 0);
-    for n in 0..12 {
-        let result = &results[&format!("revoked-{n}")];
-        let entry = &result["entry"];
-        if entry["Contents"]["errorCode"] == 401 {
-            assert_eq!(result["exit"], 0, "{result}");
-            refused += 1;
-        } else {
-            assert_eq!(result["exit"], 1, "{result}");
-            let contents = entry["Contents"].as_str().unwrap_or_default();
-            assert!(contents.contains("is quarantined"), "{result}");
-            quarantined += 1;
-        }
-    }
-    assert_eq!(refused + quarantined, 12);
-    for n in 0..6 {
-        let result = &results[&format!("healthy-{n}")];
-        assert_eq!(result["exit"], 0, "{result}");
-    }
-    assert_eq!(healthy.user_count(), 6, "the other tenant's jobs all ran");
-    let requests = server.requests();
-    let user_requests = requests.iter().filter(|r| r.contains("filter=")).count();
-    let probes = requests.iter().filter(|r| r.contains("count=1")).count();
-    assert!(
-        user_requests <= 5,
-        "{user_requests} user requests reached the server after its token was revoked"
-    );
-    assert_eq!(user_requests + probes, requests.len(), "{requests:?}");
-    assert_eq!(refused, user_requests, "one answer per request sent");
+    let results = submitted(&scratch, &nats.url, &revoked_and_healthy_jobs());
+    quarantined_after_5_refusals(&results, &server.requests(), &healthy);
     let stderr = || read(&scratch.path("worker.err"));
     assert!(
         stderr().contains("tenant \"revoked\" quarantined after 5 refusals"),
@@ -492,6 +479,59 @@ fn a_revoked_token_quarantines_its_tenant_after_5_refusals_and_a_passing_probe_l
     assert!(again.wait(RUN_TIMEOUT).success());
     assert_eq!(results_by_id(&output)["revoked-after"]["exit"], 0);
     stop_worker(&scratch, worker);
+}
+
+/// Twelve lookups of the tenant "revoked" and six new users of the tenant "healthy".
+pub(crate) fn revoked_and_healthy_jobs() -> Vec<String> {
+    let mut jobs: Vec<String> = (0..12)
+        .map(|n| get_job(&format!("revoked-{n}"), "revoked", "someone@example.com"))
+        .collect();
+    jobs.extend((0..6).map(|n| create_job(&format!("healthy-{n}"), "healthy", n)));
+    jobs
+}
+
+/// The results of [`revoked_and_healthy_jobs`], "revoked" a server that refuses its token
+/// (`requests`: all it was sent): no more than 5 of its lookups were sent (the rest of its
+/// requests are quarantine probes), one refused job per lookup sent, every other job of the
+/// tenant ended as quarantined; every job of "healthy" (on `healthy`) ran. How many were
+/// quarantined.
+pub(crate) fn quarantined_after_5_refusals(
+    results: &BTreeMap<String, Value>,
+    requests: &[String],
+    healthy: &ScimServer,
+) -> usize {
+    assert_eq!(results.len(), 18);
+    // A refused lookup is an IAM result (Type 1, success false, errorCode 401); once the
+    // tenant is quarantined, its jobs end with a Type 4 entry that says so.
+    let (mut refused, mut quarantined) = (0, 0);
+    for n in 0..12 {
+        let result = &results[&format!("revoked-{n}")];
+        let entry = &result["entry"];
+        if entry["Contents"]["errorCode"] == 401 {
+            assert_eq!(result["exit"], 0, "{result}");
+            refused += 1;
+        } else {
+            assert_eq!(result["exit"], 1, "{result}");
+            let contents = entry["Contents"].as_str().unwrap_or_default();
+            assert!(contents.contains("is quarantined"), "{result}");
+            quarantined += 1;
+        }
+    }
+    assert_eq!(refused + quarantined, 12);
+    for n in 0..6 {
+        let result = &results[&format!("healthy-{n}")];
+        assert_eq!(result["exit"], 0, "{result}");
+    }
+    assert_eq!(healthy.user_count(), 6, "the other tenant's jobs all ran");
+    let user_requests = requests.iter().filter(|r| r.contains("filter=")).count();
+    let probes = requests.iter().filter(|r| r.contains("count=1")).count();
+    assert!(
+        user_requests <= 5,
+        "{user_requests} user requests reached the server after its token was revoked"
+    );
+    assert_eq!(user_requests + probes, requests.len(), "{requests:?}");
+    assert_eq!(refused, user_requests, "one answer per request sent");
+    quarantined
 }
 
 /// `GET http://<address><path>`: the status and the body.
@@ -664,22 +704,20 @@ fn sigterm_ends_a_worker_with_commands_in_flight_and_a_poison_job() {
     let (slow, arrivals) = finding_no_one(Duration::from_secs(3));
     let huge_name = "x".repeat(4_700_000);
     let big = Server::start(move |_| {
-        http(
+        json_reply(
             200,
-            &[("content-type", "application/json")],
             &format!(
                 r#"{{"totalResults":1,"Resources":[{{"id":"u1","userName":"jd@example.com","active":true,"displayName":"{huge_name}"}}]}}"#
             ),
         )
     });
-    let tenants = scratch.path("tenants.json");
-    std::fs::write(
-        &tenants,
-        json!({"tenants": {"slow": loopback_tenant(&slow.url(), "slow-token-123456"),
-                           "big": loopback_tenant(&big.url(), "big-token-1234567")}})
-        .to_string(),
-    )
-    .expect("write the tenants file");
+    let tenants = loopback_tenants_file(
+        &scratch,
+        &[
+            ("slow", &slow, "slow-token-123456"),
+            ("big", &big, "big-token-1234567"),
+        ],
+    );
     let nats = NatsServer::start(&scratch);
     let mut worker = pulling_worker(
         &scratch,
@@ -757,13 +795,7 @@ fn a_job_whose_refusal_is_larger_than_a_message_or_an_id_taken_by_a_message_with
     // the tenant's: it waited for ever for a result the stream would never take.
     let scratch = Scratch::new("refusal-too-large");
     let (server, arrivals) = finding_no_one(Duration::ZERO);
-    let tenants = scratch.path("tenants.json");
-    std::fs::write(
-        &tenants,
-        json!({"tenants": {"acme": loopback_tenant(&server.url(), "acme-token-123456")}})
-            .to_string(),
-    )
-    .expect("write the tenants file");
+    let tenants = loopback_tenants_file(&scratch, &[("acme", &server, "acme-token-123456")]);
     let nats = NatsServer::start(&scratch);
     let worker = pulling_worker(&scratch, &nats.url, &tenants, &["--concurrency", "1"]);
     let huge_command = "x".repeat(700_000);

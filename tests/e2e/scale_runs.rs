@@ -5,19 +5,22 @@
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::scale::{
     NatsServer, RUN_TIMEOUT, Running, START_TIMEOUT, create_job, pulling_worker, read,
-    results_by_id, start_iam_host, stop_worker, submitting, tenants_file,
+    results_by_id, start_iam_host, stop_worker, submitted, tenants_file, write_lines,
 };
-use crate::scale_customers::{get_job, http_get, loopback_tenant, parse_expositions, write_lines};
+use crate::scale_customers::{
+    add_tenants, get_job, http_get, loopback_tenant, loopback_tenants_file, parse_expositions,
+    quarantined_after_5_refusals, revoked_and_healthy_jobs,
+};
 use crate::scim_server::ScimServer;
 use crate::support::scratch::Scratch;
-use crate::support::server::{Server, http};
+use crate::support::server::{Server, json_reply};
 
 /// The requests the SCIM server logged (`"METHOD /path?query HTTP/1.1" status`), from line
 /// `from` of its log on: each as (method, path and query).
@@ -54,16 +57,7 @@ fn a_worker_with_audit_writes_one_line_per_request_of_its_jobs_without_token_or_
         .collect();
     jobs.push(get_job("g-0", "acme", "acme-user-0@example.com"));
     jobs.push(get_job("g-1", "acme", "nobody@example.com"));
-    let input = scratch.path("jobs.jsonl");
-    write_lines(&input, &jobs);
-    let output = scratch.path("results.jsonl");
-    let mut submit = submitting(&scratch, &nats.url, &input, &output);
-    assert!(
-        submit.wait(RUN_TIMEOUT).success(),
-        "{}",
-        read(&scratch.path("submit.err"))
-    );
-    let results = results_by_id(&output);
+    let results = submitted(&scratch, &nats.url, &jobs);
     assert_eq!(results.len(), 6);
     stop_worker(&scratch, worker);
 
@@ -156,11 +150,7 @@ fn phased_server() -> (Server, Timed) {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((request, arrived, Instant::now()));
-        http(
-            200,
-            &[("content-type", "application/json")],
-            r#"{"totalResults":0,"Resources":[]}"#,
-        )
+        json_reply(200, r#"{"totalResults":0,"Resources":[]}"#)
     });
     (server, timed)
 }
@@ -169,13 +159,7 @@ fn phased_server() -> (Server, Timed) {
 fn a_plan_submitted_to_workers_runs_phase_by_phase() {
     let scratch = Scratch::new("plan-phases");
     let (server, timed) = phased_server();
-    let tenants = scratch.path("tenants.json");
-    std::fs::write(
-        &tenants,
-        json!({"tenants": {"acme": loopback_tenant(&server.url(), "acme-token-123456")}})
-            .to_string(),
-    )
-    .expect("write the tenants file");
+    let tenants = loopback_tenants_file(&scratch, &[("acme", &server, "acme-token-123456")]);
     let nats = NatsServer::start(&scratch);
     // Room for every job at once: only the phases keep them apart.
     let worker = pulling_worker(
@@ -204,16 +188,7 @@ fn a_plan_submitted_to_workers_runs_phase_by_phase() {
         job("p1-1", 1),
         job("p1-2", 1),
     ];
-    let input = scratch.path("plan.jsonl");
-    write_lines(&input, &lines);
-    let output = scratch.path("results.jsonl");
-    let mut submit = submitting(&scratch, &nats.url, &input, &output);
-    assert!(
-        submit.wait(RUN_TIMEOUT).success(),
-        "{}",
-        read(&scratch.path("submit.err"))
-    );
-    let results = results_by_id(&output);
+    let results = submitted(&scratch, &nats.url, &lines);
     assert_eq!(results.len(), 6, "{results:?}");
     for result in results.values() {
         assert_eq!(result["exit"], 0, "{result}");
@@ -261,15 +236,18 @@ fn a_plan_submitted_to_workers_runs_phase_by_phase() {
     );
 }
 
-/// `iam-host batch` of `input` into `output` for `tenants`, with `more` arguments, started.
+/// `iam-host batch` of `jobs` (in `jobs.jsonl`) for `tenants`, with `more` arguments, started;
+/// and the file of its results (`results.jsonl`).
 fn batching(
     scratch: &Scratch,
     tenants: &Path,
-    input: &Path,
-    output: &Path,
+    jobs: &[String],
     more: &[&str],
-) -> Running {
-    let (tenants, input, output) = (
+) -> (Running, PathBuf) {
+    let input = scratch.path("jobs.jsonl");
+    write_lines(&input, jobs);
+    let output = scratch.path("results.jsonl");
+    let (tenants_text, input_text, output_text) = (
         tenants.to_string_lossy(),
         input.to_string_lossy(),
         output.to_string_lossy(),
@@ -277,14 +255,14 @@ fn batching(
     let mut args = vec![
         "batch",
         "--tenants",
-        &tenants,
+        &tenants_text,
         "--input",
-        &input,
+        &input_text,
         "--output",
-        &output,
+        &output_text,
     ];
     args.extend_from_slice(more);
-    start_iam_host(scratch, "batch", &args, true)
+    (start_iam_host(scratch, "batch", &args, true), output)
 }
 
 #[test]
@@ -298,18 +276,17 @@ fn batch_metrics_parse_during_a_run_and_their_job_counts_equal_the_results() {
         while !released.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(10));
         }
-        http(
-            200,
-            &[("content-type", "application/json")],
-            r#"{"totalResults":0,"Resources":[]}"#,
-        )
+        json_reply(200, r#"{"totalResults":0,"Resources":[]}"#)
     });
     let tenants = tenants_file(&scratch, &[("alpha", &alpha)]);
-    let mut all: Value = serde_json::from_str(&read(&tenants)).expect("the tenants file");
-    all["tenants"]["held"] = loopback_tenant(&held.url(), "held-token-123456");
-    // No url: each of its commands is a Type 4.
-    all["tenants"]["broken"] = json!({"access_token": "broken-token-123456"});
-    std::fs::write(&tenants, all.to_string()).expect("write the tenants file");
+    add_tenants(
+        &tenants,
+        vec![
+            ("held", loopback_tenant(&held.url(), "held-token-123456")),
+            // No url: each of its commands is a Type 4.
+            ("broken", json!({"access_token": "broken-token-123456"})),
+        ],
+    );
     let mut jobs: Vec<String> = (0..10)
         .map(|n| create_job(&format!("alpha-{n}"), "alpha", n))
         .collect();
@@ -327,14 +304,10 @@ fn batch_metrics_parse_during_a_run_and_their_job_counts_equal_the_results() {
     );
     jobs.push(json!({"id": "hostile-tenant-line", "tenant": "hostile-made-up"}).to_string());
     jobs.push(get_job("held", "held", "held@example.com"));
-    let input = scratch.path("jobs.jsonl");
-    write_lines(&input, &jobs);
-    let output = scratch.path("results.jsonl");
-    let mut batch = batching(
+    let (mut batch, output) = batching(
         &scratch,
         &tenants,
-        &input,
-        &output,
+        &jobs,
         &["--metrics", "127.0.0.1:0", "--concurrency", "4"],
     );
     let deadline = Instant::now() + RUN_TIMEOUT;
@@ -410,29 +383,19 @@ fn batch_metrics_parse_during_a_run_and_their_job_counts_equal_the_results() {
 fn under_batch_a_revoked_token_quarantines_its_tenant_after_5_refusals() {
     let scratch = Scratch::new("batch-quarantine");
     let healthy = ScimServer::start();
-    let revoked = Server::start(|_| {
-        http(
-            401,
-            &[("content-type", "application/json")],
-            r#"{"detail":"revoked"}"#,
-        )
-    });
+    let revoked = Server::start(|_| json_reply(401, r#"{"detail":"revoked"}"#));
     let tenants = tenants_file(&scratch, &[("healthy", &healthy)]);
-    let mut all: Value = serde_json::from_str(&read(&tenants)).expect("the tenants file");
-    all["tenants"]["revoked"] = loopback_tenant(&revoked.url(), "revoked-token-123456");
-    std::fs::write(&tenants, all.to_string()).expect("write the tenants file");
-    let mut jobs: Vec<String> = (0..12)
-        .map(|n| get_job(&format!("revoked-{n}"), "revoked", "someone@example.com"))
-        .collect();
-    jobs.extend((0..6).map(|n| create_job(&format!("healthy-{n}"), "healthy", n)));
-    let input = scratch.path("jobs.jsonl");
-    write_lines(&input, &jobs);
-    let output = scratch.path("results.jsonl");
-    let mut batch = batching(
+    add_tenants(
+        &tenants,
+        vec![(
+            "revoked",
+            loopback_tenant(&revoked.url(), "revoked-token-123456"),
+        )],
+    );
+    let (mut batch, output) = batching(
         &scratch,
         &tenants,
-        &input,
-        &output,
+        &revoked_and_healthy_jobs(),
         &["--concurrency", "6", "--per-tenant", "2"],
     );
     assert!(
@@ -440,41 +403,9 @@ fn under_batch_a_revoked_token_quarantines_its_tenant_after_5_refusals() {
         "{}",
         read(&scratch.path("batch.err"))
     );
-    let results = results_by_id(&output);
-    assert_eq!(results.len(), 18);
-    // A refused lookup is an IAM result (Type 1, errorCode 401); once quarantined, a job ends
-    // with a Type 4 entry that says so and sends nothing.
-    let (mut refused, mut quarantined) = (0, 0);
-    for n in 0..12 {
-        let result = &results[&format!("revoked-{n}")];
-        if result["entry"]["Contents"]["errorCode"] == 401 {
-            assert_eq!(result["exit"], 0, "{result}");
-            refused += 1;
-        } else {
-            assert_eq!(result["exit"], 1, "{result}");
-            let contents = result["entry"]["Contents"].as_str().unwrap_or_default();
-            assert!(contents.contains("is quarantined"), "{result}");
-            quarantined += 1;
-        }
-    }
-    assert!(
-        quarantined >= 7,
-        "{refused} refused, {quarantined} quarantined"
-    );
-    let requests = revoked.requests();
-    let user_requests = requests.iter().filter(|r| r.contains("filter=")).count();
-    let probes = requests.iter().filter(|r| r.contains("count=1")).count();
-    assert!(
-        user_requests <= 5,
-        "{user_requests} user requests reached the server after its token was revoked"
-    );
-    assert_eq!(user_requests + probes, requests.len(), "{requests:?}");
-    assert_eq!(refused, user_requests, "one answer per request sent");
-    for n in 0..6 {
-        let result = &results[&format!("healthy-{n}")];
-        assert_eq!(result["exit"], 0, "{result}");
-    }
-    assert_eq!(healthy.user_count(), 6, "the other tenant's jobs all ran");
+    let quarantined =
+        quarantined_after_5_refusals(&results_by_id(&output), &revoked.requests(), &healthy);
+    assert!(quarantined >= 7, "{quarantined} quarantined");
     let stderr = read(&scratch.path("batch.err"));
     assert!(
         stderr.contains("tenant \"revoked\" quarantined after 5 refusals"),

@@ -152,6 +152,11 @@ fn serve(stream: TcpStream, stop: &AtomicBool, received: &Mutex<Vec<Vec<u8>>>, r
     }
 }
 
+/// An HTTP answer of `status` with a JSON `body` (see [`http`]).
+pub fn json_reply(status: u16, body: &str) -> Reply {
+    http(status, &[("content-type", "application/json")], body)
+}
+
 /// An HTTP/1.1 answer that closes the connection.
 pub fn http(status: u16, headers: &[(&str, &str)], body: &str) -> Reply {
     let mut text = format!(
