@@ -237,6 +237,20 @@ fn iam_host_with(args: &[&OsStr], env: &[(&str, Option<&str>)], stderr: Stderr) 
     run
 }
 
+/// `iam-host run <command> --config <config> --args <args>`, then `rest`.
+fn run_command(command: &str, config: &Path, args: &Path, rest: &[&OsStr]) -> Run {
+    let mut words = vec![
+        OsStr::new("run"),
+        OsStr::new(command),
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--args"),
+        args.as_os_str(),
+    ];
+    words.extend_from_slice(rest);
+    iam_host(&words)
+}
+
 fn iam_host(args: &[&OsStr]) -> Run {
     iam_host_with(args, &[], Stderr::Captured)
 }

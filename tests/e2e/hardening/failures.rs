@@ -14,17 +14,16 @@ fn a_server_that_never_answers_ends_in_a_failed_result_within_the_wall_clock_bud
         "limits.json",
         &json!({"wall_millis": 3000, "request_timeout_millis": 1000}),
     );
-    let run = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-get-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--live"),
-        OsStr::new("--limits"),
-        limits.as_os_str(),
-    ]);
+    let run = run_command(
+        "iam-get-user",
+        &config,
+        &args,
+        &[
+            OsStr::new("--live"),
+            OsStr::new("--limits"),
+            limits.as_os_str(),
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let failed = entry(&run);
     assert_eq!(failed["Type"], 1, "{failed:#}");
@@ -56,15 +55,7 @@ fn garbage_from_the_server_is_a_protocol_failure_and_never_retried() {
     let dir = Scratch::new("garbage");
     let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
     let args = dir.json("args.json", &get_user_args());
-    let run = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-get-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--live"),
-    ]);
+    let run = run_command("iam-get-user", &config, &args, &[OsStr::new("--live")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let failed = entry(&run);
     let message = failed["Contents"]["errorMessage"]
@@ -85,15 +76,7 @@ fn a_self_signed_certificate_is_refused_and_never_retried() {
     let dir = Scratch::new("tls");
     let config = dir.json("config.json", &params(&url, TOKEN, json!({})));
     let args = dir.json("args.json", &get_user_args());
-    let run = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-get-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--live"),
-    ]);
+    let run = run_command("iam-get-user", &config, &args, &[OsStr::new("--live")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let failed = entry(&run);
     let message = failed["Contents"]["errorMessage"]

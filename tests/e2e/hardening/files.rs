@@ -10,16 +10,12 @@ fn paths_that_are_not_utf8_work_and_a_command_that_is_not_utf8_is_a_usage_error(
     std::fs::copy(seed_case("config.json"), &config).expect("copy");
     std::fs::copy(seed_case("args.json"), &args).expect("copy");
     let cassette = seed_case("cassette.json");
-    let run = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-get-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--cassette"),
-        cassette.as_os_str(),
-    ]);
+    let run = run_command(
+        "iam-get-user",
+        &config,
+        &args,
+        &[OsStr::new("--cassette"), cassette.as_os_str()],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(seed_case("expected.json")).expect("expected"),

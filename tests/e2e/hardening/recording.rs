@@ -111,17 +111,16 @@ fn a_recording_that_cannot_be_written_still_prints_the_entry_and_exits_2() {
     let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
     let args = dir.json("args.json", &create_args());
     let recording = out.join("create.json");
-    let run = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-create-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--live"),
-        OsStr::new("--record"),
-        recording.as_os_str(),
-    ]);
+    let run = run_command(
+        "iam-create-user",
+        &config,
+        &args,
+        &[
+            OsStr::new("--live"),
+            OsStr::new("--record"),
+            recording.as_os_str(),
+        ],
+    );
     assert_eq!(run.code, 2, "{}", run.stderr);
     let created = entry(&run);
     assert_eq!(

@@ -9,17 +9,16 @@ fn a_token_the_server_echoes_reaches_no_entry_log_or_recording_and_live_and_repl
     let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
     let args = dir.json("args.json", &get_user_args());
     let recording = dir.path("recording.json");
-    let live = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-get-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--live"),
-        OsStr::new("--record"),
-        recording.as_os_str(),
-    ]);
+    let live = run_command(
+        "iam-get-user",
+        &config,
+        &args,
+        &[
+            OsStr::new("--live"),
+            OsStr::new("--record"),
+            recording.as_os_str(),
+        ],
+    );
     assert_eq!(live.code, 0, "{}", live.stderr);
     let found = entry(&live);
     assert_eq!(found["Contents"]["success"], true, "{found:#}");
@@ -42,16 +41,12 @@ fn a_token_the_server_echoes_reaches_no_entry_log_or_recording_and_live_and_repl
         "{requests:?}"
     );
     // Replayed, the recording gives the same bytes: the guest saw the scrubbed answer live.
-    let replay = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-get-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--cassette"),
-        recording.as_os_str(),
-    ]);
+    let replay = run_command(
+        "iam-get-user",
+        &config,
+        &args,
+        &[OsStr::new("--cassette"), recording.as_os_str()],
+    );
     assert_eq!(replay.code, 0, "{}", replay.stderr);
     assert_eq!(replay.stdout, live.stdout, "live and replay differ");
 }
@@ -73,15 +68,7 @@ fn a_token_quoted_in_an_error_answer_is_redacted_in_the_failed_result() {
         let dir = Scratch::new(&format!("error-{status}"));
         let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
         let args = dir.json("args.json", &get_user_args());
-        let run = iam_host(&[
-            OsStr::new("run"),
-            OsStr::new("iam-get-user"),
-            OsStr::new("--config"),
-            config.as_os_str(),
-            OsStr::new("--args"),
-            args.as_os_str(),
-            OsStr::new("--live"),
-        ]);
+        let run = run_command("iam-get-user", &config, &args, &[OsStr::new("--live")]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let failed = entry(&run);
         assert_eq!(failed["Contents"]["errorCode"], status, "{failed:#}");
@@ -210,17 +197,16 @@ fn a_token_that_is_a_word_of_the_cassette_format_leaves_the_recording_intact() {
     let config = dir.json("config.json", &params(&server.url(), token, json!({})));
     let args = dir.json("args.json", &get_user_args());
     let recording = dir.path("recording.json");
-    let live = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-get-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--live"),
-        OsStr::new("--record"),
-        recording.as_os_str(),
-    ]);
+    let live = run_command(
+        "iam-get-user",
+        &config,
+        &args,
+        &[
+            OsStr::new("--live"),
+            OsStr::new("--record"),
+            recording.as_os_str(),
+        ],
+    );
     assert_eq!(live.code, 0, "{}", live.stderr);
     assert_no_token(token, "stdout", &live.stdout);
     assert_no_token(token, "stderr", &live.stderr);
@@ -228,16 +214,12 @@ fn a_token_that_is_a_word_of_the_cassette_format_leaves_the_recording_intact() {
     // Only the format's own key holds the word; no recorded value does.
     let values = serde_json::to_string(&cassette.interactions).expect("JSON");
     assert_no_token(token, "the recorded interactions", &values);
-    let replay = iam_host(&[
-        OsStr::new("run"),
-        OsStr::new("iam-get-user"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--args"),
-        args.as_os_str(),
-        OsStr::new("--cassette"),
-        recording.as_os_str(),
-    ]);
+    let replay = run_command(
+        "iam-get-user",
+        &config,
+        &args,
+        &[OsStr::new("--cassette"), recording.as_os_str()],
+    );
     assert_eq!(
         (replay.code, &replay.stdout),
         (0, &live.stdout),
