@@ -9,7 +9,7 @@ use crate::config::{Config, DisableMethod};
 use crate::entry::{self, Action, IamOutput, VendorResult};
 use crate::error::Error;
 use crate::json;
-use crate::mapper::{InstanceMapper, Mapper};
+use crate::mapper::InstanceMapper;
 use crate::profile::{self, NO_IDENTIFIER_MESSAGE, OLD_USER_DATA};
 use crate::scim::user::{self as scim_user, FoundUser, Identifier};
 use crate::scim::{Failure, ScimClient};
@@ -160,38 +160,15 @@ fn command_failed(command: &'static str, failure: Failure) -> Error {
 }
 
 /// Map one profile for an incident type as every IAM command maps it (behaviour.md §4):
-/// without its `olduserdata`, by the outgoing mapper (none: no mapping); a profile that maps
-/// to nothing is taken to be in application form already and used as it is. The sync maps
-/// its desired profiles with this too (sync.md §1), by the mapper engine.
-pub fn map_profile(
-    outgoing: Option<&Mapper>,
-    incident_type: &str,
-    source: &Map<String, Value>,
-) -> Result<Map<String, Value>, Error> {
-    map_profile_with(source, |profile| match outgoing {
-        Some(mapper) => mapper.map(incident_type, profile),
-        None => Ok(Map::new()),
-    })
-}
-
-/// [`map_profile`] by the instance's outgoing mapper, which may be the platform's (asked
-/// through `transport`), as the IAM commands map.
+/// without its `olduserdata`, by the instance's outgoing mapper (none: no mapping; the
+/// platform's is asked through `transport`); a profile that maps to nothing is taken to be
+/// in application form already and used as it is. The sync maps its desired profiles with
+/// this too (sync.md §1).
 pub fn map_instance_profile<T: Transport>(
     outgoing: Option<&InstanceMapper>,
     incident_type: &str,
     source: &Map<String, Value>,
     transport: &mut T,
-) -> Result<Map<String, Value>, Error> {
-    map_profile_with(source, |profile| match outgoing {
-        Some(mapper) => mapper.map(incident_type, profile, transport),
-        None => Ok(Map::new()),
-    })
-}
-
-/// The rule of [`map_profile`], with `map` mapping the profile without its `olduserdata`.
-fn map_profile_with(
-    source: &Map<String, Value>,
-    map: impl FnOnce(&Map<String, Value>) -> Result<Map<String, Value>, Error>,
 ) -> Result<Map<String, Value>, Error> {
     // The profile without its `olduserdata`, copied only when it has one.
     let without_old = if source.contains_key(OLD_USER_DATA) {
@@ -201,7 +178,10 @@ fn map_profile_with(
     } else {
         Cow::Borrowed(source)
     };
-    let mapped = map(&without_old)?;
+    let mapped = match outgoing {
+        Some(mapper) => mapper.map(incident_type, &without_old, transport)?,
+        None => Map::new(),
+    };
     Ok(if mapped.is_empty() {
         without_old.into_owned()
     } else {
