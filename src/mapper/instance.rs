@@ -1,7 +1,7 @@
 //! The mappers an instance names (`mapper_out`, `mapper_in`) and who evaluates them: this
 //! component's mapper engine, or the platform the connector runs inside (XSOAR's
 //! `demisto.mapObject`, through the host's `platform.map-object`), as the invocation asks
-//! (`invocation::Platform::mapping`).
+//! (`config::Platform::mapping`).
 //!
 //! Inside XSOAR the platform maps, as the original integration does: the instance's mapper
 //! names are then XSOAR's mappers, so any mapper the admin duplicated and edited works.
