@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use crate::support::scratch::Scratch;
 use crate::support::{cases_dir, component};
 
+/// A tenants file of one tenant, `a`, that no test reaches over the network.
+const ONE_TENANT: &str = r#"{"tenants": {"a": {"url": "https://a.example", "access_token": "s3cr3t-token", "directory_id": "d"}}}"#;
+
 /// A run still going after this is killed, and the test fails.
 const WATCHDOG: Duration = Duration::from_secs(5);
 /// How long a refused file may take to end the process.
@@ -218,10 +221,7 @@ fn run_refuses_an_endless_file_as_any_of_its_inputs_at_once() {
 fn batch_refuses_an_endless_file_as_any_of_its_inputs_at_once() {
     let scratch = Scratch::new("batch");
     let component = warm_component().to_path_buf();
-    let tenants = scratch.write(
-        "tenants.json",
-        r#"{"tenants": {"a": {"url": "https://a.example", "access_token": "s3cr3t-token", "directory_id": "d"}}}"#,
-    );
+    let tenants = scratch.write("tenants.json", ONE_TENANT);
     let input = scratch.write(
         "jobs.jsonl",
         "{\"id\": \"1\", \"tenant\": \"a\", \"command\": \"iam-get-user\"}\n",
@@ -279,10 +279,7 @@ fn batch_refuses_an_endless_file_as_any_of_its_inputs_at_once() {
 fn worker_refuses_an_endless_file_as_any_of_its_inputs_before_connecting() {
     let scratch = Scratch::new("worker");
     let component = warm_component().to_path_buf();
-    let tenants = scratch.write(
-        "tenants.json",
-        r#"{"tenants": {"a": {"url": "https://a.example", "access_token": "s3cr3t-token", "directory_id": "d"}}}"#,
-    );
+    let tenants = scratch.write("tenants.json", ONE_TENANT);
     let limits = scratch.write("limits.json", "{}");
     let nats = Untouched::new();
     let url = PathBuf::from(nats.url());
@@ -341,10 +338,7 @@ fn a_job_line_far_past_its_cap_gets_its_exit_2_line_without_being_read_whole() {
     const LINE_CAP: usize = 16 << 20;
     let scratch = Scratch::new("long-line");
     let component = warm_component().to_path_buf();
-    let tenants = scratch.write(
-        "tenants.json",
-        r#"{"tenants": {"a": {"url": "https://a.example", "access_token": "s3cr3t-token", "directory_id": "d"}}}"#,
-    );
+    let tenants = scratch.write("tenants.json", ONE_TENANT);
     // A job for a tenant the file lacks (answered without running anything), then 20 MiB
     // with no newline at all.
     let input = scratch.path("jobs.jsonl");
@@ -403,10 +397,7 @@ fn an_output_behind_a_link_is_refused_and_no_file_but_the_output_is_ever_changed
     // same-file check.
     let scratch = Scratch::new("output-links");
     let component = warm_component().to_path_buf();
-    let tenants = scratch.write(
-        "tenants.json",
-        r#"{"tenants": {"a": {"url": "https://a.example", "access_token": "s3cr3t-token", "directory_id": "d"}}}"#,
-    );
+    let tenants = scratch.write("tenants.json", ONE_TENANT);
     let input = scratch.write(
         "jobs.jsonl",
         "{\"id\": \"1\", \"tenant\": \"a\", \"command\": \"no-such-command\"}\n",
