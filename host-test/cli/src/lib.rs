@@ -8,6 +8,11 @@ pub mod bench;
 pub mod scale;
 pub mod sync;
 
+use anyhow::{Context as _, Result};
+use iam_host::files;
+use iam_host::limits::Limits;
+use std::path::Path;
+
 /// Write one line to stderr. A closed or full stderr is nowhere to report to, and no reason
 /// to panic (as `eprintln!` would): the exit status still says how the command ended.
 pub fn diagnostic(line: &str) {
@@ -25,4 +30,15 @@ pub fn new_host(config: iam_host::HostConfig) -> anyhow::Result<iam_host::Host> 
         diagnostic(&format!("iam-host: {warning}"));
     }
     Ok(host)
+}
+
+/// The limits file of `--limits` (only a regular file, with the config cap), or the default
+/// limits without one.
+pub fn read_limits(path: Option<&Path>) -> Result<Limits> {
+    let Some(path) = path else {
+        return Ok(Limits::default());
+    };
+    let text = files::read_capped_text(path, files::CONFIG_BYTES, "limits file")?;
+    serde_json::from_str::<Limits>(&text)
+        .with_context(|| format!("limits file {} is not valid", path.display()))
 }

@@ -273,14 +273,7 @@ fn run(run_args: RunArgs) -> Result<Ending> {
     {
         return Ok(Ending::Usage(why));
     }
-    let limits = match &run_args.limits {
-        Some(path) => {
-            let text = files::read_capped_text(path, files::CONFIG_BYTES, "limits file")?;
-            serde_json::from_str::<Limits>(&text)
-                .with_context(|| format!("limits file {} is not valid", path.display()))?
-        }
-        None => Limits::default(),
-    };
+    let limits = iam_host_cli::read_limits(run_args.limits.as_deref())?;
     let host = load_host(run_args.component.clone(), limits)?;
     if !host.has_command(&run_args.command) {
         return Ok(Ending::Usage(format!(

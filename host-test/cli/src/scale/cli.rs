@@ -22,7 +22,7 @@ use super::runner::{DEFAULT_CONCURRENCY, DEFAULT_PER_TENANT, RunnerOptions};
 use super::submit::{self, SubmitOptions};
 use super::tenants::Tenants;
 use super::worker::{self, WorkerOptions};
-use crate::artifact;
+use crate::{artifact, read_limits};
 use iam_host::limits::Limits;
 use iam_host::{Host, HostConfig, files};
 
@@ -165,16 +165,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .thread_name("iam-host-scale")
         .build()
         .context("cannot start the async runtime")
-}
-
-fn read_limits(path: Option<&Path>) -> Result<Limits> {
-    let Some(path) = path else {
-        return Ok(Limits::default());
-    };
-    // As `run --limits` reads it: only a regular file, with the config cap.
-    let text = files::read_capped_text(path, files::CONFIG_BYTES, "limits file")?;
-    serde_json::from_str::<Limits>(&text)
-        .with_context(|| format!("limits file {} is not valid", path.display()))
 }
 
 fn runner_options(

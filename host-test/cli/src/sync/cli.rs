@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::apply::{self, ApplyOptions};
 use super::instance::{Instance, InstanceArgs};
 use super::plan::{self, PlanOptions, Planned};
+use crate::read_limits;
 use crate::scale::cli::{SandboxArgs, load_host, open_audit};
 use crate::scale::progress::Display;
 use crate::scale::runner::{DEFAULT_CONCURRENCY, RunnerOptions};
@@ -287,15 +288,6 @@ fn runner_options(flags: &ApplyFlags, limits: Limits) -> Result<RunnerOptions> {
         .map_err(anyhow::Error::msg)
 }
 
-fn read_limits(sandbox: &SandboxArgs) -> Result<Limits> {
-    let Some(path) = &sandbox.limits else {
-        return Ok(Limits::default());
-    };
-    let text = files::read_capped_text(path, files::CONFIG_BYTES, "limits file")?;
-    serde_json::from_str::<Limits>(&text)
-        .with_context(|| format!("limits file {} is not valid", path.display()))
-}
-
 /// The end of an apply: exit 1 when a job of the plan failed.
 fn applied_end(applied: &apply::Applied, output: &Path) -> SyncEnd {
     let message = (applied.failed > 0).then(|| {
@@ -313,7 +305,7 @@ fn applied_end(applied: &apply::Applied, output: &Path) -> SyncEnd {
 }
 
 async fn apply_command(args: ApplyArgs) -> Result<SyncEnd> {
-    let limits = read_limits(&args.sandbox)?;
+    let limits = read_limits(args.sandbox.limits.as_deref())?;
     let runner = runner_options(&args.apply, limits)?;
     check_apply_files(&args.apply, &args.plan)?;
     let header = apply::read_header(&args.plan)?;
@@ -333,7 +325,7 @@ async fn apply_command(args: ApplyArgs) -> Result<SyncEnd> {
 }
 
 async fn run_command(args: RunArgs) -> Result<SyncEnd> {
-    let limits = read_limits(&args.sandbox)?;
+    let limits = read_limits(args.sandbox.limits.as_deref())?;
     let runner = runner_options(&args.apply, limits)?;
     check_plan_files(&args.plan)?;
     check_apply_files(&args.apply, &args.plan.out)?;
