@@ -106,6 +106,7 @@ def run(words: Sequence[str]) -> int:
 def _run(words: Sequence[str]) -> int:
     from . import files
     from .engine import UnusableInput
+    from .host import UnknownCommand
 
     positional, flags = parse(words, _VALUED | {"--live", "--overwrite"})
     if not positional:
@@ -129,8 +130,10 @@ def _run(words: Sequence[str]) -> int:
             limits = host.limits(limits_text)
         except UnusableInput as error:
             raise InputError(f"limits file {limits_path} is not valid: {error}") from None
-        if command not in host.commands:
-            raise UsageError(f"unknown command {_quoted(command)}; expected one of {', '.join(host.commands)}")
+        try:
+            host.check_command(command)
+        except UnknownCommand as error:
+            raise UsageError(str(error)) from None
         config = files.read_json_object(str(flags["--config"]), "config file")
         inputs = [f"config file {flags['--config']}"]
         args, args_value = "{}", flags.get("--args")
