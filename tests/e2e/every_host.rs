@@ -115,6 +115,30 @@ fn live_get_user(config: &Path, args: &Path) -> Vec<PathBuf> {
     ]
 }
 
+/// The words of `run test-module` with the hostile guest (tests/hostile): its instance is
+/// `settings` (the `hostile` mode and what that mode reads) over `url`, the token and a
+/// directory, written to `name` in `dir`; `rest` follows.
+fn hostile_test_module(
+    dir: &Scratch,
+    name: &str,
+    url: &str,
+    settings: Value,
+    rest: Vec<PathBuf>,
+) -> Vec<PathBuf> {
+    let mut config = json!({"url": url, "access_token": TOKEN, "directory_id": "d"});
+    for (key, value) in settings.as_object().cloned().unwrap_or_default() {
+        config[key] = value;
+    }
+    let mut words: Vec<PathBuf> = vec![
+        "run".into(),
+        "test-module".into(),
+        "--config".into(),
+        dir.json(name, &config),
+    ];
+    words.extend(rest);
+    words
+}
+
 fn os(words: &[PathBuf]) -> Vec<&OsStr> {
     words.iter().map(|w| w.as_os_str()).collect()
 }
@@ -297,19 +321,15 @@ fn a_configured_url_with_a_password_reaches_nothing_and_prints_no_password() {
 #[test]
 fn a_memory_bomb_ends_in_the_same_entry_naming_the_limit_under_every_host() {
     let dir = Scratch::new("bomb");
-    let config = dir.json("config.json", &json!({"url": "https://a.example", "access_token": TOKEN, "directory_id": "d", "hostile": "memory"}));
     let cassette = dir.json("cassette.json", &json!({"interactions": []}));
     let limits = dir.json("limits.json", &json!({"memory_bytes": 16 << 20}));
-    let words: Vec<PathBuf> = vec![
-        "run".into(),
-        "test-module".into(),
-        "--config".into(),
-        config,
-        "--cassette".into(),
-        cassette,
-        "--limits".into(),
-        limits,
-    ];
+    let words = hostile_test_module(
+        &dir,
+        "config.json",
+        "https://a.example",
+        json!({"hostile": "memory"}),
+        vec!["--cassette".into(), cassette, "--limits".into(), limits],
+    );
     let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
     let found = entry(&runs[0]);
     assert_eq!(runs[0].code, 1, "{}", runs[0].stderr);
@@ -337,20 +357,18 @@ fn every_hostile_guest_ends_in_the_same_entry_under_every_host() {
         ("panic-logged", "the component trapped: "),
         ("loop", "it used more than its CPU time limit of 500 ms"),
     ] {
-        let config = dir.json(
+        let words = hostile_test_module(
+            &dir,
             &format!("{mode}.json"),
-            &json!({"url": "https://a.example", "access_token": TOKEN, "directory_id": "d", "hostile": mode}),
+            "https://a.example",
+            json!({"hostile": mode}),
+            vec![
+                "--cassette".into(),
+                cassette.clone(),
+                "--limits".into(),
+                limits.clone(),
+            ],
         );
-        let words: Vec<PathBuf> = vec![
-            "run".into(),
-            "test-module".into(),
-            "--config".into(),
-            config,
-            "--cassette".into(),
-            cassette.clone(),
-            "--limits".into(),
-            limits.clone(),
-        ];
         let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
         let contents = entry(&runs[0])["Contents"]
             .as_str()
@@ -370,18 +388,13 @@ fn every_hostile_guest_ends_in_the_same_entry_under_every_host() {
 fn a_stack_overflow_is_a_trap_under_every_host() {
     let dir = Scratch::new("stack");
     let cassette = dir.json("cassette.json", &json!({"interactions": []}));
-    let config = dir.json(
+    let words = hostile_test_module(
+        &dir,
         "config.json",
-        &json!({"url": "https://a.example", "access_token": TOKEN, "directory_id": "d", "hostile": "stack"}),
+        "https://a.example",
+        json!({"hostile": "stack"}),
+        vec!["--cassette".into(), cassette],
     );
-    let words: Vec<PathBuf> = vec![
-        "run".into(),
-        "test-module".into(),
-        "--config".into(),
-        config,
-        "--cassette".into(),
-        cassette,
-    ];
     let (connector, gated) = hostile_components();
     let runs = [
         ended(
@@ -419,20 +432,14 @@ fn a_stack_overflow_is_a_trap_under_every_host() {
 fn a_guest_that_floods_its_request_budget_is_stopped_the_same_way_under_every_host() {
     let server = Server::start(|_| http(200, &[], "{}"));
     let dir = Scratch::new("flood");
-    let config = dir.json(
-        "config.json",
-        &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d", "hostile": "flood"}),
-    );
     let limits = dir.json("limits.json", &json!({"max_requests": 8}));
-    let words: Vec<PathBuf> = vec![
-        "run".into(),
-        "test-module".into(),
-        "--config".into(),
-        config,
-        "--live".into(),
-        "--limits".into(),
-        limits,
-    ];
+    let words = hostile_test_module(
+        &dir,
+        "config.json",
+        &server.url(),
+        json!({"hostile": "flood"}),
+        vec!["--live".into(), "--limits".into(), limits],
+    );
     let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
     assert_eq!(
         entry(&runs[0])["Contents"],
@@ -446,22 +453,16 @@ fn a_guest_that_floods_its_request_budget_is_stopped_the_same_way_under_every_ho
 /// `<url>/hostile/<n>` in one `http.send-all`, the one at `deny` with a `Cookie` header),
 /// run as test-module with these extra words.
 fn send_all_words(dir: &Scratch, url: &str, max_requests: u32, mode: &[&str]) -> Vec<PathBuf> {
-    let config = dir.json(
-        "send-all.json",
-        &json!({"url": url, "access_token": TOKEN, "directory_id": "d", "hostile": "send-all",
-                "count": "5", "deny": "1"}),
-    );
     let limits = dir.json("limits.json", &json!({"max_requests": max_requests}));
-    let mut words: Vec<PathBuf> = vec![
-        "run".into(),
-        "test-module".into(),
-        "--config".into(),
-        config,
-        "--limits".into(),
-        limits,
-    ];
-    words.extend(mode.iter().map(PathBuf::from));
-    words
+    let mut rest: Vec<PathBuf> = vec!["--limits".into(), limits];
+    rest.extend(mode.iter().map(PathBuf::from));
+    hostile_test_module(
+        dir,
+        "send-all.json",
+        url,
+        json!({"hostile": "send-all", "count": "5", "deny": "1"}),
+        rest,
+    )
 }
 
 /// What the guest reports of five requests, the second denied for its `Cookie` header, under
@@ -547,18 +548,13 @@ fn iam_host_carries_a_send_all_at_once() {
         })
     };
     let dir = Scratch::new("send-all-at-once");
-    let config = dir.json(
+    let words = hostile_test_module(
+        &dir,
         "config.json",
-        &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d",
-                "hostile": "send-all", "count": "8"}),
+        &server.url(),
+        json!({"hostile": "send-all", "count": "8"}),
+        vec!["--live".into()],
     );
-    let words: Vec<PathBuf> = vec![
-        "run".into(),
-        "test-module".into(),
-        "--config".into(),
-        config,
-        "--live".into(),
-    ];
     let (connector, _) = hostile_components();
     let run = ended(
         "iam-host",
@@ -583,20 +579,14 @@ fn iam_host_carries_a_send_all_at_once() {
 fn no_command_line_host_has_a_platform_mapper() {
     // The hostile guest's `map-object` mode reports what `platform.map-object` answered.
     let dir = Scratch::new("map-object");
-    let config = dir.json(
-        "config.json",
-        &json!({"url": "https://a.example", "access_token": TOKEN, "directory_id": "d",
-                "hostile": "map-object", "mapper": "Atlassian IAM - Outgoing"}),
-    );
     let cassette = dir.json("cassette.json", &json!({"interactions": []}));
-    let words: Vec<PathBuf> = vec![
-        "run".into(),
-        "test-module".into(),
-        "--config".into(),
-        config,
-        "--cassette".into(),
-        cassette,
-    ];
+    let words = hostile_test_module(
+        &dir,
+        "config.json",
+        "https://a.example",
+        json!({"hostile": "map-object", "mapper": "Atlassian IAM - Outgoing"}),
+        vec!["--cassette".into(), cassette],
+    );
     let runs = under_every_host(&os(&words), &[], Some(hostile_components()));
     assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
     assert_eq!(
