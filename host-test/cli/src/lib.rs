@@ -11,7 +11,7 @@ pub mod sync;
 use anyhow::{Context as _, Result};
 use iam_host::files;
 use iam_host::limits::Limits;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Write one line to stderr. A closed or full stderr is nowhere to report to, and no reason
 /// to panic (as `eprintln!` would): the exit status still says how the command ended.
@@ -23,9 +23,24 @@ pub fn diagnostic(line: &str) {
         .ok();
 }
 
-/// A host for a subcommand, its warnings (a cache compiled afresh or not written) on stderr.
-pub fn new_host(config: iam_host::HostConfig) -> anyhow::Result<iam_host::Host> {
-    let host = iam_host::Host::new(config)?;
+/// A host for a subcommand: the component given, or the default one (built when missing),
+/// through the shared `.cwasm` cache; its warnings (a cache compiled afresh or not written)
+/// on stderr.
+pub fn load_host(
+    component: Option<PathBuf>,
+    limits: Limits,
+    max_in_flight: u32,
+) -> Result<iam_host::Host> {
+    let component = match component {
+        Some(path) => path,
+        None => artifact::ensure_default_component()?,
+    };
+    let host = iam_host::Host::new(iam_host::HostConfig {
+        component,
+        cache_dir: artifact::default_cache_dir(),
+        limits,
+        max_in_flight,
+    })?;
     for warning in host.warnings() {
         diagnostic(&format!("iam-host: {warning}"));
     }

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use iam_host::backend::{Http, Live, LiveOptions, load_cassette, save_cassette};
 use iam_host::limits::Limits;
-use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, files};
+use iam_host::{EntryType, Host, Invocation, Outcome, files};
 use iam_host_cli::artifact;
 use iam_host_cli::bench::BenchOptions;
 use iam_host_cli::scale::jobs::BlockedPlan;
@@ -249,18 +249,9 @@ fn check_record_target(path: &Path, overwrite: bool) -> Result<(), String> {
 }
 
 fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Host> {
-    let component = match component {
-        Some(path) => path,
-        None => artifact::ensure_default_component()?,
-    };
     // `run` and `describe` run one command at a time (describe's sandbox is gone before the
     // command's): a pool of one, so that the process does not set up 1024 sandboxes.
-    iam_host_cli::new_host(HostConfig {
-        component,
-        cache_dir: artifact::default_cache_dir(),
-        limits,
-        max_in_flight: 1,
-    })
+    iam_host_cli::load_host(component, limits, 1)
 }
 
 fn run(run_args: RunArgs) -> Result<Ending> {

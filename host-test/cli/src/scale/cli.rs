@@ -22,9 +22,9 @@ use super::runner::{DEFAULT_CONCURRENCY, DEFAULT_PER_TENANT, RunnerOptions};
 use super::submit::{self, SubmitOptions};
 use super::tenants::Tenants;
 use super::worker::{self, WorkerOptions};
-use crate::{artifact, read_limits};
+use crate::read_limits;
 use iam_host::limits::Limits;
-use iam_host::{Host, HostConfig, files};
+use iam_host::{Host, files};
 
 /// `--ack-wait` by default (architecture.md).
 pub const DEFAULT_ACK_WAIT_SECS: u64 = 60;
@@ -205,16 +205,7 @@ fn nats_access(servers: &str, auth: &NatsAuthArgs) -> Result<NatsAccess> {
 
 /// Load the component with the jobs' limits.
 pub fn load_host(component: Option<PathBuf>, limits: Limits) -> Result<Arc<Host>> {
-    let component = match component {
-        Some(path) => path,
-        None => artifact::ensure_default_component()?,
-    };
-    Ok(Arc::new(crate::new_host(HostConfig {
-        component,
-        cache_dir: artifact::default_cache_dir(),
-        limits,
-        max_in_flight: iam_host::MAX_IN_FLIGHT,
-    })?))
+    crate::load_host(component, limits, iam_host::MAX_IN_FLIGHT).map(Arc::new)
 }
 
 /// `iam-host batch`.

@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::instance::Instance;
-use crate::artifact;
 use crate::scale::audit::rfc3339;
 use iam_host::backend::{Http, Live, LiveOptions};
 use iam_host::limits::Limits;
-use iam_host::{EntryType, Host, HostConfig, Invocation, Outcome, files};
+use iam_host::{EntryType, Host, Invocation, Outcome, files};
 
 /// The component's command that plans.
 pub const SYNC_PLAN: &str = "sync-plan";
@@ -42,16 +41,7 @@ pub fn plan_limits() -> Limits {
 
 /// A host for `sync-plan`: one command at a time, with [`plan_limits`].
 pub fn plan_host(component: Option<PathBuf>) -> Result<Arc<Host>> {
-    let component = match component {
-        Some(path) => path,
-        None => artifact::ensure_default_component()?,
-    };
-    Ok(Arc::new(crate::new_host(HostConfig {
-        component,
-        cache_dir: artifact::default_cache_dir(),
-        limits: plan_limits(),
-        max_in_flight: 1,
-    })?))
+    crate::load_host(component, plan_limits(), 1).map(Arc::new)
 }
 
 /// What a plan is asked for (sync.md §8's options of `sync plan`).
