@@ -45,6 +45,15 @@ impl Command {
     pub fn from_name(name: &str) -> Option<Command> {
         COMMANDS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
     }
+
+    /// The command's name, as [`COMMANDS`] gives it (every command is listed there).
+    pub fn name(self) -> &'static str {
+        COMMANDS
+            .iter()
+            .find(|(_, command)| *command == self)
+            .map(|(name, _)| *name)
+            .expect("every command is in COMMANDS")
+    }
 }
 
 /// The XSOAR entry type of an outcome.
@@ -346,5 +355,12 @@ mod tests {
             contents(&outcome),
             r#"You must supply either "memberIdsToAdd" or "memberIdsToDelete""#
         );
+    }
+
+    #[test]
+    fn every_listed_command_is_named_as_listed() {
+        for (name, command) in COMMANDS {
+            assert_eq!(command.name(), *name);
+        }
     }
 }

@@ -15,10 +15,13 @@ use std::collections::HashMap;
 
 use super::directory::Directory;
 use super::users::{Action, Job, Person};
+use crate::groups::GroupCommand;
+use crate::invocation::Command;
 use crate::scim::group::MEMBERS_PER_REQUEST;
 
-const CREATE_GROUP: &str = "iam-create-group";
-const UPDATE_GROUP: &str = "iam-update-group";
+/// The commands the group jobs run.
+const CREATE_GROUP: Command = Command::Group(GroupCommand::Create);
+const UPDATE_GROUP: Command = Command::Group(GroupCommand::Update);
 
 /// The managed group names, each once, in the order first named.
 #[derive(Debug, Default)]
@@ -155,7 +158,7 @@ pub fn plan(names: &Names, people: &[Person], directory: &Directory, fixed: &[bo
 /// The `iam-create-group` job of a managed name.
 pub fn create_job(name: &str) -> Job {
     Job {
-        command: CREATE_GROUP,
+        command: CREATE_GROUP.name(),
         args: json!({"scim": {"displayName": name}}),
         change: format!("create group {name}"),
     }
@@ -203,7 +206,7 @@ pub fn update_jobs(change: &MemberChange, names: &Names, directory: &Directory) 
                 }
             }
             Job {
-                command: UPDATE_GROUP,
+                command: UPDATE_GROUP.name(),
                 args: Value::Object(args),
                 change: change_text,
             }

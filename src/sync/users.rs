@@ -18,11 +18,13 @@ use serde_json::{Map, Value, json};
 use super::compare;
 use super::desired::DesiredProfile;
 use super::directory::{Directory, DirectoryUser};
+use crate::commands::IamCommand;
+use crate::invocation::Command;
 
 /// The commands the user jobs run.
-const CREATE_USER: &str = "iam-create-user";
-const UPDATE_USER: &str = "iam-update-user";
-const DISABLE_USER: &str = "iam-disable-user";
+const CREATE_USER: Command = Command::Iam(IamCommand::CreateUser);
+const UPDATE_USER: Command = Command::Iam(IamCommand::UpdateUser);
+const DISABLE_USER: Command = Command::Iam(IamCommand::DisableUser);
 
 /// What the plan does for a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +107,7 @@ impl Person {
 
 fn create_job(desired: &DesiredProfile) -> Job {
     Job {
-        command: CREATE_USER,
+        command: CREATE_USER.name(),
         args: json!({"user-profile": desired.profile, "allow-enable": desired.active}),
         change: format!("create {}", desired.user_name),
     }
@@ -124,7 +126,7 @@ fn matched(desired: &DesiredProfile, user: &DirectoryUser) -> (Action, Option<Jo
     };
     if !desired.active && user.is_active() {
         let job = Job {
-            command: DISABLE_USER,
+            command: DISABLE_USER.name(),
             args: json!({"user-profile": profile(), "disable-method": "patch"}),
             change: active_change(false),
         };
@@ -137,7 +139,7 @@ fn matched(desired: &DesiredProfile, user: &DirectoryUser) -> (Action, Option<Jo
             change.push_str(&compare::change_text(&differences));
         }
         let job = Job {
-            command: UPDATE_USER,
+            command: UPDATE_USER.name(),
             args: json!({"user-profile": profile(), "allow-enable": true}),
             change,
         };
@@ -148,7 +150,7 @@ fn matched(desired: &DesiredProfile, user: &DirectoryUser) -> (Action, Option<Jo
     }
     // Active and desired active, or inactive and desired inactive: the update keeps it so.
     let job = Job {
-        command: UPDATE_USER,
+        command: UPDATE_USER.name(),
         args: json!({"user-profile": profile(), "allow-enable": false}),
         change: compare::change_text(&differences),
     };
@@ -193,7 +195,7 @@ pub fn deprovisions(
         .enumerate()
         .filter(|(at, user)| !found_by_someone[*at] && !protected[*at] && user.is_active())
         .map(|(_, user)| Job {
-            command: DISABLE_USER,
+            command: DISABLE_USER.name(),
             args: json!({"user-profile": {"id": user.id}, "disable-method": method}),
             change: format!("{} is not in the desired state: {what}", user.name()),
         })
