@@ -223,12 +223,13 @@ pub fn plan<T: Transport>(
 
     // The jobs, phase by phase.
     let mut jobs = Jobs::new(options.plan_id, &options.tenant);
-    let conflicts: Vec<Value> = people
+    // (line, userName, the ids the rules found) of each person in a conflict.
+    let conflicts: Vec<(usize, Box<str>, Vec<&str>)> = people
         .iter()
         .filter(|p| p.action == Action::Conflict)
         .map(|p| {
-            let ids: Vec<&str> = p.found.iter().map(|u| &*users[*u as usize].id).collect();
-            json!({"line": p.line, "userName": p.user_name, "ids": ids})
+            let ids = p.found.iter().map(|u| &*users[*u as usize].id).collect();
+            (p.line, p.user_name.clone(), ids)
         })
         .collect();
     for person in people {
@@ -248,16 +249,17 @@ pub fn plan<T: Transport>(
         jobs.push(Phase::Deprovisions, job);
     }
 
-    let group_conflicts: Vec<Value> = group_plan
+    // (displayName, the ids of the groups that carry it) of each managed name in a conflict.
+    let group_conflicts: Vec<(&str, Vec<&str>)> = group_plan
         .conflicts
         .iter()
         .map(|conflict| {
-            let ids: Vec<&str> = conflict
+            let ids = conflict
                 .groups
                 .iter()
                 .map(|g| &*directory.groups[*g as usize].id)
                 .collect();
-            json!({"displayName": names.name(conflict.name), "ids": ids})
+            (names.name(conflict.name), ids)
         })
         .collect();
     let sections = [
@@ -265,20 +267,14 @@ pub fn plan<T: Transport>(
             "Conflicts",
             conflicts
                 .iter()
-                .map(|c| {
-                    format!(
-                        "line {}: {} (ids: {})",
-                        c["line"],
-                        c["userName"].as_str().unwrap_or_default(),
-                        id_list(&c["ids"])
-                    )
+                .map(|(line, user_name, ids)| {
+                    format!("line {line}: {user_name} (ids: {})", ids.join(", "))
                 })
-                .chain(group_conflicts.iter().map(|c| {
+                .chain(group_conflicts.iter().map(|(name, ids)| {
                     format!(
-                        "group {}: carried by {} groups (ids: {})",
-                        c["displayName"].as_str().unwrap_or_default(),
-                        c["ids"].as_array().map_or(0, Vec::len),
-                        id_list(&c["ids"])
+                        "group {name}: carried by {} groups (ids: {})",
+                        ids.len(),
+                        ids.join(", ")
                     )
                 }))
                 .collect(),
@@ -299,8 +295,14 @@ pub fn plan<T: Transport>(
         tenant: &options.tenant,
         url: &config.url,
         directory_id: &config.directory_id,
-        conflicts,
-        group_conflicts,
+        conflicts: conflicts
+            .iter()
+            .map(|(line, user_name, ids)| json!({"line": line, "userName": user_name, "ids": ids}))
+            .collect(),
+        group_conflicts: group_conflicts
+            .iter()
+            .map(|(name, ids)| json!({"displayName": name, "ids": ids}))
+            .collect(),
         invalid_lines: invalid_lines
             .iter()
             .map(|invalid| json!({"line": invalid.line, "reason": invalid.reason}))
@@ -312,16 +314,4 @@ pub fn plan<T: Transport>(
         text,
         markdown,
     }
-}
-
-/// `a, b, c` of a JSON list of ids.
-fn id_list(ids: &Value) -> String {
-    ids.as_array()
-        .map(|ids| {
-            ids.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
 }

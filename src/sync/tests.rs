@@ -644,6 +644,12 @@ fn managed_groups_only_keep_their_ids_defer_what_cannot_be_added_and_are_never_d
         made.header["group_conflicts"],
         json!([{"displayName": "Dup", "ids": ["g3", "g4"]}])
     );
+    assert!(
+        made.markdown
+            .contains("- group Dup: carried by 2 groups (ids: g3, g4)\n"),
+        "{}",
+        made.markdown
+    );
 }
 
 #[test]
