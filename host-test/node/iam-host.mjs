@@ -89,10 +89,11 @@ async function run(args) {
   if (!commands.includes(args.command)) throw new UsageError(`unknown command ${JSON.stringify(args.command)}; expected one of ${commands.join(', ')}`);
   if (args.config === undefined) throw new UsageError('--config <config.json> is required');
   const configJson = jsonObjectText(readCapped(args.config, CONFIG_BYTES, 'config file'), `config file ${args.config}`);
+  // `--args` is inline JSON when it starts with `{`, else the path of a file.
+  const inlineArgs = args.args !== undefined && /^\s*\{/.test(args.args);
   let argsJson = '{}';
   if (args.args !== undefined) {
-    const inline = /^\s*\{/.test(args.args);
-    argsJson = inline ? jsonObjectText(args.args, '--args') : jsonObjectText(readCapped(args.args, CONFIG_BYTES, 'args file'), `args file ${args.args}`);
+    argsJson = inlineArgs ? jsonObjectText(args.args, '--args') : jsonObjectText(readCapped(args.args, CONFIG_BYTES, 'args file'), `args file ${args.args}`);
   }
   const mode = args.live ? { tag: args.record === undefined ? 'live' : 'recording' } : { tag: 'replay', val: readCapped(args.cassette, CASSETTE_BYTES, 'cassette') };
   const wire = args.live ? new (await import('./lib/wire.mjs')).Wire(limits.connectTimeoutMs) : null;
@@ -104,7 +105,7 @@ async function run(args) {
   }
   for (const line of ran.log) process.stderr.write(`iam-host.mjs: guest ${line.level}: ${line.message}\n`);
   if (ran.unusable !== undefined) {
-    const files = ['config', 'args', 'cassette'].filter((name) => args[name] !== undefined && !(name === 'args' && /^\s*\{/.test(args.args)));
+    const files = ['config', 'args', 'cassette'].filter((name) => args[name] !== undefined && !(name === 'args' && inlineArgs));
     throw new FileError(`${ran.unusable} (${files.map((name) => `--${name} ${args[name]}`).join(', ')})`);
   }
   if (ran.stop !== undefined) {
