@@ -316,7 +316,9 @@ impl<'t, T: Transport> ScimClient<'t, T> {
             .into_iter()
             .map(|url| self.request(Method::Get, url, None))
             .collect();
-        let mut outcomes: Vec<Option<Result<Response, SendError>>> = vec![None; requests.len()];
+        // Every request is sent in the first round, so each place is written before it is read.
+        let mut outcomes: Vec<Result<Response, SendError>> =
+            vec![Err(SendError::Aborted); requests.len()];
         let mut retries = vec![0_u32; requests.len()];
         let mut pending: Vec<usize> = (0..requests.len()).collect();
         let mut waited_here_ms = 0;
@@ -340,7 +342,7 @@ impl<'t, T: Transport> ScimClient<'t, T> {
                     wait = wait.max(wait_for_this);
                     again.push(at);
                 }
-                outcomes[at] = Some(outcome);
+                outcomes[at] = outcome;
             }
             if !again.is_empty() {
                 self.transport.log(
@@ -362,9 +364,8 @@ impl<'t, T: Transport> ScimClient<'t, T> {
             .iter()
             .zip(outcomes)
             .map(|(request, outcome)| match outcome {
-                Some(Ok(response)) => classify(Method::Get, &request.url, &response),
-                Some(Err(error)) => Err(not_sent(Method::Get, &request.url, &error)),
-                None => Err(not_sent(Method::Get, &request.url, &SendError::Aborted)),
+                Ok(response) => classify(Method::Get, &request.url, &response),
+                Err(error) => Err(not_sent(Method::Get, &request.url, &error)),
             })
             .collect()
     }
