@@ -323,14 +323,16 @@ impl<R: BufRead> JobLines<R> {
             Err(refusal) if refusal.key != fallback => refusal.key.clone(),
             Err(refusal) => return Line::Refused(refusal.clone()),
         };
+        // What a refusal of this line names.
+        let tenant_and_command = || match &parsed {
+            Ok((job, _)) => (Some(job.tenant.clone()), Some(job.command.clone())),
+            Err(refusal) => (refusal.tenant.clone(), refusal.command.clone()),
+        };
         // `line <n>` names the result of a line without a usable id: a job may not take such
         // a name, or its result and that line's would share an id (and a rerun would skip
         // one of them).
         if is_line_name(&id) {
-            let (tenant, command) = match &parsed {
-                Ok((job, _)) => (Some(job.tenant.clone()), Some(job.command.clone())),
-                Err(refusal) => (refusal.tenant.clone(), refusal.command.clone()),
-            };
+            let (tenant, command) = tenant_and_command();
             return Line::Refused(Refusal {
                 key: fallback,
                 tenant,
@@ -341,10 +343,7 @@ impl<R: BufRead> JobLines<R> {
             });
         }
         if let Some(first) = self.taken.get(&id) {
-            let (tenant, command) = match &parsed {
-                Ok((job, _)) => (Some(job.tenant.clone()), Some(job.command.clone())),
-                Err(refusal) => (refusal.tenant.clone(), refusal.command.clone()),
-            };
+            let (tenant, command) = tenant_and_command();
             return Line::Refused(Refusal {
                 key: fallback,
                 tenant,
