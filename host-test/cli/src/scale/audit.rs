@@ -138,6 +138,30 @@ impl Audited {
         *count += 1;
         *count
     }
+
+    /// Write the line of one request sent at `sent_at` that ended with `answer` after `millis`.
+    fn record(
+        &mut self,
+        request: &OutgoingRequest,
+        sent_at: SystemTime,
+        answer: Result<u16, &BackendError>,
+        millis: u64,
+    ) {
+        let path = path_and_query(&request.url);
+        let attempt = self.attempt(&request.method, &path);
+        let line = audit_line(&AuditEntry {
+            ts: sent_at,
+            tenant: &self.tenant,
+            job: &self.job,
+            command: &self.command,
+            method: &request.method,
+            path: &path,
+            answer,
+            millis,
+            attempt,
+        });
+        self.log.append(&line);
+    }
 }
 
 impl Backend for Audited {
@@ -147,24 +171,12 @@ impl Backend for Audited {
         max_body_bytes: u64,
     ) -> BoxFuture<'a, Result<IncomingResponse, BackendError>> {
         Box::pin(async move {
-            let path = path_and_query(&request.url);
-            let attempt = self.attempt(&request.method, &path);
             let sent_at = SystemTime::now();
             let started = Instant::now();
             let answer = self.inner.send(request, max_body_bytes).await;
             let millis = started.elapsed().as_millis() as u64;
-            let line = audit_line(&AuditEntry {
-                ts: sent_at,
-                tenant: &self.tenant,
-                job: &self.job,
-                command: &self.command,
-                method: &request.method,
-                path: &path,
-                answer: answer.as_ref().map(|response| response.status),
-                millis,
-                attempt,
-            });
-            self.log.append(&line);
+            let status = answer.as_ref().map(|response| response.status);
+            self.record(request, sent_at, status, millis);
             answer
         })
     }
@@ -181,20 +193,8 @@ impl Backend for Audited {
             let answers = self.inner.send_all(requests).await;
             let millis = started.elapsed().as_millis() as u64;
             for (request, answer) in requests.iter().zip(&answers) {
-                let path = path_and_query(&request.url);
-                let attempt = self.attempt(&request.method, &path);
-                let line = audit_line(&AuditEntry {
-                    ts: sent_at,
-                    tenant: &self.tenant,
-                    job: &self.job,
-                    command: &self.command,
-                    method: &request.method,
-                    path: &path,
-                    answer: answer.as_ref().map(|response| response.status),
-                    millis,
-                    attempt,
-                });
-                self.log.append(&line);
+                let status = answer.as_ref().map(|response| response.status);
+                self.record(request, sent_at, status, millis);
             }
             answers
         })
