@@ -57,15 +57,10 @@ function parseRun(words) {
   return run;
 }
 
-/** jco and undici are loaded once the command line is known to be good. */
+/** The component is loaded once the command line is known to be good (whether the packages
+ * are installed is component.mjs's check, when it needs jco). */
 async function loadComponent(path) {
-  let component;
-  try {
-    component = await import('./lib/component.mjs');
-  } catch (error) {
-    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new FileError(`the Node host's packages are not installed (${error.message}); run \`npm ci --prefix host-test/node\``);
-  }
+  const component = await import('./lib/component.mjs');
   return component.loadComponent(path ?? component.ensureDefaultComponent());
 }
 
