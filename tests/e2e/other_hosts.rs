@@ -2,6 +2,7 @@
 //! that another host prints the same bytes as `iam-host` on every case folder, with the same
 //! exit status.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ const CONTEXT_BYTES: usize = 120;
 
 /// What one host printed, stdout kept as bytes so that the comparison is exact.
 pub struct HostRun {
+    /// The exit status, or minus the signal that ended the process (-11: SIGSEGV).
     pub code: i32,
     pub stdout: Vec<u8>,
     pub stderr: String,
@@ -25,7 +27,10 @@ pub fn run_process(mut command: Command, what: &str) -> HostRun {
         .output()
         .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     HostRun {
-        code: output.status.code().unwrap_or(-1),
+        code: output
+            .status
+            .code()
+            .unwrap_or_else(|| -output.status.signal().unwrap_or(0)),
         stdout: output.stdout,
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }

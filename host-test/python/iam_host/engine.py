@@ -27,7 +27,6 @@ import stat
 import sys
 import threading
 import time
-import weakref
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -325,15 +324,27 @@ def _link(linker: Linker) -> None:
 
 # --- the engine, its ticker and the cache -------------------------------------------------------
 
-_ENGINES: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+#: The engines the ticker advances, held strongly: an engine leaves only through ``_unwatch``,
+#: so the ticker never touches one being freed. (A weak set would not do: CPython runs a dying
+#: engine's ``__del__``, which frees it with the GIL released, before clearing weak references,
+#: so the ticker could still find it and advance a freed engine.)
+_ENGINES: set[Engine] = set()
+#: Reentrant: a finalizer that unwatches may run on the ticker's own thread (cyclic GC).
+_TICKER_LOCK = threading.RLock()
 _TICKER: list[threading.Thread] = []
-_TICKER_LOCK = threading.Lock()
 _TICKER_STOP = threading.Event()
 
 
 def _tick() -> None:
     while not _TICKER_STOP.wait(EPOCH_TICK_SECONDS):
-        for engine in list(_ENGINES):
+        _advance_epochs()
+
+
+def _advance_epochs() -> None:
+    # A function of its own: its locals (the last engine advanced) go when it returns, so the
+    # ticker keeps no engine alive between ticks.
+    with _TICKER_LOCK:
+        for engine in tuple(_ENGINES):
             engine.increment_epoch()
 
 
@@ -352,6 +363,12 @@ def _watch(engine: Engine) -> None:
             _TICKER.append(threading.Thread(target=_tick, name="iam-host-epoch", daemon=True))
             _TICKER[0].start()
             atexit.register(_stop_ticker)
+
+
+def _unwatch(engine: Engine) -> None:
+    """The ticker lets go of ``engine``; once it returns, the ticker is not inside it."""
+    with _TICKER_LOCK:
+        _ENGINES.discard(engine)
 
 
 #: Commands (and other calls) in flight at once per engine: one pooled sandbox each, set up
@@ -486,6 +503,12 @@ class Runtime:
         _link(self.linker)
         self._slots = threading.BoundedSemaphore(POOL_SIZE)
         _watch(self.engine)
+
+    def __del__(self) -> None:
+        # Before the engine can be freed: the ticker holds it until it is let go here.
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            _unwatch(engine)
 
     def _enter(self, call: Call, name: str) -> tuple[Store, Any]:
         """A fresh store and instance with the call's limits (a pooled slot, waited for when all
