@@ -347,16 +347,15 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                         - summary.refused
                         - plan.waiting.len() as u64;
                     if let Some(phase) = plan.current_phase() {
-                        let to_publish = plan.ids_of_phase(phase);
-                        summary.published += to_publish.len() as u64;
-                        note_phase(&progress, phase, to_publish.len());
                         publishing = Some(phase);
-                        publisher = Some(tokio::spawn(publish_jobs(
-                            context.clone(),
-                            options.input.clone(),
-                            to_publish,
-                            progress.clone(),
-                        )));
+                        publisher = Some(publish_phase(
+                            phase,
+                            &plan,
+                            &mut summary,
+                            &context,
+                            &options.input,
+                            &progress,
+                        ));
                     }
                 }
             }
@@ -418,16 +417,15 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
                         // Whatever it still republishes already has its result.
                         earlier.abort();
                     }
-                    let to_publish = plan.ids_of_phase(phase);
-                    summary.published += to_publish.len() as u64;
-                    note_phase(&progress, phase, to_publish.len());
                     publishing = Some(phase);
-                    publisher = Some(tokio::spawn(publish_jobs(
-                        context.clone(),
-                        options.input.clone(),
-                        to_publish,
-                        progress.clone(),
-                    )));
+                    publisher = Some(publish_phase(
+                        phase,
+                        &plan,
+                        &mut summary,
+                        &context,
+                        &options.input,
+                        &progress,
+                    ));
                 }
             }
         }
@@ -448,13 +446,30 @@ pub async fn run(options: &SubmitOptions) -> Result<SubmitSummary> {
     Ok(summary)
 }
 
-/// Say which phase of a plan is published (nothing for a plain job file).
-fn note_phase(progress: &Progress, phase: Option<u64>, jobs: usize) {
+/// Start publishing a phase's waiting jobs (`None`: a plain job file, whole) in a task of its
+/// own: counted as published, and the phase named (nothing is said for a plain job file).
+fn publish_phase(
+    phase: Option<u64>,
+    plan: &Plan,
+    summary: &mut SubmitSummary,
+    context: &jetstream::Context,
+    input: &Path,
+    progress: &Arc<Progress>,
+) -> tokio::task::JoinHandle<Result<()>> {
+    let to_publish = plan.ids_of_phase(phase);
+    summary.published += to_publish.len() as u64;
     if let Some(phase) = phase {
         progress.note(&format!(
-            "{LABEL}: publishing phase {phase} of the plan ({jobs} jobs)"
+            "{LABEL}: publishing phase {phase} of the plan ({} jobs)",
+            to_publish.len()
         ));
     }
+    tokio::spawn(publish_jobs(
+        context.clone(),
+        input.to_path_buf(),
+        to_publish,
+        progress.clone(),
+    ))
 }
 
 /// What a permissions violation means for this run: `None` for one submit does without (the
