@@ -1,7 +1,8 @@
 //! How `worker` and `submit` prove who they are to a real `nats-server` (issue 23): a token
 //! from a file or the environment, TLS with a CA and a client certificate the server verifies,
-//! a `.creds` file's handling; a wrong credential and a subject the user may not publish to
-//! each end in exit 2 with one line, and no secret is in argv or in any output.
+//! `.creds` files under an operator (NATS's decentralized JWT authentication) and a broken
+//! one's handling; a wrong credential and a subject the user may not publish to each end in
+//! exit 2 with one line, and no secret is in argv or in any output.
 //!
 //! Everything binds 127.0.0.1, every process is stopped by PID, the loads are a job or two.
 
@@ -14,7 +15,9 @@ use crate::scale::{
     NatsServer, RUN_TIMEOUT, create_job, pulling_worker, pulling_worker_with, read, results_by_id,
     start_iam_host, start_iam_host_with, stop_worker, tenants_file, users_named, write_lines,
 };
-use crate::scale_customers::nats_with_users;
+use crate::scale_customers::{
+    Permissions, customer_permissions, nats_with_users, worker_permissions,
+};
 use crate::scim_server::ScimServer;
 use crate::support::scratch::Scratch;
 
@@ -442,9 +445,8 @@ fn tls_with_a_ca_and_a_client_certificate_the_server_verifies() {
 
 #[test]
 fn a_creds_file_is_read_from_its_file_and_a_broken_one_is_one_line_without_its_content() {
-    // A `.creds` file needs nats-server's decentralized JWT setup (an operator, an account, a
-    // resolver) to connect with; here only its handling is tested: read from the file, its
-    // content never shown, a broken one refused before anything is connected.
+    // Its handling: read from the file, its content never shown, a broken one refused before
+    // anything is connected. (Connecting with good ones: the operator test below.)
     let scratch = Scratch::new("creds");
     let nats = NatsServer::start(&scratch);
     let seed = nkeys::KeyPair::new_user().seed().expect("a seed");
@@ -479,4 +481,176 @@ fn a_creds_file_is_read_from_its_file_and_a_broken_one_is_one_line_without_its_c
         assert!(lines[0].contains(expected), "{lines:?}");
     }
     nowhere(&scratch, &seed, &[&broken]);
+}
+
+/// NATS's decentralized authentication, made for the tests: an operator, one account with
+/// JetStream that it signs, and users the account signs, each written as a `.creds` file. The
+/// JWTs are nats-io/jwt's v2 format, `base64url(header).base64url(claims).base64url(signature)`
+/// with the issuer's nkey signing; no maintained Rust crate writes an account with JetStream
+/// limits (nats-jwt 0.3 has none), so the few lines are here, and nkeys signs.
+struct Operator {
+    key: nkeys::KeyPair,
+    account: nkeys::KeyPair,
+    /// The server's own account (JetStream needs one under an operator).
+    system: nkeys::KeyPair,
+}
+
+impl Operator {
+    fn new() -> Operator {
+        Operator {
+            key: nkeys::KeyPair::new_operator(),
+            account: nkeys::KeyPair::new_account(),
+            system: nkeys::KeyPair::new_account(),
+        }
+    }
+
+    /// The JWT of `claims` about `subject`, signed by `issuer`.
+    fn jwt(issuer: &nkeys::KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> String {
+        use data_encoding::BASE64URL_NOPAD;
+        let issued = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let claims = json!({"jti": format!("{name}-{issued}"), "iat": issued,
+            "iss": issuer.public_key(), "sub": subject, "name": name, "nats": nats});
+        let signed = format!(
+            "{}.{}",
+            BASE64URL_NOPAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#),
+            BASE64URL_NOPAD.encode(claims.to_string().as_bytes())
+        );
+        let signature = issuer.sign(signed.as_bytes()).expect("sign the JWT");
+        format!("{signed}.{}", BASE64URL_NOPAD.encode(&signature))
+    }
+
+    /// A `nats-server` config trusting this operator, its account preloaded.
+    fn server_config(&self) -> String {
+        let operator = Operator::jwt(
+            &self.key,
+            &self.key.public_key(),
+            "test-operator",
+            json!({"type": "operator", "version": 2}),
+        );
+        let unlimited = json!({"subs": -1, "data": -1, "payload": -1, "imports": -1,
+            "exports": -1, "wildcards": true, "conn": -1, "leaf": -1,
+            "mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1});
+        let account = Operator::jwt(
+            &self.key,
+            &self.account.public_key(),
+            "customers",
+            json!({"type": "account", "version": 2, "limits": unlimited}),
+        );
+        let system = Operator::jwt(
+            &self.key,
+            &self.system.public_key(),
+            "system",
+            json!({"type": "account", "version": 2}),
+        );
+        format!(
+            "operator: \"{operator}\"\nsystem_account: {system_key}\nresolver: MEMORY\nresolver_preload: {{\n  {}: \"{account}\"\n  {system_key}: \"{system}\"\n}}\n",
+            self.account.public_key(),
+            system_key = self.system.public_key()
+        )
+    }
+
+    /// A `.creds` file for a new user `name` with `permissions`, signed by `signer` (the
+    /// account, or a key the server does not know); the user's seed is returned too.
+    fn creds(
+        signer: &nkeys::KeyPair,
+        account: &str,
+        scratch: &Scratch,
+        name: &str,
+        permissions: &Permissions,
+    ) -> (String, String) {
+        let user = nkeys::KeyPair::new_user();
+        let jwt = Operator::jwt(
+            signer,
+            &user.public_key(),
+            name,
+            json!({"type": "user", "version": 2, "issuer_account": account,
+                "pub": {"allow": permissions.publish}, "sub": {"allow": permissions.subscribe},
+                "subs": -1, "data": -1, "payload": -1}),
+        );
+        let seed = user.seed().expect("a seed");
+        let path = scratch.path(&format!("{name}.creds"));
+        std::fs::write(
+            &path,
+            format!("-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"),
+        )
+        .expect("write the creds");
+        (path.to_string_lossy().into_owned(), seed)
+    }
+}
+
+#[test]
+fn creds_files_connect_under_an_operator_and_their_jwts_permissions_hold() {
+    let scratch = Scratch::new("operator");
+    let scim = ScimServer::start();
+    let tenants = tenants_file(&scratch, &[("acme", &scim), ("globex", &scim)]);
+    let operator = Operator::new();
+    let nats = NatsServer::start_with(&scratch, Some(&operator.server_config()));
+    let account = operator.account.public_key();
+    let user = |signer: &nkeys::KeyPair, name: &str, permissions: &Permissions| {
+        Operator::creds(signer, &account, &scratch, name, permissions)
+    };
+    let (worker_creds, worker_seed) = user(&operator.account, "worker", &worker_permissions());
+    let (acme_creds, acme_seed) = user(&operator.account, "acme", &customer_permissions("acme"));
+    // A user JWT that an account key the server never trusted signed.
+    let stranger = nkeys::KeyPair::new_account();
+    let (forged_creds, forged_seed) = user(&stranger, "forged", &customer_permissions("acme"));
+
+    let worker = pulling_worker(
+        &scratch,
+        &nats.url,
+        &tenants,
+        &["--nats-creds", &worker_creds],
+    );
+    // acme's job runs, under the JWTs' permissions alone (the worker's make the streams).
+    let (mut running, output) = submit(
+        &scratch,
+        &nats.url,
+        &[create_job("a-1", "acme", 1)],
+        &["--nats-creds", &acme_creds],
+        &[],
+    );
+    let status = running.wait(RUN_TIMEOUT);
+    let stderr = read(&scratch.path("submit.err"));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let results = results_by_id(&output);
+    assert_eq!(results["a-1"]["exit"], 0, "{results:?}");
+    assert_eq!(users_named(&scim, "acme-user-1@example.com"), 1);
+
+    // acme's JWT does not let it submit globex's jobs; a JWT no trusted account signed does
+    // not connect. Each ends at once with one line.
+    for (creds, job, expected) in [
+        (
+            &acme_creds,
+            create_job("g-1", "globex", 1),
+            "does not let this user read the results of the tenant \"globex\"",
+        ),
+        (
+            &forged_creds,
+            create_job("a-2", "acme", 2),
+            "Authorization Violation",
+        ),
+    ] {
+        let started = Instant::now();
+        let (mut running, _) = submit(&scratch, &nats.url, &[job], &["--nats-creds", creds], &[]);
+        let status = running.wait(RUN_TIMEOUT);
+        let lines = lines_of(&scratch.path("submit.err"));
+        assert_eq!(status.code(), Some(2), "{creds}: {lines:?}");
+        assert!(started.elapsed() < PROMPTLY, "{creds}: {lines:?}");
+        let last = lines.last().cloned().unwrap_or_default();
+        assert!(
+            last.to_lowercase().contains(&expected.to_lowercase()),
+            "{creds}: {lines:?}"
+        );
+    }
+    assert_eq!(users_named(&scim, "globex-user-1@example.com"), 0);
+    assert_eq!(users_named(&scim, "acme-user-2@example.com"), 0);
+    stop_worker(&scratch, worker);
+    let creds_files = [&worker_creds, &acme_creds, &forged_creds].map(PathBuf::from);
+    let besides: Vec<&Path> = creds_files.iter().map(PathBuf::as_path).collect();
+    for seed in [&worker_seed, &acme_seed, &forged_seed] {
+        nowhere(&scratch, seed, &besides);
+        assert!(!argv_of(std::process::id()).contains(seed.as_str()));
+    }
 }

@@ -27,21 +27,53 @@ use crate::scim_server::ScimServer;
 use crate::support::scratch::Scratch;
 use crate::support::server::{Server, json_reply};
 
+/// What a NATS user may publish to and subscribe to: written into a `nats-server` config here,
+/// and into a user JWT by the `.creds` test (scale_credentials.rs).
+pub(crate) struct Permissions {
+    pub(crate) publish: Vec<String>,
+    pub(crate) subscribe: Vec<String>,
+}
+
+impl Permissions {
+    fn new(publish: &[&str], subscribe: &[&str]) -> Permissions {
+        let owned = |subjects: &[&str]| subjects.iter().map(|s| (*s).to_string()).collect();
+        Permissions {
+            publish: owned(publish),
+            subscribe: owned(subscribe),
+        }
+    }
+
+    /// As a `permissions` block of a `nats-server` config (whose syntax takes JSON arrays).
+    pub(crate) fn config(&self) -> String {
+        format!(
+            "{{ publish: {}, subscribe: {} }}",
+            json!(self.publish),
+            json!(self.subscribe)
+        )
+    }
+}
+
 /// The permissions of one customer's NATS user: publish its own jobs, make a results consumer
 /// filtered to its own subject and pull from it; read its own inbox. Nothing else (no stream
 /// information, no other consumer, no results subject to write).
-fn customer_permissions(tenant: &str) -> String {
-    format!(
-        r#"{{ publish: ["iam.jobs.{tenant}", "$JS.API.CONSUMER.CREATE.IAM_RESULTS.*.iam.results.{tenant}", "$JS.API.CONSUMER.MSG.NEXT.IAM_RESULTS.*"], subscribe: ["_INBOX_{tenant}.>"] }}"#
+pub(crate) fn customer_permissions(tenant: &str) -> Permissions {
+    Permissions::new(
+        &[
+            &format!("iam.jobs.{tenant}"),
+            &format!("$JS.API.CONSUMER.CREATE.IAM_RESULTS.*.iam.results.{tenant}"),
+            "$JS.API.CONSUMER.MSG.NEXT.IAM_RESULTS.*",
+        ],
+        &[&format!("_INBOX_{tenant}.>")],
     )
 }
 
 /// The workers' permissions: the JetStream API and acks, every results subject, their inbox.
-const WORKER_PERMISSIONS: &str =
-    r#"{ publish: ["$JS.API.>", "$JS.ACK.>", "iam.results.*"], subscribe: ["_INBOX.>"] }"#;
+pub(crate) fn worker_permissions() -> Permissions {
+    Permissions::new(&["$JS.API.>", "$JS.ACK.>", "iam.results.*"], &["_INBOX.>"])
+}
 
 /// A `nats-server` whose users are the workers' (an nkey, its seed in `worker.nk`, with
-/// [`WORKER_PERMISSIONS`]) and `users` (name, password, permissions); and a worker on it for
+/// [`worker_permissions`]) and `users` (name, password, permissions); and a worker on it for
 /// `tenants`, pulling jobs.
 pub(crate) fn nats_with_users(
     scratch: &Scratch,
@@ -53,8 +85,9 @@ pub(crate) fn nats_with_users(
     let seed_file = scratch.path("worker.nk");
     std::fs::write(&seed_file, format!("{seed}\n")).expect("write the seed");
     let mut config = format!(
-        "authorization {{ users = [\n  {{ nkey: \"{}\", permissions: {WORKER_PERMISSIONS} }}\n",
-        worker_key.public_key()
+        "authorization {{ users = [\n  {{ nkey: \"{}\", permissions: {} }}\n",
+        worker_key.public_key(),
+        worker_permissions().config()
     );
     for (user, password, permissions) in users {
         config += &format!(
@@ -139,8 +172,12 @@ fn a_customer_runs_and_reads_only_its_own_tenant_and_nothing_takes_a_real_jobs_p
         &scratch,
         &tenants,
         &[
-            ("acme", "acme-pw-1", customer_permissions("acme")),
-            ("globex", "globex-pw-2", customer_permissions("globex")),
+            ("acme", "acme-pw-1", customer_permissions("acme").config()),
+            (
+                "globex",
+                "globex-pw-2",
+                customer_permissions("globex").config(),
+            ),
         ],
     );
 

@@ -76,10 +76,19 @@ impl std::fmt::Debug for NatsAccess {
     }
 }
 
+/// A one-line secret (a seed, a password, a token): the file's text without the whitespace
+/// around it.
 fn read_secret(path: &Path, what: &str) -> Result<String> {
+    let text = read_secret_file(path, what)?;
+    Ok(text.trim().to_string())
+}
+
+/// A secret file's text as written: a `.creds` file keeps its line ends, which its parser
+/// needs after each `------END …------` line (a file that ends right after its seed block
+/// would not parse once trimmed).
+fn read_secret_file(path: &Path, what: &str) -> Result<String> {
     let text = files::read_capped_text(path, SECRET_FILE_BYTES, what)?;
-    let text = text.trim().to_string();
-    if text.is_empty() {
+    if text.trim().is_empty() {
         bail!("the {what} {} is empty", path.display());
     }
     Ok(text)
@@ -105,7 +114,7 @@ impl NatsAccess {
         let token_env = environment(TOKEN_ENV).filter(|token| !token.is_empty());
         let mut chosen = Vec::new();
         if let Some(path) = &args.nats_creds {
-            let creds = read_secret(path, "NATS credentials file")?;
+            let creds = read_secret_file(path, "NATS credentials file")?;
             chosen.push(("--nats-creds", Credential::Creds(creds)));
         }
         if let Some(path) = &args.nats_nkey_file {
@@ -270,5 +279,28 @@ mod tests {
             })
             .expect("valid");
         assert_eq!(token_only.credential_kind(), "a token");
+    }
+
+    #[test]
+    fn a_creds_file_that_ends_right_after_its_seed_block_is_read_whole() {
+        // The parser needs the line end after `------END USER NKEY SEED------`: trimming the
+        // file's text took it away, and such a file was refused as not a .creds file.
+        let seed = nkeys::KeyPair::new_user().seed().expect("a seed");
+        let path = std::env::temp_dir().join(format!("iam-host-{}-end.creds", std::process::id()));
+        std::fs::write(
+            &path,
+            format!("-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.c2ln\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"),
+        )
+        .expect("write the creds");
+        let args = NatsAuthArgs {
+            nats_creds: Some(path.clone()),
+            ..NatsAuthArgs::default()
+        };
+        let access = NatsAccess::new("nats://127.0.0.1:4222", &args, no_environment);
+        std::fs::remove_file(&path).ok();
+        let access = access.expect("valid");
+        assert_eq!(access.credential_kind(), "a creds file");
+        assert!(access.apply(ConnectOptions::new()).is_ok());
+        assert!(!format!("{access:?}").contains(&seed));
     }
 }
