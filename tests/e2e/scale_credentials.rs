@@ -453,7 +453,8 @@ fn a_creds_file_is_read_from_its_file_and_a_broken_one_is_one_line_without_its_c
     let broken = scratch.path("broken.creds");
     std::fs::write(
         &broken,
-        format!("-----BEGIN NATS USER JWT-----\nnot-a-jwt\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"),
+        // Its JWT block lost: only the seed's is left.
+        format!("-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"),
     )
     .expect("write the creds");
     let empty = scratch.path("empty.creds");
