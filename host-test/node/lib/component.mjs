@@ -129,9 +129,12 @@ class Sandbox {
   constructor(memoryBytes, wire) {
     this.log = [];
     this.stop = null;
+    const send = (outgoing) => wire?.send(outgoing) ?? { tag: 'err', val: { tag: 'transport', val: 'this host has no network for this command' } };
     this.imports = {
       'iam:atlassian/wire': {
-        send: (outgoing) => wire?.send(outgoing) ?? { tag: 'err', val: { tag: 'transport', val: 'this host has no network for this command' } },
+        send: (outgoing) => send(outgoing),
+        // This host's wire is synchronous: one request after another.
+        sendAll: (outgoings) => outgoings.map(send),
       },
       'iam:atlassian/clock': { nowMillis: () => BigInt(Date.now()), sleep: (millis) => sleepSync(Number(millis)) },
       'iam:atlassian/log': {

@@ -5,7 +5,7 @@ and cached on disk keyed by its hash, one ``Linker`` holding the five imports, a
 
 Everything of the host contract (secrets, policy, scrubbing, budgets, replay, recording, the
 entry of a stopped command) is the gate's, inside the component. What is left here is the
-engine's part: the imports (``wire.send`` over the host's wire, ``clock``, ``log``, the
+engine's part: the imports (``wire.send`` and ``wire.send-all`` over the host's wire, ``clock``, ``log``, the
 ``panic`` reports, which only record why the component is about to trap, and
 ``platform.map-object``, the platform's mapper when the host was given one), the sandbox of each
 call (a pooled slot), its memory limit (store limits; the component reports the size it asked
@@ -180,30 +180,36 @@ def _truncated(message: str) -> str:
 _WIRE_ERRORS_WITH_TEXT = {"transport", "tls", "protocol"}
 
 
-def _send(call: Call, args: Any, result: abi.Val) -> None:
-    method, url, headers, body, timeout, most, verify, proxy = abi.read_record(args[0], 8)
-    request = Outgoing(
+def _outgoing(val: abi.Val) -> Outgoing:
+    method, url, headers, body, timeout, most, verify, proxy = abi.read_record(val, 8)
+    return Outgoing(
         abi.read_string(method), abi.read_string(url),
         [(abi.read_string(n), abi.read_string(v)) for n, v in (abi.read_record(h, 2) for h in abi.read_list(headers))],
         abi.read_option_string(body), abi.read_u64(timeout), abi.read_u64(most), abi.read_bool(verify), abi.read_bool(proxy),
     )
-    entered = time.monotonic()
+
+
+def answer(wire: Any, request: Outgoing) -> Incoming | WireError:
+    """The wire's answer to one request, its failure as a value (for ``send-all``'s list)."""
     try:
-        if call.wire is None:
+        if wire is None:
             raise WireError("transport", "this command has no wire")
-        response = call.wire.send(request)
+        return wire.send(request)
     except WireError as error:
-        value = abi.Val()
-        if error.kind in _WIRE_ERRORS_WITH_TEXT:
-            text = abi.Val()
-            abi.write_string(text, error.message)
-            abi.write_variant(value, error.kind.encode(), text)
-        else:
-            abi.write_variant(value, error.kind.encode())
-        return abi.write_result(result, False, value)
-    finally:
-        call.waited(entered)
+        return error
+
+
+def _write_answer(result: abi.Val, response: Incoming | WireError) -> None:
+    """``result<incoming, wire-error>``."""
     value = abi.Val()
+    if isinstance(response, WireError):
+        if response.kind in _WIRE_ERRORS_WITH_TEXT:
+            text = abi.Val()
+            abi.write_string(text, response.message)
+            abi.write_variant(value, response.kind.encode(), text)
+        else:
+            abi.write_variant(value, response.kind.encode())
+        return abi.write_result(result, False, value)
     status, header_list, body_bytes = abi.write_record(value, (b"status", b"headers", b"body"))
     abi.write_number(status, "U16", response.status)
     for item, (name, text) in zip(abi.write_list(header_list, len(response.headers)), response.headers):
@@ -212,6 +218,32 @@ def _send(call: Call, args: Any, result: abi.Val) -> None:
         abi.write_string(text_val, text)
     abi.write_bytes(body_bytes, response.body)
     abi.write_result(result, True, value)
+
+
+def _send(call: Call, args: Any, result: abi.Val) -> None:
+    request = _outgoing(args[0])
+    entered = time.monotonic()
+    try:
+        response = answer(call.wire, request)
+    finally:
+        call.waited(entered)
+    _write_answer(result, response)
+
+
+def _send_all(call: Call, args: Any, result: abi.Val) -> None:
+    """``wire.send-all``: through the wire's ``send_all`` (at once) when it has one, else one
+    request after another. One answer per request, in order, whatever the wire gives back."""
+    requests = [_outgoing(item) for item in abi.read_list(args[0])]
+    entered = time.monotonic()
+    try:
+        carry = getattr(call.wire, "send_all", None)
+        answers = list(carry(requests)) if carry is not None else [answer(call.wire, r) for r in requests]
+    finally:
+        call.waited(entered)
+    missing = WireError("transport", "the wire gave no answer to this request")
+    answers = (answers + [missing] * len(requests))[:len(requests)]
+    for item, response in zip(abi.write_list(result, len(requests)), answers):
+        _write_answer(item, response)
 
 
 def _now_millis(call: Call, args: Any, result: abi.Val) -> None:
@@ -300,7 +332,7 @@ def _callback(handler: Callable[[Call, Any, Any], None], waits: bool) -> Any:
 
 # Kept alive for the life of the process: the linker holds raw pointers to them.
 _IMPORTS = {
-    WIRE: {"send": _callback(_send, True)},
+    WIRE: {"send": _callback(_send, True), "send-all": _callback(_send_all, True)},
     CLOCK: {"now-millis": _callback(_now_millis, False), "sleep": _callback(_sleep, True)},
     LOG: {"log": _callback(_log, False)},
     PANIC: {"panicked": _callback(_panicked, False), "out-of-memory": _callback(_out_of_memory, False),

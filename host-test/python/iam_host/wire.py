@@ -10,17 +10,27 @@ from __future__ import annotations
 import http.client
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from urllib3 import exceptions as urllib3_errors
 
-from .engine import Incoming, Outgoing, WireError
+from .engine import Incoming, Outgoing, WireError, answer
 
 USER_AGENT = "iam-host-python/0.3.0"
 #: Request headers the client derives from the body it really sends: a guest's value could
 #: contradict the bytes on the wire (request smuggling).
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"})
 _CHUNK = 64 << 10
+#: Requests of one ``send_all`` in flight at once (a thread each), and connections kept per
+#: server: a paged read asks for up to 200 pages at once.
+MAX_IN_FLIGHT = 32
+
+# urllib3 warns on every request whose certificate is not verified (the instance's
+# `insecure`, the admin's choice). The filter is set once: `warnings.catch_warnings` around
+# each request would race between send_all's threads and could leave the process's filters
+# changed.
+warnings.filterwarnings("ignore", category=urllib3_errors.InsecureRequestWarning)
 
 
 class Live:
@@ -32,6 +42,11 @@ class Live:
         self.session.trust_env = False  # never the environment's proxies, netrc or CA bundle
         self.session.headers.clear()
         self.session.headers["User-Agent"] = USER_AGENT
+        # As many pooled connections per server as requests in flight (the default keeps 10,
+        # and drops the rest after each use).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=MAX_IN_FLIGHT, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def send(self, request: Outgoing) -> Incoming:
         proxies: dict[str, str] = {}
@@ -43,16 +58,23 @@ class Live:
         except Exception as error:  # requests' and urllib3's errors, and the sockets' beneath them
             raise _wire_error(error, bool(proxies)) from None
 
+    def send_all(self, requests_: list[Outgoing]) -> list[Incoming | WireError]:
+        """WIT ``send-all``: up to ``MAX_IN_FLIGHT`` at once, each as ``send`` sends it; one
+        answer per request, in order."""
+        if len(requests_) <= 1:
+            return [answer(self, request) for request in requests_]
+        workers = min(len(requests_), MAX_IN_FLIGHT)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iam-host-wire") as pool:
+            return list(pool.map(lambda request: answer(self, request), requests_))
+
     def _exchange(self, request: Outgoing, proxies: dict[str, str]) -> Incoming:
         timeout = request.timeout_ms / 1000
         deadline = time.monotonic() + timeout
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning when verify-tls is off
-            response = self.session.request(
-                request.method, request.url, allow_redirects=False, stream=True, proxies=proxies,
-                headers={name: value for name, value in request.headers if name.lower() not in FRAMING_HEADERS},
-                data=None if request.body is None else request.body.encode("utf-8"),
-                timeout=(min(self.connect_timeout, timeout), timeout), verify=request.verify_tls)
+        response = self.session.request(
+            request.method, request.url, allow_redirects=False, stream=True, proxies=proxies,
+            headers={name: value for name, value in request.headers if name.lower() not in FRAMING_HEADERS},
+            data=None if request.body is None else request.body.encode("utf-8"),
+            timeout=(min(self.connect_timeout, timeout), timeout), verify=request.verify_tls)
         with response:
             body = bytearray()
             for chunk in response.raw.stream(_CHUNK, decode_content=False):

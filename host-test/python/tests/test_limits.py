@@ -131,6 +131,23 @@ def test_a_wire_error_reaches_the_guest_as_a_value(hostile):
     assert "ResponseTooLarge(65536)" in report.entry["Contents"], report.entry
 
 
+def test_a_send_all_wire_that_gives_fewer_answers_than_requests_fails_only_the_rest(hostile):
+    class Short(Scripted):  # carries the requests at once, but answers only the first
+        def send_all(self, requests):
+            self.sent.extend(requests)
+            return [self.answer]
+
+    wire = Short()
+    config = {"url": "https://tenant-1.example", "access_token": TOKEN, "directory_id": "d", "hostile": "send-all",
+              "count": "3"}
+    report = hostile.run("test-module", config, {}, wire=wire, limits=hostile.limits(json.dumps(LIMITS)))
+    answers = report.entry["Contents"].split("; ")
+    assert [r.url for r in wire.sent] == [f"https://tenant-1.example/hostile/{n}" for n in range(3)]
+    assert answers[0] == "0: 200 {}", report.entry
+    assert [a.startswith(f"{n}: ") and "the wire gave no answer to this request" in a
+            for n, a in enumerate(answers[1:], 1)] == [True, True], report.entry
+
+
 class _Answer(BaseHTTPRequestHandler):
     """Answers every request with 200 ``{}`` and counts them."""
 

@@ -11,15 +11,16 @@ import time
 
 import pytest
 
-from iam_host import Outgoing, WireError
+from iam_host import Incoming, Outgoing, WireError
 from iam_host.wire import Live
 
 TOKEN = "wire-t0ken-0123"
 
 
-def one_shot(answer: bytes | None, seen: list[bytes] | None = None) -> str:
+def one_shot(answer: bytes | None, seen: list[bytes] | None = None, meet: threading.Barrier | None = None) -> str:
     """A server that reads one request, keeps it in ``seen`` and writes ``answer`` (or holds
-    the connection for two seconds when it is None)."""
+    the connection for two seconds when it is None). With ``meet`` it answers only once every
+    server of that barrier holds its request, and 503 if they never all do."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -38,10 +39,16 @@ def one_shot(answer: bytes | None, seen: list[bytes] | None = None) -> str:
                 body += more
             if seen is not None:
                 seen.append(head + b"\r\n\r\n" + body)
-            if answer is None:
+            reply = answer
+            if meet is not None:
+                try:
+                    meet.wait()
+                except threading.BrokenBarrierError:
+                    reply = b"HTTP/1.1 503 Alone\r\nContent-Length: 0\r\n\r\n"
+            if reply is None:
                 time.sleep(2)
             else:
-                connection.sendall(answer)
+                connection.sendall(reply)
 
     threading.Thread(target=serve, daemon=True).start()
     return f"http://127.0.0.1:{listener.getsockname()[1]}"
@@ -96,3 +103,23 @@ def test_a_closed_port_is_refused_naming_the_server_and_tls_to_plain_http_is_a_t
         "transport", f"http://127.0.0.1:{port} refused the connection (is the server running?)")
     kind, message = send(one_shot(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").replace("http:", "https:"))
     assert kind == "tls" and message.startswith("the TLS connection to https://127.0.0.1:"), message
+
+
+def outgoing(url: str, timeout_ms: int = 2000) -> Outgoing:
+    return Outgoing("GET", url + "/x", [("Authorization", f"Bearer {TOKEN}")], None, timeout_ms, 1024, True, False)
+
+
+def test_send_all_carries_the_requests_at_once_and_answers_each_in_order():
+    # Two servers answer only once both hold their request: a wire that sent one after the
+    # other would get 503 from the first (its barrier breaks after 3 s) and never reach the
+    # second in time.
+    meet = threading.Barrier(2, timeout=3)
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+    urls = [one_shot(ok + b"m1", meet=meet), one_shot(b"HTTP/1.1 200 OK\r\nContent-Length: 1025\r\n\r\n" + b"x" * 1025),
+            one_shot(None), one_shot(b"HELLO THERE\r\n\r\n"), one_shot(ok + b"m2", meet=meet)]
+    answers = Live().send_all([outgoing(url, timeout_ms=5000 if i in (0, 4) else 500) for i, url in enumerate(urls)])
+    assert [type(a).__name__ for a in answers] == ["Incoming", "WireError", "WireError", "WireError", "Incoming"]
+    assert answers[0] == Incoming(200, [("content-length", "2")], b"m1")
+    assert answers[4] == Incoming(200, [("content-length", "2")], b"m2")
+    assert [a.kind for a in answers[1:4]] == ["too-large", "timeout", "protocol"]
+    assert all(TOKEN not in a.message for a in answers[1:4])

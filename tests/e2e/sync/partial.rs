@@ -1,11 +1,16 @@
 //! A partial read plans nothing (sync.md §2): a hostile loopback server holds 250 users (three
 //! pages of 100) and breaks one rule at a time. Under each host that plans (iam-host and the
 //! Python host), each ends with exit 1, one line on stderr naming the page and why, the same
-//! line from both, and the plan file left as it was.
+//! line from both, and the plan file left as it was. And a whole read asks for the pages after
+//! the first at once (`wire.send-all`), which each host carries at once.
 
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use super::directory::{PLAN_HOSTS, PLAN_ID, fixture};
+use super::directory::{PLAN_HOSTS, PLAN_ID, SyncHost, fixture};
+use crate::support::CliOutput;
 use crate::support::scratch::Scratch;
 use crate::support::server::{Reply, Server, http};
 
@@ -23,6 +28,8 @@ enum Break {
     TotalChanges,
     /// The page at startIndex 201 holds the id of user 1 again.
     DuplicateId,
+    /// Nothing: the directory is read whole.
+    Nothing,
 }
 
 fn user(n: u64) -> Value {
@@ -76,27 +83,44 @@ fn answer(raw: &[u8], broken: Break) -> Reply {
     list(USERS, page)
 }
 
+/// `sync plan` of the server's directory (with `--max-deprovision` as given) under `host`,
+/// the plan written to a file that held "the plan before".
+fn plan_under(host: SyncHost, server: &Server, more: &[&str]) -> (CliOutput, String) {
+    let scratch = Scratch::new("sync-partial");
+    let config = scratch.json(
+        "config.json",
+        &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d"}),
+    );
+    let plan = scratch.write("plan.jsonl", "the plan before\n");
+    let (config, desired, out) = (
+        config.display().to_string(),
+        fixture("desired.jsonl").display().to_string(),
+        plan.display().to_string(),
+    );
+    let mut args = vec![
+        "plan",
+        "--config",
+        &config,
+        "--desired",
+        &desired,
+        "--out",
+        &out,
+        "--plan-id",
+        PLAN_ID,
+    ];
+    args.extend_from_slice(more);
+    let output = host.sync(&args);
+    (
+        output,
+        std::fs::read_to_string(&plan).expect("the plan file"),
+    )
+}
+
 fn check(broken: Break, page: u64, why: &str) {
     let mut lines_by_host = Vec::new();
     for host in PLAN_HOSTS {
         let server = Server::start(move |raw| answer(raw, broken));
-        let scratch = Scratch::new("sync-partial");
-        let config = scratch.json(
-            "config.json",
-            &json!({"url": server.url(), "access_token": TOKEN, "directory_id": "d"}),
-        );
-        let plan = scratch.write("plan.jsonl", "the plan before\n");
-        let output = host.sync(&[
-            "plan",
-            "--config",
-            &config.display().to_string(),
-            "--desired",
-            &fixture("desired.jsonl").display().to_string(),
-            "--out",
-            &plan.display().to_string(),
-            "--plan-id",
-            PLAN_ID,
-        ]);
+        let (output, plan) = plan_under(host, &server, &[]);
         assert_eq!(output.code, 1, "{host:?}: {output:?}");
         let lines: Vec<&str> = output.stderr.trim_end().lines().collect();
         assert_eq!(lines.len(), 1, "{host:?}: one line: {output:?}");
@@ -105,11 +129,7 @@ fn check(broken: Break, page: u64, why: &str) {
             "{host:?}: {output:?}"
         );
         assert!(!output.stderr.contains(TOKEN), "{host:?}");
-        assert_eq!(
-            std::fs::read_to_string(&plan).expect("the plan file"),
-            "the plan before\n",
-            "{host:?}: left as it was"
-        );
+        assert_eq!(plan, "the plan before\n", "{host:?}: left as it was");
         assert!(
             !output.stdout.contains("\"creates\""),
             "{host:?}: no summary: {output:?}"
@@ -140,4 +160,37 @@ fn a_total_that_changes_between_pages_plans_nothing() {
 #[test]
 fn an_id_that_shows_twice_plans_nothing() {
     check(Break::DuplicateId, 201, "id-1");
+}
+
+#[test]
+fn each_host_asks_for_the_pages_after_the_first_at_once() {
+    // Each Users page is answered after 500 ms; the server counts the requests it holds at
+    // once. The first page is asked alone (it gives totalResults); pages 2 and 3 go together,
+    // so a host that carries them at once is seen holding 2, one that sends them one after
+    // the other only ever 1.
+    for host in PLAN_HOSTS {
+        let (held, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let server = {
+            let (held, most) = (held.clone(), most.clone());
+            Server::start(move |raw| {
+                let now = held.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                if String::from_utf8_lossy(raw).contains("/Users") {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                let reply = answer(raw, Break::Nothing);
+                held.fetch_sub(1, Ordering::SeqCst);
+                reply
+            })
+        };
+        // None of the fixture's people is in this directory: its 250 users are deprovisions.
+        let (output, plan) = plan_under(host, &server, &["--max-deprovision", "1000"]);
+        assert_eq!(output.code, 0, "{host:?}: {output:?}");
+        assert!(plan.contains("\"iam-disable-user\""), "{host:?}: {plan}");
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            2,
+            "{host:?}: the requests held at once"
+        );
+    }
 }

@@ -182,23 +182,39 @@ impl HttpGuest for Core {
     }
 
     /// Each request through the session as `send` takes it, all in list order: every check
-    /// first, then the wire (one `wire.send` after another: this host's wire is synchronous),
-    /// then every answer.
+    /// first, then the wire (one `wire.send-all` of those that passed, which the host may
+    /// carry at once), then every answer.
     fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
         let steps: Vec<Step> = requests.into_iter().map(begin_send).collect();
-        let wired: Vec<Option<Result<IncomingResponse, WireError>>> = steps
+        let outgoing: Vec<wire::Outgoing> = steps
             .iter()
-            .map(|step| match step {
-                Step::Send(outgoing) => Some(wired(outgoing)),
+            .filter_map(|step| match step {
+                Step::Send(outgoing) => Some(to_wire(outgoing)),
                 _ => None,
             })
             .collect();
+        let mut wired = if outgoing.is_empty() {
+            Vec::new()
+        } else {
+            wire::send_all(&outgoing)
+        }
+        .into_iter();
         steps
             .into_iter()
-            .zip(wired)
-            .map(|(step, wired)| match (step, wired) {
-                (Step::Send(outgoing), Some(wired)) => end_send(&outgoing, wired),
-                (step, _) => answered(step),
+            .map(|step| match step {
+                Step::Send(outgoing) => {
+                    // A host that answers fewer requests than it was given: the rest failed.
+                    let answer = wired.next().map_or_else(
+                        || {
+                            Err(WireError::Transport(
+                                "the host gave no answer to this request".into(),
+                            ))
+                        },
+                        from_wire,
+                    );
+                    end_send(&outgoing, answer)
+                }
+                step => answered(step),
             })
             .map(|answer| answer.map(response).map_err(http_error))
             .collect()
@@ -255,7 +271,12 @@ fn end_send(
 
 /// An allowed request over the host's wire.
 fn wired(outgoing: &OutgoingRequest) -> Result<IncomingResponse, WireError> {
-    let wired = wire::send(&wire::Outgoing {
+    from_wire(wire::send(&to_wire(outgoing)))
+}
+
+/// An allowed request as the wire takes it.
+fn to_wire(outgoing: &OutgoingRequest) -> wire::Outgoing {
+    wire::Outgoing {
         method: outgoing.method.clone(),
         url: outgoing.url.to_string(),
         headers: outgoing
@@ -271,7 +292,13 @@ fn wired(outgoing: &OutgoingRequest) -> Result<IncomingResponse, WireError> {
         max_response_bytes: outgoing.max_response_bytes,
         verify_tls: outgoing.verify_tls,
         use_proxy: outgoing.use_proxy,
-    });
+    }
+}
+
+/// The wire's answer as the session takes it.
+fn from_wire(
+    wired: Result<wire::Incoming, wire::WireError>,
+) -> Result<IncomingResponse, WireError> {
     wired
         .map(|incoming| IncomingResponse {
             status: incoming.status,
