@@ -131,21 +131,28 @@ def test_a_wire_error_reaches_the_guest_as_a_value(hostile):
     assert "ResponseTooLarge(65536)" in report.entry["Contents"], report.entry
 
 
-def test_a_send_all_wire_that_gives_fewer_answers_than_requests_fails_only_the_rest(hostile):
-    class Short(Scripted):  # carries the requests at once, but answers only the first
+def test_send_all_goes_to_the_wire_in_batches_of_32_and_a_short_batch_fails_only_its_rest(hostile):
+    class Short(Scripted):  # carries a batch at once, but answers only its first request
+        def __init__(self):
+            super().__init__()
+            self.batches = []
+
         def send_all(self, requests):
             self.sent.extend(requests)
+            self.batches.append(len(requests))
             return [self.answer]
 
     wire = Short()
     config = {"url": "https://tenant-1.example", "access_token": TOKEN, "directory_id": "d", "hostile": "send-all",
-              "count": "3"}
-    report = hostile.run("test-module", config, {}, wire=wire, limits=hostile.limits(json.dumps(LIMITS)))
+              "count": "40"}
+    limits = hostile.limits(json.dumps({**LIMITS, "max_requests": 64}))
+    report = hostile.run("test-module", config, {}, wire=wire, limits=limits)
     answers = report.entry["Contents"].split("; ")
-    assert [r.url for r in wire.sent] == [f"https://tenant-1.example/hostile/{n}" for n in range(3)]
-    assert answers[0] == "0: 200 {}", report.entry
-    assert [a.startswith(f"{n}: ") and "the wire gave no answer to this request" in a
-            for n, a in enumerate(answers[1:], 1)] == [True, True], report.entry
+    assert wire.batches == [32, 8]
+    assert [r.url for r in wire.sent] == [f"https://tenant-1.example/hostile/{n}" for n in range(40)]
+    answered = [n for n, a in enumerate(answers) if a == f"{n}: 200 {{}}"]
+    unanswered = [n for n, a in enumerate(answers) if a.startswith(f"{n}: ") and "the wire gave no answer" in a]
+    assert answered == [0, 32] and unanswered == [n for n in range(40) if n not in (0, 32)], report.entry
 
 
 class _Answer(BaseHTTPRequestHandler):

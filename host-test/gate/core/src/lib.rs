@@ -182,8 +182,8 @@ impl HttpGuest for Core {
     }
 
     /// Each request through the session as `send` takes it, all in list order: every check
-    /// first, then the wire (one `wire.send-all` of those that passed, which the host may
-    /// carry at once), then every answer.
+    /// first, then the wire (`wire.send-all` of those that passed, which the host may carry
+    /// at once, [`WIRE_BATCH`] at a time), then every answer.
     fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
         let steps: Vec<Step> = requests.into_iter().map(begin_send).collect();
         let outgoing: Vec<wire::Outgoing> = steps
@@ -193,25 +193,12 @@ impl HttpGuest for Core {
                 _ => None,
             })
             .collect();
-        let mut wired = if outgoing.is_empty() {
-            Vec::new()
-        } else {
-            wire::send_all(&outgoing)
-        }
-        .into_iter();
+        let mut wired = carry(&outgoing).into_iter();
         steps
             .into_iter()
             .map(|step| match step {
                 Step::Send(outgoing) => {
-                    // A host that answers fewer requests than it was given: the rest failed.
-                    let answer = wired.next().map_or_else(
-                        || {
-                            Err(WireError::Transport(
-                                "the host gave no answer to this request".into(),
-                            ))
-                        },
-                        from_wire,
-                    );
+                    let answer = wired.next().unwrap_or_else(no_answer);
                     end_send(&outgoing, answer)
                 }
                 step => answered(step),
@@ -219,6 +206,31 @@ impl HttpGuest for Core {
             .map(|answer| answer.map(response).map_err(http_error))
             .collect()
     }
+}
+
+/// The most requests one `wire.send-all` carries. A host holds a call's answers at once, and
+/// under wasmtime's C API (the Python host) each byte of a body is a value of its own, 32
+/// bytes: 200 pages in one call would be 150 MiB of values, 32 are 25 MiB. 32 is also the
+/// Python host's requests in flight, so a read is no slower for it.
+const WIRE_BATCH: usize = 32;
+
+/// The host's answers to `outgoing`, exactly one per request, in order: the requests go in
+/// batches of [`WIRE_BATCH`], and a host that answers fewer requests of a batch than it was
+/// given has failed the rest of that batch (one that answers more: the extra are dropped).
+fn carry(outgoing: &[wire::Outgoing]) -> Vec<Result<IncomingResponse, WireError>> {
+    let mut answers = Vec::with_capacity(outgoing.len());
+    for batch in outgoing.chunks(WIRE_BATCH) {
+        let mut wired = wire::send_all(batch).into_iter().map(from_wire);
+        answers.extend((0..batch.len()).map(|_| wired.next().unwrap_or_else(no_answer)));
+    }
+    answers
+}
+
+/// The answer to a request the host gave none for.
+fn no_answer() -> Result<IncomingResponse, WireError> {
+    Err(WireError::Transport(
+        "the host gave no answer to this request".into(),
+    ))
 }
 
 /// Steps 1 to 5 of the session for one guest request (and replay's answer).
