@@ -131,7 +131,12 @@ def test_a_wire_error_reaches_the_guest_as_a_value(hostile):
     assert "ResponseTooLarge(65536)" in report.entry["Contents"], report.entry
 
 
-def test_send_all_goes_to_the_wire_in_batches_of_32_and_a_short_batch_fails_only_its_rest(hostile):
+@pytest.mark.parametrize("response_bytes, batches", [
+    (64 << 10, [32, 8]),  # 32 requests a call at most
+    (10 << 20, [6] * 6 + [4]),  # and at most 64 MiB of response caps: 6 of the default 10 MiB
+])
+def test_send_all_reaches_the_wire_in_bounded_batches_and_a_short_batch_fails_only_its_rest(
+        hostile, response_bytes, batches):
     class Short(Scripted):  # carries a batch at once, but answers only its first request
         def __init__(self):
             super().__init__()
@@ -145,14 +150,15 @@ def test_send_all_goes_to_the_wire_in_batches_of_32_and_a_short_batch_fails_only
     wire = Short()
     config = {"url": "https://tenant-1.example", "access_token": TOKEN, "directory_id": "d", "hostile": "send-all",
               "count": "40"}
-    limits = hostile.limits(json.dumps({**LIMITS, "max_requests": 64}))
+    limits = hostile.limits(json.dumps({**LIMITS, "max_requests": 64, "response_bytes": response_bytes}))
     report = hostile.run("test-module", config, {}, wire=wire, limits=limits)
     answers = report.entry["Contents"].split("; ")
-    assert wire.batches == [32, 8]
+    assert wire.batches == batches
     assert [r.url for r in wire.sent] == [f"https://tenant-1.example/hostile/{n}" for n in range(40)]
+    firsts = [sum(batches[:i]) for i in range(len(batches))]
     answered = [n for n, a in enumerate(answers) if a == f"{n}: 200 {{}}"]
     unanswered = [n for n, a in enumerate(answers) if a.startswith(f"{n}: ") and "the wire gave no answer" in a]
-    assert answered == [0, 32] and unanswered == [n for n in range(40) if n not in (0, 32)], report.entry
+    assert answered == firsts and unanswered == [n for n in range(40) if n not in firsts], report.entry
 
 
 class _Answer(BaseHTTPRequestHandler):

@@ -183,7 +183,7 @@ impl HttpGuest for Core {
 
     /// Each request through the session as `send` takes it, all in list order: every check
     /// first, then the wire (`wire.send-all` of those that passed, which the host may carry
-    /// at once, [`WIRE_BATCH`] at a time), then every answer.
+    /// at once, in batches: see [`carry`]), then every answer.
     fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
         let steps: Vec<Step> = requests.into_iter().map(begin_send).collect();
         let outgoing: Vec<wire::Outgoing> = steps
@@ -208,22 +208,46 @@ impl HttpGuest for Core {
     }
 }
 
-/// The most requests one `wire.send-all` carries. A host holds a call's answers at once, and
-/// under wasmtime's C API (the Python host) each byte of a body is a value of its own, 32
-/// bytes: 200 pages in one call would be 150 MiB of values, 32 are 25 MiB. 32 is also the
-/// Python host's requests in flight, so a read is no slower for it.
+/// The most requests one `wire.send-all` carries.
 const WIRE_BATCH: usize = 32;
 
+/// The most response bytes (the sum of the requests' `max-response-bytes`) one
+/// `wire.send-all` may bring back. A host holds a call's answers at once, and under wasmtime's
+/// C API (the Python host) each byte of a body is a value of its own, 32 bytes: 32 answers of
+/// the default 10 MiB cap would be 10 GiB, which a hostile server could fill. With this bound
+/// a call is at worst 2 GiB of such values (at the default cap, 6 requests a call; at a 2 MiB
+/// cap, all 32).
+const WIRE_BATCH_BYTES: u64 = 64 << 20;
+
 /// The host's answers to `outgoing`, exactly one per request, in order: the requests go in
-/// batches of [`WIRE_BATCH`], and a host that answers fewer requests of a batch than it was
-/// given has failed the rest of that batch (one that answers more: the extra are dropped).
+/// batches of at most [`WIRE_BATCH`] requests and [`WIRE_BATCH_BYTES`] (one request at least),
+/// and a host that answers fewer requests of a batch than it was given has failed the rest of
+/// that batch (one that answers more: the extra are dropped).
 fn carry(outgoing: &[wire::Outgoing]) -> Vec<Result<IncomingResponse, WireError>> {
     let mut answers = Vec::with_capacity(outgoing.len());
-    for batch in outgoing.chunks(WIRE_BATCH) {
+    let mut rest = outgoing;
+    while !rest.is_empty() {
+        let size = batch_size(rest);
+        let (batch, after) = rest.split_at(size);
         let mut wired = wire::send_all(batch).into_iter().map(from_wire);
         answers.extend((0..batch.len()).map(|_| wired.next().unwrap_or_else(no_answer)));
+        rest = after;
     }
     answers
+}
+
+/// How many of `requests` (at least one) the next `wire.send-all` carries.
+fn batch_size(requests: &[wire::Outgoing]) -> usize {
+    let mut bytes = 0u64;
+    let fitting = requests
+        .iter()
+        .take(WIRE_BATCH)
+        .take_while(|request| {
+            bytes = bytes.saturating_add(request.max_response_bytes);
+            bytes <= WIRE_BATCH_BYTES
+        })
+        .count();
+    fitting.max(1)
 }
 
 /// The answer to a request the host gave none for.
