@@ -647,11 +647,13 @@ fn creds_files_connect_under_an_operator_and_their_jwts_permissions_hold() {
     }
     assert_eq!(users_named(&scim, "globex-user-1@example.com"), 0);
     assert_eq!(users_named(&scim, "acme-user-2@example.com"), 0);
+    let worker_argv = argv_of(worker.pid());
+    assert!(worker_argv.contains("--nats-creds"), "{worker_argv}");
     stop_worker(&scratch, worker);
     let creds_files = [&worker_creds, &acme_creds, &forged_creds].map(PathBuf::from);
     let besides: Vec<&Path> = creds_files.iter().map(PathBuf::as_path).collect();
     for seed in [&worker_seed, &acme_seed, &forged_seed] {
         nowhere(&scratch, seed, &besides);
-        assert!(!argv_of(std::process::id()).contains(seed.as_str()));
+        assert!(!worker_argv.contains(seed.as_str()));
     }
 }
