@@ -591,13 +591,18 @@ fn a_stopping_worker_hands_back_what_it_did_not_start_and_a_resubmitted_file_run
         "{}",
         read(&scratch.path("submit.err"))
     );
-    assert_eq!(results_by_id(&output).len(), 40);
+    let results = results_by_id(&output);
+    assert_eq!(results.len(), 40);
+    assert!(
+        results.values().all(|result| result["exit"] == 0),
+        "{results:#?}"
+    );
+    assert_eq!(server.user_count(), 40);
     assert_eq!(
-        server.log_text().matches("\"POST ").count(),
+        server.settled_log_text().matches("\"POST ").count(),
         40,
         "each user created once"
     );
-    assert_eq!(server.user_count(), 40);
 
     // Again, with the output file gone: the results come from the results stream, no job runs.
     std::fs::remove_file(&output).expect("remove the results");
@@ -609,7 +614,7 @@ fn a_stopping_worker_hands_back_what_it_did_not_start_and_a_resubmitted_file_run
     );
     assert_eq!(results_by_id(&output).len(), 40);
     assert_eq!(
-        server.log_text().matches("\"POST ").count(),
+        server.settled_log_text().matches("\"POST ").count(),
         40,
         "nothing ran twice"
     );
@@ -905,7 +910,7 @@ fn batch_resumes_after_an_interruption_without_repeating_a_job() {
     assert_eq!(results.len(), 62, "60 jobs and two bad lines");
     assert_eq!(results["line 6"]["exit"], 2);
     assert_eq!(results["line 62"]["exit"], 2, "the repeated id job-3");
-    let log = server.log_text();
+    let log = server.settled_log_text();
     let mut lookups: HashMap<String, usize> = HashMap::new();
     for n in 0..60 {
         let id = format!("job-{n}");

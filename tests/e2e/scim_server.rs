@@ -210,6 +210,22 @@ impl ScimServer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The server's log once it has stopped growing for a moment: it writes a request's line
+    /// only after the answer has gone out, so a client that has its answers (a finished run,
+    /// all its results written) can still be ahead of the log by a line or two.
+    pub fn settled_log_text(&self) -> String {
+        let deadline = Instant::now() + LOG_WAIT;
+        let mut text = self.log_text();
+        loop {
+            std::thread::sleep(Duration::from_millis(150));
+            let now = self.log_text();
+            if now == text || Instant::now() >= deadline {
+                return now;
+            }
+            text = now;
+        }
+    }
+
     /// Wait until the server's log holds `fragment`: it writes a request's line only after
     /// the answer has gone out, so the client can be faster than the log.
     pub fn wait_for_log(&self, fragment: &str) {

@@ -273,23 +273,20 @@ fn an_apply_killed_with_sigkill_resumes_each_job_once_in_phase_order_and_audits_
     first.kill();
     let done_before: BTreeSet<String> = results_by_id(&results).into_keys().collect();
     assert!(done_before.len() < jobs.len(), "killed before the end");
-    let lookup = |id: &str| -> usize {
+    let lookup = |log: &str, id: &str| -> usize {
         // Each user job looks its user up by its userName (or by id): its own lines in the log.
         let job = jobs.iter().find(|job| job["id"] == id).expect("a job");
         let name = job["args"]["user-profile"]["username"]
             .as_str()
             .unwrap_or("")
             .replace('@', "%40");
-        directory
-            .server
-            .log_text()
-            .matches(&format!("%22{name}%22"))
-            .count()
+        log.matches(&format!("%22{name}%22")).count()
     };
+    let log_before = directory.server.settled_log_text();
     let counted_before: BTreeMap<String, usize> = done_before
         .iter()
         .filter(|id| phase_of[*id] == 1)
-        .map(|id| (id.clone(), lookup(id)))
+        .map(|id| (id.clone(), lookup(&log_before, id)))
         .collect();
 
     let second = args(()).output().expect("run the apply again");
@@ -309,9 +306,10 @@ fn an_apply_killed_with_sigkill_resumes_each_job_once_in_phase_order_and_audits_
         by_id.values().all(|result| result["exit"] == 0),
         "{by_id:#?}"
     );
+    let log_after = directory.server.settled_log_text();
     for (id, count) in &counted_before {
         assert_eq!(
-            lookup(id),
+            lookup(&log_after, id),
             *count,
             "{id} was done before the kill and not run again"
         );
