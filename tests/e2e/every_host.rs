@@ -274,6 +274,54 @@ fn a_server_that_never_answers_is_a_failed_result_within_the_budget_under_every_
 }
 
 #[test]
+fn a_server_that_drips_its_answer_is_a_failed_result_within_the_budget_under_every_host() {
+    // Each byte comes well within any read timeout, but the whole answer would take minutes:
+    // the request's timeout (1 s) bounds the request, not each read. Once with the head
+    // dripped, once with the head whole and the body dripped.
+    let body = "x".repeat(600);
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let head_len = answer.find(body.as_str()).unwrap_or(0);
+    for dripped_head in [true, false] {
+        let answer = answer.clone();
+        let server = Server::start(move |_| Reply::Drip {
+            bytes: answer.clone().into_bytes(),
+            at_once: if dripped_head { 0 } else { head_len },
+            every: Duration::from_millis(200),
+        });
+        let dir = Scratch::new("drip");
+        let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
+        let args = dir.json("args.json", &get_user_args());
+        let limits = dir.json(
+            "limits.json",
+            &json!({"wall_millis": 3000, "request_timeout_millis": 1000}),
+        );
+        let mut words = live_get_user(&config, &args);
+        words.extend(["--limits".into(), limits]);
+        let runs = under_every_host(&os(&words), &[], None);
+        let found = entry(&runs[0]);
+        assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+        let message = found["Contents"]["errorMessage"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("timed out"),
+            "dripped head {dripped_head}: {message}"
+        );
+        for run in &runs {
+            assert!(
+                run.took < Duration::from_secs(15),
+                "dripped head {dripped_head}: {} took {:?}",
+                run.host,
+                run.took
+            );
+        }
+    }
+}
+
+#[test]
 fn an_oversized_answer_is_a_failed_result_naming_the_cap_under_every_host() {
     let body = format!(
         r#"{{"totalResults":1,"Resources":[{{"id":"u1","userName":"{}"}}]}}"#,

@@ -8,11 +8,16 @@ its cause and the server, never a header or a proxy's URL."""
 from __future__ import annotations
 
 import http.client
+import socket
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
+from urllib3 import connection as urllib3_connection
+from urllib3 import connectionpool as urllib3_pools
 from urllib3 import exceptions as urllib3_errors
 
 from .engine import Incoming, Outgoing, WireError, answer
@@ -33,6 +38,87 @@ MAX_IN_FLIGHT = 32
 warnings.filterwarnings("ignore", category=urllib3_errors.InsecureRequestWarning)
 
 
+class _Watchdog:
+    """A request's whole-time bound. A socket timeout bounds each read, not the request: a
+    server dripping its answer a byte at a time, each within the timeout, would hold the
+    request (and the command) for as long as it liked. At the deadline the watchdog shuts the
+    socket of the connection the request went out on, which ends any read blocked on it."""
+
+    def __init__(self, seconds: float) -> None:
+        #: The socket the request went out on (kept: http.client lets go of a connection's
+        #: socket once an answer that ends with the connection has its head).
+        self.sock: socket.socket | None = None
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> _Watchdog:
+        _WATCHED.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _WATCHED.watchdog = None
+
+
+#: The watchdog of the request this thread is sending (each of send_all's threads its own).
+_WATCHED = threading.local()
+
+
+class _WatchedConnection:
+    """A urllib3 connection that hands the request's watchdog the socket it is sent on, once
+    sent (before the answer's head is read)."""
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        watchdog = getattr(_WATCHED, "watchdog", None)
+        if watchdog is not None:
+            watchdog.sock = getattr(self, "sock", None)
+            if watchdog.fired and watchdog.sock is not None:  # it fired while the request went out
+                watchdog.sock.shutdown(socket.SHUT_RDWR)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_WatchedConnection, urllib3_connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedConnection, urllib3_connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3_pools.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3_pools.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """requests' adapter over watched connections, direct or through the system proxy."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
 class Live:
     """Sends requests to real servers and waits for real; one per command."""
 
@@ -44,19 +130,22 @@ class Live:
         self.session.headers["User-Agent"] = USER_AGENT
         # As many pooled connections per server as requests in flight (the default keeps 10,
         # and drops the rest after each use).
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=MAX_IN_FLIGHT, max_retries=0)
+        adapter = _Adapter(pool_connections=4, pool_maxsize=MAX_IN_FLIGHT, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
     def send(self, request: Outgoing) -> Incoming:
         proxies: dict[str, str] = {}
-        try:
-            proxies = requests.utils.get_environ_proxies(request.url) if request.use_proxy else {}
-            return self._exchange(request, proxies)
-        except WireError:
-            raise
-        except Exception as error:  # requests' and urllib3's errors, and the sockets' beneath them
-            raise _wire_error(error, bool(proxies)) from None
+        with _Watchdog(request.timeout_ms / 1000) as watchdog:
+            try:
+                proxies = requests.utils.get_environ_proxies(request.url) if request.use_proxy else {}
+                return self._exchange(request, proxies, watchdog)
+            except WireError:
+                raise
+            except Exception as error:  # requests' and urllib3's errors, and the sockets' beneath them
+                if watchdog.fired:  # the read it ended failed
+                    raise WireError("timeout") from None
+                raise _wire_error(error, bool(proxies)) from None
 
     def send_all(self, requests_: list[Outgoing]) -> list[Incoming | WireError]:
         """WIT ``send-all``: up to ``MAX_IN_FLIGHT`` at once, each as ``send`` sends it; one
@@ -67,9 +156,8 @@ class Live:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iam-host-wire") as pool:
             return list(pool.map(lambda request: answer(self, request), requests_))
 
-    def _exchange(self, request: Outgoing, proxies: dict[str, str]) -> Incoming:
+    def _exchange(self, request: Outgoing, proxies: dict[str, str], watchdog: _Watchdog) -> Incoming:
         timeout = request.timeout_ms / 1000
-        deadline = time.monotonic() + timeout
         response = self.session.request(
             request.method, request.url, allow_redirects=False, stream=True, proxies=proxies,
             headers={name: value for name, value in request.headers if name.lower() not in FRAMING_HEADERS},
@@ -81,8 +169,9 @@ class Live:
                 body += chunk
                 if len(body) > request.max_response_bytes:  # a hostile server cannot fill memory
                     raise WireError("too-large")
-                if time.monotonic() > deadline:
-                    raise WireError("timeout")
+            # A body read to the connection's end may have ended because the watchdog shut it.
+            if watchdog.fired:
+                raise WireError("timeout")
             headers = [(name.lower(), value) for name, value in response.raw.headers.items()]
             return Incoming(response.status_code, headers, bytes(body))
 

@@ -123,3 +123,36 @@ def test_send_all_carries_the_requests_at_once_and_answers_each_in_order():
     assert answers[4] == Incoming(200, [("content-length", "2")], b"m2")
     assert [a.kind for a in answers[1:4]] == ["too-large", "timeout", "protocol"]
     assert all(TOKEN not in a.message for a in answers[1:4])
+
+
+def dripping(head: bytes, every: float = 0.1, count: int = 100) -> str:
+    """A server that sends ``head`` at once, then one byte every ``every`` seconds, ``count``
+    of them (each well within any read timeout), then closes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection, listener:
+            connection.recv(65536)
+            try:
+                connection.sendall(head)
+                for _ in range(count):
+                    time.sleep(every)
+                    connection.sendall(b"x")
+            except OSError:
+                pass  # the client gave up
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",  # a body shorter than it says, dripped
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n",  # a body read to the end, dripped: never a cut answer
+])
+def test_a_dripped_answer_ends_at_the_requests_timeout_not_each_reads(head):
+    started = time.monotonic()
+    assert send(dripping(head), timeout_ms=500) == ("timeout", "")
+    assert time.monotonic() - started < 5, "held by the drip"  # the drip alone takes 10 s

@@ -15,6 +15,13 @@ pub enum Reply {
     Bytes(Vec<u8>),
     /// Hold the connection open and never answer.
     Never,
+    /// Write the first `at_once` bytes, then the rest one at a time, `every` apart (a server
+    /// that drips its answer, each byte well within any read timeout), then close.
+    Drip {
+        bytes: Vec<u8>,
+        at_once: usize,
+        every: Duration,
+    },
 }
 
 pub type Respond = dyn Fn(&[u8]) -> Reply + Send + Sync;
@@ -147,6 +154,23 @@ fn serve(stream: TcpStream, stop: &AtomicBool, received: &Mutex<Vec<Vec<u8>>>, r
         Reply::Never => {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Reply::Drip {
+            bytes,
+            at_once,
+            every,
+        } => {
+            let (first, rest) = bytes.split_at(at_once.min(bytes.len()));
+            if stream.write_all(first).is_err() {
+                return;
+            }
+            for byte in rest {
+                stream.flush().ok();
+                std::thread::sleep(every);
+                if stop.load(Ordering::Relaxed) || stream.write_all(&[*byte]).is_err() {
+                    return;
+                }
             }
         }
     }
