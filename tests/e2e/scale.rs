@@ -106,8 +106,9 @@ pub(crate) struct NatsServer {
     pub(crate) url: String,
     pub(crate) store: PathBuf,
     log: PathBuf,
-    /// A configuration file (users, permissions), when the server runs with one.
-    config: Option<PathBuf>,
+    /// Its configuration file (the test's users and permissions, if any, and JetStream's
+    /// storage limit).
+    config: PathBuf,
 }
 
 impl NatsServer {
@@ -122,11 +123,17 @@ impl NatsServer {
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
             .unwrap_or_else(|e| panic!("cannot pick a port: {e}"));
-        let config = config.map(|text| {
-            let path = scratch.path("nats-server.conf");
-            std::fs::write(&path, text).expect("write the nats-server config");
-            path
-        });
+        // JetStream's storage limit given, not worked out from the disk's free space: the
+        // workers' two streams reserve 4 GiB each, which a machine whose disk is nearly full
+        // (or shared by parallel servers) would otherwise refuse ("insufficient storage
+        // resources"). The tests store a few MiB.
+        let text = format!(
+            "{}\njetstream {{ max_file_store: 16GB, max_memory_store: 256MB }}\n",
+            config.unwrap_or_default()
+        );
+        let path = scratch.path("nats-server.conf");
+        std::fs::write(&path, text).expect("write the nats-server config");
+        let config = path;
         let mut server = NatsServer {
             process: None,
             port,
@@ -146,9 +153,7 @@ impl NatsServer {
             .open(&self.log)
             .unwrap_or_else(|e| panic!("cannot open the log: {e}"));
         let mut command = Process::new(nats_server_binary());
-        if let Some(config) = &self.config {
-            command.arg("-c").arg(config);
-        }
+        command.arg("-c").arg(&self.config);
         let child = command
             .args([
                 "-js",
