@@ -238,3 +238,32 @@ test('the system proxy is used only when the instance says proxy', async () => {
     await closeAll(proxy);
   }
 });
+
+test("the wire sends the body as given, never the guest's framing headers", async () => {
+  // The wire blocks this thread while it waits (Atomics.wait), so the server is a process of
+  // its own: it prints its port, then answers one request with the head it received.
+  const script = `const s = require('node:net').createServer((c) => { let got = '';
+    c.on('data', (d) => { got += d; if (got.includes('\\r\\n\\r\\n') && got.endsWith('{"a":1}')) {
+      c.end('HTTP/1.1 200 OK\\r\\ncontent-length: ' + Buffer.byteLength(got) + '\\r\\n\\r\\n' + got); s.close(); } }); });
+    s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+  const child = spawn(process.execPath, ['-e', script]);
+  const port = await new Promise((resolve) => child.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
+  const { Wire } = await import('../lib/wire.mjs');
+  const wire = new Wire(5000);
+  try {
+    const answer = wire.send({
+      method: 'POST', url: `http://127.0.0.1:${port}/x?y=1`, body: '{"a":1}',
+      headers: [{ name: 'Authorization', value: `Bearer ${TOKEN}` }, { name: 'Content-Length', value: '999' }, { name: 'Transfer-Encoding', value: 'chunked' }],
+      timeoutMs: 5000n, maxResponseBytes: 65536n, verifyTls: true, useProxy: false,
+    });
+    assert.equal(answer.tag, 'ok', JSON.stringify(answer));
+    const head = Buffer.from(answer.val.body).toString().toLowerCase();
+    assert.ok(head.startsWith('post /x?y=1 http/1.1\r\n'), head);
+    assert.ok(head.includes(`authorization: bearer ${TOKEN}\r\n`) && head.includes('content-length: 7\r\n'), head);
+    // (Not "999" alone: the server's port, in the host header, may hold it.)
+    assert.ok(!head.includes('content-length: 999') && !head.includes('transfer-encoding'), head);
+  } finally {
+    wire.close();
+    child.kill();
+  }
+});
