@@ -236,10 +236,11 @@ fn a_loopback_target_never_goes_through_the_proxy_under_any_host() {
     }
 }
 
-#[test]
-fn a_server_that_never_answers_is_a_failed_result_within_the_budget_under_every_host() {
-    let server = Server::start(|_| Reply::Never);
-    let dir = Scratch::new("never");
+/// A live `iam-get-user` against `server` under every host, with a 1 s request timeout and a
+/// 3 s wall budget: each host exits 0 with the same entry, within 15 s, and the entry says the
+/// request timed out. The entry, for more checks. (`case` names the run in a failure.)
+fn a_timed_out_get_user_under_every_host(server: &Server, case: &str) -> Value {
+    let dir = Scratch::new("timed-out");
     let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
     let args = dir.json("args.json", &get_user_args());
     let limits = dir.json(
@@ -250,7 +251,26 @@ fn a_server_that_never_answers_is_a_failed_result_within_the_budget_under_every_
     words.extend(["--limits".into(), limits]);
     let runs = under_every_host(&os(&words), &[], None);
     let found = entry(&runs[0]);
-    assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+    assert_eq!(runs[0].code, 0, "{case}: {}", runs[0].stderr);
+    let message = found["Contents"]["errorMessage"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("timed out"), "{case}: {message}");
+    for run in &runs {
+        assert!(
+            run.took < Duration::from_secs(15),
+            "{case}: {} took {:?}",
+            run.host,
+            run.took
+        );
+    }
+    found
+}
+
+#[test]
+fn a_server_that_never_answers_is_a_failed_result_within_the_budget_under_every_host() {
+    let server = Server::start(|_| Reply::Never);
+    let found = a_timed_out_get_user_under_every_host(&server, "never answers");
     assert_eq!(
         (
             &found["Contents"]["success"],
@@ -259,18 +279,6 @@ fn a_server_that_never_answers_is_a_failed_result_within_the_budget_under_every_
         (&json!(false), &Value::Null),
         "{found:#}"
     );
-    let message = found["Contents"]["errorMessage"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(message.contains("timed out"), "{message}");
-    for run in &runs {
-        assert!(
-            run.took < Duration::from_secs(15),
-            "{} took {:?}",
-            run.host,
-            run.took
-        );
-    }
 }
 
 #[test]
@@ -291,33 +299,7 @@ fn a_server_that_drips_its_answer_is_a_failed_result_within_the_budget_under_eve
             at_once: if dripped_head { 0 } else { head_len },
             every: Duration::from_millis(200),
         });
-        let dir = Scratch::new("drip");
-        let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
-        let args = dir.json("args.json", &get_user_args());
-        let limits = dir.json(
-            "limits.json",
-            &json!({"wall_millis": 3000, "request_timeout_millis": 1000}),
-        );
-        let mut words = live_get_user(&config, &args);
-        words.extend(["--limits".into(), limits]);
-        let runs = under_every_host(&os(&words), &[], None);
-        let found = entry(&runs[0]);
-        assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
-        let message = found["Contents"]["errorMessage"]
-            .as_str()
-            .unwrap_or_default();
-        assert!(
-            message.contains("timed out"),
-            "dripped head {dripped_head}: {message}"
-        );
-        for run in &runs {
-            assert!(
-                run.took < Duration::from_secs(15),
-                "dripped head {dripped_head}: {} took {:?}",
-                run.host,
-                run.took
-            );
-        }
+        a_timed_out_get_user_under_every_host(&server, &format!("dripped head {dripped_head}"));
     }
 }
 
