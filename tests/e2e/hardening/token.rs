@@ -2,11 +2,14 @@
 
 use super::*;
 
-#[test]
-fn a_token_the_server_echoes_reaches_no_entry_log_or_recording_and_live_and_replay_agree() {
-    let server = Server::start(|_| echoing_user(TOKEN));
-    let dir = Scratch::new("echo");
-    let config = dir.json("config.json", &params(&server.url(), TOKEN, json!({})));
+/// A live `iam-get-user` of a tenant on `server` with `token`, recorded: the run, and the
+/// instance, arguments and recording (written in `dir`) that replay it.
+fn live_recorded_get_user(
+    server: &Server,
+    token: &str,
+    dir: &Scratch,
+) -> (Run, PathBuf, PathBuf, PathBuf) {
+    let config = dir.json("config.json", &params(&server.url(), token, json!({})));
     let args = dir.json("args.json", &get_user_args());
     let recording = dir.path("recording.json");
     let live = run_command(
@@ -19,6 +22,14 @@ fn a_token_the_server_echoes_reaches_no_entry_log_or_recording_and_live_and_repl
             recording.as_os_str(),
         ],
     );
+    (live, config, args, recording)
+}
+
+#[test]
+fn a_token_the_server_echoes_reaches_no_entry_log_or_recording_and_live_and_replay_agree() {
+    let server = Server::start(|_| echoing_user(TOKEN));
+    let dir = Scratch::new("echo");
+    let (live, config, args, recording) = live_recorded_get_user(&server, TOKEN, &dir);
     assert_eq!(live.code, 0, "{}", live.stderr);
     let found = entry(&live);
     assert_eq!(found["Contents"]["success"], true, "{found:#}");
@@ -194,19 +205,7 @@ fn a_token_that_is_a_word_of_the_cassette_format_leaves_the_recording_intact() {
     let token = "interactions";
     let server = Server::start(move |_| echoing_user(token));
     let dir = Scratch::new("word");
-    let config = dir.json("config.json", &params(&server.url(), token, json!({})));
-    let args = dir.json("args.json", &get_user_args());
-    let recording = dir.path("recording.json");
-    let live = run_command(
-        "iam-get-user",
-        &config,
-        &args,
-        &[
-            OsStr::new("--live"),
-            OsStr::new("--record"),
-            recording.as_os_str(),
-        ],
-    );
+    let (live, config, args, recording) = live_recorded_get_user(&server, token, &dir);
     assert_eq!(live.code, 0, "{}", live.stderr);
     assert_no_token(token, "stdout", &live.stdout);
     assert_no_token(token, "stderr", &live.stderr);
