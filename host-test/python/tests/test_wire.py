@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Callable
 
 import pytest
 
@@ -17,10 +18,9 @@ from iam_host.wire import Live
 TOKEN = "wire-t0ken-0123"
 
 
-def one_shot(answer: bytes | None, seen: list[bytes] | None = None, meet: threading.Barrier | None = None) -> str:
-    """A server that reads one request, keeps it in ``seen`` and writes ``answer`` (or holds
-    the connection for two seconds when it is None). With ``meet`` it answers only once every
-    server of that barrier holds its request, and 503 if they never all do."""
+def serve_once(handle: Callable[[socket.socket], None]) -> str:
+    """A server on 127.0.0.1 that accepts one connection and hands it to ``handle`` (on a
+    thread of its own), then closes; its URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -28,30 +28,41 @@ def one_shot(answer: bytes | None, seen: list[bytes] | None = None, meet: thread
     def serve() -> None:
         connection, _ = listener.accept()
         with connection, listener:
-            request = connection.recv(65536)
-            head, _, body = request.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
-                           if line.startswith(b"content-length:")), 0)
-            while len(body) < length:  # the body may come in a segment of its own
-                more = connection.recv(65536)
-                if not more:
-                    break
-                body += more
-            if seen is not None:
-                seen.append(head + b"\r\n\r\n" + body)
-            reply = answer
-            if meet is not None:
-                try:
-                    meet.wait()
-                except threading.BrokenBarrierError:
-                    reply = b"HTTP/1.1 503 Alone\r\nContent-Length: 0\r\n\r\n"
-            if reply is None:
-                time.sleep(2)
-            else:
-                connection.sendall(reply)
+            handle(connection)
 
     threading.Thread(target=serve, daemon=True).start()
     return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def one_shot(answer: bytes | None, seen: list[bytes] | None = None, meet: threading.Barrier | None = None) -> str:
+    """A server that reads one request, keeps it in ``seen`` and writes ``answer`` (or holds
+    the connection for two seconds when it is None). With ``meet`` it answers only once every
+    server of that barrier holds its request, and 503 if they never all do."""
+
+    def handle(connection: socket.socket) -> None:
+        request = connection.recv(65536)
+        head, _, body = request.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                       if line.startswith(b"content-length:")), 0)
+        while len(body) < length:  # the body may come in a segment of its own
+            more = connection.recv(65536)
+            if not more:
+                break
+            body += more
+        if seen is not None:
+            seen.append(head + b"\r\n\r\n" + body)
+        reply = answer
+        if meet is not None:
+            try:
+                meet.wait()
+            except threading.BrokenBarrierError:
+                reply = b"HTTP/1.1 503 Alone\r\nContent-Length: 0\r\n\r\n"
+        if reply is None:
+            time.sleep(2)
+        else:
+            connection.sendall(reply)
+
+    return serve_once(handle)
 
 
 def send(url: str, **change) -> tuple:
@@ -129,24 +140,18 @@ def test_send_all_carries_the_requests_at_once_and_answers_each_in_order():
 def dripping(head: bytes, every: float = 0.1, count: int = 100) -> str:
     """A server that sends ``head`` at once, then one byte every ``every`` seconds, ``count``
     of them (each well within any read timeout), then closes."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
 
-    def serve() -> None:
-        connection, _ = listener.accept()
-        with connection, listener:
-            connection.recv(65536)
-            try:
-                connection.sendall(head)
-                for _ in range(count):
-                    time.sleep(every)
-                    connection.sendall(b"x")
-            except OSError:
-                pass  # the client gave up
+    def handle(connection: socket.socket) -> None:
+        connection.recv(65536)
+        try:
+            connection.sendall(head)
+            for _ in range(count):
+                time.sleep(every)
+                connection.sendall(b"x")
+        except OSError:
+            pass  # the client gave up
 
-    threading.Thread(target=serve, daemon=True).start()
-    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+    return serve_once(handle)
 
 
 @pytest.mark.parametrize("head", [
