@@ -232,7 +232,8 @@ def _send(call: Call, args: Any, result: abi.Val) -> None:
 
 def _send_all(call: Call, args: Any, result: abi.Val) -> None:
     """``wire.send-all``: through the wire's ``send_all`` (at once) when it has one, else one
-    request after another. One answer per request, in order, whatever the wire gives back."""
+    request after another. The answers as the wire gives them: the gate takes one per request,
+    in order, and fails any request the wire left unanswered."""
     requests = [_outgoing(item) for item in abi.read_list(args[0])]
     entered = time.monotonic()
     try:
@@ -240,9 +241,7 @@ def _send_all(call: Call, args: Any, result: abi.Val) -> None:
         answers = list(carry(requests)) if carry is not None else [answer(call.wire, r) for r in requests]
     finally:
         call.waited(entered)
-    missing = WireError("transport", "the wire gave no answer to this request")
-    answers = (answers + [missing] * len(requests))[:len(requests)]
-    for item, response in zip(abi.write_list(result, len(requests)), answers):
+    for item, response in zip(abi.write_list(result, len(answers)), answers):
         _write_answer(item, response)
 
 
